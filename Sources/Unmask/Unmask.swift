@@ -1,0 +1,4 @@
+// `import Unmask` gives the whole library; each layer is also a module of its own
+// (`import UnmaskTokenizer`, ...) for packages that need only a part.
+@_exported import UnmaskSupport
+@_exported import UnmaskTokenizer

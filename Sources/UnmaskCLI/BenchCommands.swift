@@ -1,0 +1,54 @@
+import ArgumentParser
+import Unmask
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure speed. Build with -c release before trusting any number.",
+        subcommands: [BenchTokenizerCommand.self]
+    )
+}
+
+struct BenchTokenizerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenizer",
+        abstract: "Encoding throughput on one core, in MB/s of input text.",
+        discussion: "Each file is encoded whole, `--repeat` times; the best run is reported."
+    )
+
+    @OptionGroup var vocabOptions: VocabOptions
+    @Option(help: "Runs per file; the fastest is reported.")
+    var `repeat` = 3
+    @Flag(help: "One JSON object per line.")
+    var json = false
+    @Argument(help: "UTF-8 text files to encode.")
+    var files: [String]
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give at least one text file") }
+        if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
+    }
+
+    func run() throws {
+        let tokenizer = try vocabOptions.load()
+        var texts: [[UInt8]] = []
+        for path in files { texts.append(try Files.read(path)) }
+        let bytes = texts.reduce(0) { $0 + $1.count }
+        var best = Double.infinity
+        var tokens = 0
+        for _ in 0..<`repeat` {
+            let start = monotonicSeconds()
+            var n = 0
+            for text in texts { n += try tokenizer.encode(utf8: text).count }
+            best = min(best, monotonicSeconds() - start)
+            tokens = n
+        }
+        let mbps = Double(bytes) / best / 1e6
+        if json {
+            print(JSON.line([("bytes", .int(bytes)), ("tokens", .int(tokens)), ("seconds", .double(best)),
+                             ("mb_per_s", .double(mbps))]))
+        } else {
+            print("encoded \(bytes) bytes -> \(tokens) tokens in \(fixed(best, 3)) s: \(fixed(mbps, 2)) MB/s (best of \(`repeat`))")
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Entry point. Every failure a user can cause ends as one line on stderr,
+// `error: <what and where>`, and exit status 1 (help and --version exit 0).
+do {
+    var command = try UnmaskCommand.parseAsRoot()
+    try command.run()
+} catch {
+    let code = UnmaskCommand.exitCode(for: error)
+    if code == .success {
+        print(UnmaskCommand.fullMessage(for: error))
+        exit(0)
+    }
+    let message = UnmaskCommand.message(for: error)
+    if message.isEmpty {
+        exit(1)
+    }
+    fputs("error: \(message)\n", stderr)
+    if let usage = UnmaskCommand.usageHintIfArgumentError(error) {
+        fputs(usage, stderr)
+    }
+    exit(1)
+}

@@ -1,0 +1,56 @@
+import XCTest
+@testable import UnmaskTokenizer
+import UnmaskSupport
+
+/// Ids produced by Hugging Face `tokenizers` 0.23.3 (with encode_special_tokens = True) on
+/// 455 varied strings, generated once by scripts/make_tokenizer_goldens.py and committed.
+/// Every id must match; the report prints how many strings differ and the first one.
+final class GoldenParityTests: XCTestCase {
+    func check(tokenizer: Tokenizer, goldens: String) throws {
+        let cases = try loadGoldens(goldens)
+        XCTAssertGreaterThan(cases.count, 300)
+        var mismatches = 0
+        var first: String?
+        for c in cases {
+            let ours = tokenizer.encode(c.text)
+            if ours != c.ids {
+                mismatches += 1
+                if first == nil { first = "\(c.text.debugDescription): ours \(ours.prefix(16)) vs \(c.ids.prefix(16))" }
+            }
+            // Decoding gives back the NFC text exactly.
+            XCTAssertEqual(Array(try tokenizer.decode(c.ids)), Array(TextNormalization.nfc(c.text).utf8))
+        }
+        print("golden parity \(goldens): \(cases.count) strings, \(mismatches) mismatches")
+        XCTAssertEqual(mismatches, 0, first ?? "")
+    }
+
+    func testBundledVocabMatchesHuggingFaceTokenizers() throws {
+        try check(tokenizer: bundledTokenizer, goldens: "vocab_goldens.jsonl")
+    }
+
+    /// A file written by `tokenizers` itself (specials at ids 0 and 1, merges as pairs).
+    func testTokenizerWrittenByHuggingFaceLoadsAndMatches() throws {
+        let hf = try Tokenizer.load(path: fixturesDirectory + "/hf_trained_tokenizer.json")
+        XCTAssertEqual(hf.vocabSize, 600)
+        XCTAssertEqual(hf.endOfTextId, 0)
+        XCTAssertEqual(hf.maskId, 1)
+        try check(tokenizer: hf, goldens: "hf_trained_goldens.jsonl")
+    }
+
+    /// Our writer's output of a foreign file re-loads to the same tokenizer.
+    func testRewrittenFileEncodesIdentically() throws {
+        let hf = try Tokenizer.load(path: fixturesDirectory + "/hf_trained_tokenizer.json")
+        let again = try Tokenizer.parse(json: Array(hf.jsonText().utf8))
+        XCTAssertEqual(again.tokenBytes, hf.tokenBytes)
+        XCTAssertEqual(again.merges.map { [$0.left, $0.right, $0.merged] }, hf.merges.map { [$0.left, $0.right, $0.merged] })
+        XCTAssertEqual(again.jsonText(), hf.jsonText())
+    }
+
+    func testBundledVocabLayout() {
+        let t = bundledTokenizer
+        XCTAssertEqual(t.vocabSize, 4096)
+        XCTAssertEqual(t.endOfTextId, 4094)
+        XCTAssertEqual(t.maskId, 4095)
+        for b in 0..<256 { XCTAssertEqual(t.tokenBytes[b], [UInt8(b)]) }
+    }
+}

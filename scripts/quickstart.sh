@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian/Ubuntu machine that has Swift, builds Unmask in release mode and
+# runs the main job. Installing the system packages needs root: run as root, or as a user
+# with sudo (you will be asked for your password). Safe to run again: it skips what is done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libopenblas-dev libutf8proc-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+  elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    echo "error: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing ${missing[*]} ..." >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "building (release) ..." >&2
+swift build -c release --product unmask 2>&1 | grep -E "error|warning: unre|Compiling UnmaskCLI|Build complete" >&2 || true
+test -x .build/release/unmask || { echo "error: build failed; run 'swift build -c release' to see why" >&2; exit 1; }
+
+# The main job. Until the bundled models exist it shows the tokenizer at work.
+text="It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife."
+echo "$ echo \"$text\" | unmask tokenize --json" >&2
+echo "$text" | .build/release/unmask tokenize --json
