@@ -6,6 +6,7 @@
 //
 //   UnmaskSupport    JSON, atomic file writes, errors          (no deps)
 //   UnmaskTokenizer  byte-level BPE, utf8proc NFC, tokenizer.json
+//   UnmaskKernels    GEMM (ours + OpenBLAS), norms, activations, attention
 //   UnmaskCLI        the `unmask` command-line tool
 //   Unmask           umbrella module re-exporting the library modules
 //
@@ -14,12 +15,29 @@
 //   libopenblas-dev  -> COpenBLAS  (the reference GEMM backend)
 import PackageDescription
 
+// The GEMM micro-kernels need FMA (and AVX-512 for the wide one). On x86_64 the kernel
+// modules are compiled for a CPU that has them; without it SIMD FMA becomes a libm call
+// per lane. Unmask therefore needs an x86_64 CPU with AVX2 + FMA (Haswell, 2013, or
+// newer; any Zen); the AVX-512 kernel is only called after a runtime check. On arm64
+// no flags are needed (NEON has FMA).
+//
+// The kernel modules are also optimised (-O) in debug builds: an unoptimised GEMM is
+// hundreds of times slower, which would make `swift test` crawl and teach nothing.
+#if arch(x86_64)
+let portableKernelFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "haswell"])]
+let avx512KernelFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "skylake-avx512"])]
+#else
+let portableKernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
+let avx512KernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
+#endif
+
 let package = Package(
     name: "Unmask",
     products: [
         .executable(name: "unmask", targets: ["UnmaskCLI"]),
         .library(name: "Unmask", targets: ["Unmask"]),
         .library(name: "UnmaskTokenizer", targets: ["UnmaskTokenizer"]),
+        .library(name: "UnmaskKernels", targets: ["UnmaskKernels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,7 +55,14 @@ let package = Package(
         ),
         .target(name: "UnmaskSupport"),
         .target(name: "UnmaskTokenizer", dependencies: ["UnmaskSupport", "CUtf8proc"]),
-        .target(name: "Unmask", dependencies: ["UnmaskSupport", "UnmaskTokenizer"]),
+        .target(name: "CCPUFeatures"),
+        .target(name: "UnmaskKernelsAVX512", swiftSettings: avx512KernelFlags),
+        .target(
+            name: "UnmaskKernels",
+            dependencies: ["UnmaskSupport", "CCPUFeatures", "UnmaskKernelsAVX512", "COpenBLAS"],
+            swiftSettings: portableKernelFlags
+        ),
+        .target(name: "Unmask", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels"]),
         .executableTarget(
             name: "UnmaskCLI",
             dependencies: [
@@ -47,6 +72,7 @@ let package = Package(
         ),
         .testTarget(name: "UnmaskSupportTests", dependencies: ["UnmaskSupport"]),
         .testTarget(name: "UnmaskCLITests", dependencies: ["UnmaskCLI"]),
+        .testTarget(name: "UnmaskKernelsTests", dependencies: ["UnmaskKernels"]),
         .testTarget(
             name: "UnmaskTokenizerTests",
             dependencies: ["UnmaskTokenizer"],

@@ -2,3 +2,4 @@
 // (`import UnmaskTokenizer`, ...) for packages that need only a part.
 @_exported import UnmaskSupport
 @_exported import UnmaskTokenizer
+@_exported import UnmaskKernels

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Unmask
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `unmask bench gemm`: our GEMM against OpenBLAS on the model's real shapes, 1 and 2 threads.
+struct BenchGEMMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "GFLOP/s of our GEMM and OpenBLAS's, side by side, on the model's shapes.",
+        discussion: """
+        Shapes, for d_model=d, d_ff, vocabulary V and context L, at batch B=1 and B=8: \
+        [B·L,d]×[d,3d], [B·L,d]×[d,d_ff], [B·L,d_ff]×[d_ff,d], [B,d]×[d,V], [B·L,d]×[d,V]; \
+        plus squares 256, 512, 1024. Both sides compute C = A·B from row-major inputs and \
+        pack whatever they need on every call (unmask_gflops); unmask_prepacked_gflops is \
+        our kernel with B packed once, as the model runs its weights. Median of 5 batches.
+        """
+    )
+
+    @Option(help: "d_model of the shapes.") var dModel = 256
+    @Option(help: "d_ff of the shapes.") var dFF = 1024
+    @Option(help: "Vocabulary size of the shapes.") var vocab = 4096
+    @Option(help: "Context length of the shapes.") var context = 128
+    @Option(help: "Thread counts to measure, comma-separated.") var threads = "1,2"
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func validate() throws {
+        for v in [dModel, dFF, vocab, context] where v < 1 || v > 1 << 16 {
+            throw ValidationError("shape parameters must be in 1...65536")
+        }
+        if threadCounts.isEmpty { throw ValidationError("--threads must list positive integers, e.g. 1,2") }
+    }
+
+    var threadCounts: [Int] {
+        let parsed = threads.split(separator: ",").map { Int($0.filter { $0 != " " }) }
+        if parsed.contains(where: { $0 == nil || $0! < 1 || $0! > 64 }) { return [] }
+        return parsed.map { $0! }
+    }
+
+    var shapes: [(name: String, m: Int, n: Int, k: Int)] {
+        var out: [(String, Int, Int, Int)] = []
+        for b in [1, 8] {
+            let rows = b * context
+            out.append(("qkv B=\(b)", rows, 3 * dModel, dModel))
+            out.append(("ff_up B=\(b)", rows, dFF, dModel))
+            out.append(("ff_down B=\(b)", rows, dModel, dFF))
+            out.append(("head_1pos B=\(b)", b, vocab, dModel))
+            out.append(("head_all B=\(b)", rows, vocab, dModel))
+        }
+        for s in [256, 512, 1024] { out.append(("square \(s)", s, s, s)) }
+        return out
+    }
+
+    func run() throws {
+        if !json {
+            print("kernel: \(MicroKernel.selected.rawValue); OpenBLAS: \(OpenBLAS.configuration)")
+            print("\(padRight("shape", 16)) \(padLeft("m", 5)) \(padLeft("n", 5)) \(padLeft("k", 5)) thr \(padLeft("unmask", 8)) \(padLeft("prepack", 8)) \(padLeft("openblas", 8)) \(padLeft("ratio", 6))  GFLOP/s")
+        }
+        for t in threadCounts {
+            var ratios: [Double] = []
+            for s in shapes {
+                let r = measure(m: s.m, n: s.n, k: s.k, threads: t)
+                let ratio = r.ours / r.openblas
+                ratios.append(ratio)
+                if json {
+                    print(JSON.line([("m", .int(s.m)), ("n", .int(s.n)), ("k", .int(s.k)), ("threads", .int(t)),
+                                     ("unmask_gflops", .double(round2(r.ours))),
+                                     ("unmask_prepacked_gflops", .double(round2(r.prepacked))),
+                                     ("openblas_gflops", .double(round2(r.openblas)))]))
+                } else {
+                    print("\(padRight(s.name, 16)) \(padLeft("\(s.m)", 5)) \(padLeft("\(s.n)", 5)) \(padLeft("\(s.k)", 5)) \(padLeft("\(t)", 3)) \(padLeft(fixed(r.ours, 1), 8)) \(padLeft(fixed(r.prepacked, 1), 8)) \(padLeft(fixed(r.openblas, 1), 8)) \(padLeft(fixed(ratio, 2), 6))")
+                }
+            }
+            if !json {
+                print("threads=\(t): geometric mean ratio unmask/openblas = \(fixed(geometricMean(ratios), 3)), worst = \(fixed(ratios.min() ?? .nan, 3))")
+            }
+        }
+    }
+
+    func round2(_ x: Double) -> Double { (x * 100).rounded() / 100 }
+
+    func measure(m: Int, n: Int, k: Int, threads: Int) -> (ours: Double, prepacked: Double, openblas: Double) {
+        var rng = SplitMix64(seed: UInt64(m * 31 + n * 7 + k))
+        let a = (0..<(m * k)).map { _ in Float(rng.nextDouble() - 0.5) }
+        let b = (0..<(k * n)).map { _ in Float(rng.nextDouble() - 0.5) }
+        var c = [Float](repeating: 0, count: m * n)
+        let flops = 2.0 * Double(m) * Double(n) * Double(k)
+        return a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer { cp in
+                    let A = ap.baseAddress!, B = bp.baseAddress!, C = cp.baseAddress!
+                    let packed = PackedMatrix(k: k, n: n, source: B, ld: n)
+                    let times = interleavedMedianSeconds([
+                        { GEMM.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: A, lda: k, b: B, ldb: n,
+                                     c: C, ldc: n, threads: threads) },
+                        { GEMM.gemmPacked(m: m, a: A, lda: k, w: packed, c: C, ldc: n, threads: threads) },
+                        { OpenBLAS.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: A, lda: k, b: B, ldb: n,
+                                         c: C, ldc: n, threads: threads) },
+                    ], between: { i in
+                        // OpenBLAS's worker threads spin for ~0.1 s after a call; let them
+                        // sleep before anything else is timed, or they steal the second core.
+                        if i == 2 && threads > 1 { usleep(150_000) }
+                    })
+                    let (ours, pre, blas) = (times[0], times[1], times[2])
+                    return (flops / ours / 1e9, flops / pre / 1e9, flops / blas / 1e9)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,358 @@
+import CCPUFeatures
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import UnmaskKernelsAVX512
+
+// Single-precision GEMM, BLIS-style:  C (m, n)  =  [C +]  op(A) (m, k) · op(B) (k, n)
+//
+//   op(A) = A, stored (m, k) at row stride lda     -- or Aᵀ, A stored (k, m)
+//   op(B) = B, stored (k, n) at row stride ldb     -- or Bᵀ, B stored (n, k)
+//
+// All matrices are row-major. The three products a transformer and its backward pass need
+// are A·B (forward), A·Bᵀ (input gradients, tied output head) and Aᵀ·B (weight gradients).
+//
+// Loop nest (outermost first), for each thread's share of the columns:
+//   pc: k in blocks of KC      -- the packed A block and B sliver share this depth
+//   ic: m in blocks of MC      -- pack A (mc, kc) into MR-row slivers   (stays in L2)
+//   jr: n in slivers of NR     -- packed B sliver (kc, NR)              (L1/L2)
+//   ir: the MR-row slivers     -- micro-kernel: an MR x NR tile of C in registers
+// Edge tiles run the same micro-kernel on zero-padded packs into a scratch tile, then
+// copy the valid part out, so the inner loop has no edge cases.
+//
+// Threads: the column slivers are split into `threads` contiguous ranges, one per thread.
+// Every element of C is computed by exactly one thread, with the same k order whatever
+// the thread count, so results are bit-identical for 1 and 2 threads.
+//
+// Weights: a model multiplies by the same B on every call, so `PackedMatrix` packs it once
+// at load time and `gemmPacked` skips B packing entirely.
+//
+// Micro-kernel choice is made once, at startup: the 12 x 32 AVX-512 kernel where the CPU
+// has AVX-512F, else the 6 x 16 SIMD8 kernel (AVX2 + FMA on x86_64, NEON on arm64).
+// UNMASK_GEMM_KERNEL=simd8 forces the portable one (tests run both).
+
+public enum MicroKernel: String, Sendable, CaseIterable {
+    case avx512 = "avx512-12x32"
+    case simd8 = "simd8-6x16"
+
+    public var mr: Int { self == .avx512 ? avx512MR : simd8MR }
+    public var nr: Int { self == .avx512 ? avx512NR : simd8NR }
+
+    /// The kernel the process uses: the fastest one the CPU supports, unless
+    /// UNMASK_GEMM_KERNEL names another.
+    public static let selected: MicroKernel = {
+        if let env = getenv("UNMASK_GEMM_KERNEL").map({ String(cString: $0) }) {
+            if env == "simd8" { return .simd8 }
+        }
+        return unmask_cpu_has_avx512f() != 0 ? .avx512 : .simd8
+    }()
+
+    @inline(__always)
+    func run(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+             ldc: Int, accumulate: Bool) {
+        switch self {
+        case .avx512: avx512MicroKernel12x32(kc: kc, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+        case .simd8: simd8MicroKernel6x16(kc: kc, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+        }
+    }
+
+    /// The tile with A read in place: element (r, p) at a[r * lda + p]; full slivers only.
+    @inline(__always)
+    func runDirect(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                   c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        switch self {
+        case .avx512:
+            avx512MicroKernel12x32Direct(kc: kc, a: a, lda: lda, b: b, c: c, ldc: ldc, accumulate: accumulate)
+        case .simd8:
+            simd8MicroKernel6x16Direct(kc: kc, a: a, lda: lda, b: b, c: c, ldc: ldc, accumulate: accumulate)
+        }
+    }
+}
+
+/// Which implementation multiplies matrices: ours, or OpenBLAS (the reference we measure against).
+public enum GEMMBackend: String, Sendable, CaseIterable {
+    case unmask
+    case openblas
+}
+
+/// Cache blocking. KC x NR floats of B (32 KB for the AVX-512 kernel at KC=256) and
+/// MR x KC of A stream through L1 per micro-kernel call; MC x KC of A (144 KB) sits in L2.
+/// MC is a multiple of both MRs (12 and 6).
+public enum GEMMBlocking {
+    public static let kc = envInt("UNMASK_GEMM_KC") ?? 256
+    public static let mc = envInt("UNMASK_GEMM_MC") ?? 144
+}
+
+func envInt(_ name: String) -> Int? {
+    guard let v = getenv(name) else { return nil }
+    return Int(String(cString: v))
+}
+
+public enum GEMM {
+    /// C = [C +] op(A)·op(B) with our kernels.
+    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false,
+                             threads: Int = 1, kernel: MicroKernel = .selected) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        if m <= skinnyRows {
+            skinnyGEMM(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                       c: c, ldc: ldc, accumulate: accumulate)
+            return
+        }
+        let nr = kernel.nr
+        let slivers = (n + nr - 1) / nr
+        let t = effectiveThreads(threads, m: m, n: n, k: k, slivers: slivers)
+        let work = { (part: Int) in
+            let (s0, s1) = split(slivers, parts: t, index: part)
+            if s0 == s1 { return }
+            let j0 = s0 * nr, j1 = min(n, s1 * nr)
+            let scratch = GEMMScratch.acquire(kernel: kernel, kcMax: min(k, GEMMBlocking.kc), ncMax: j1 - j0)
+            defer { scratch.release() }
+            var p0 = 0
+            while p0 < k {
+                let kcb = min(GEMMBlocking.kc, k - p0)
+                packB(transB: transB, b: b, ldb: ldb, p0: p0, kcb: kcb, j0: j0, j1: j1, nr: nr, into: scratch.b)
+                macroLoop(kernel: kernel, transA: transA, m: m, a: a, lda: lda, p0: p0, kcb: kcb,
+                          packedB: UnsafePointer(scratch.b), j0: j0, j1: j1,
+                          c: c, ldc: ldc, accumulate: accumulate || p0 > 0, scratch: scratch)
+                p0 += kcb
+            }
+        }
+        if t == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: t, execute: work) }
+    }
+
+    /// C = [C +] op(A)·W with W packed once (see PackedMatrix).
+    public static func gemmPacked(transA: Bool = false, m: Int, a: UnsafePointer<Float>, lda: Int,
+                                  w: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                  accumulate: Bool = false, threads: Int = 1) {
+        let n = w.cols, k = w.rows
+        if m == 0 || n == 0 { return }
+        let kernel = w.kernel
+        let nr = kernel.nr
+        let slivers = w.slivers
+        let t = effectiveThreads(threads, m: m, n: n, k: k, slivers: slivers)
+        let work = { (part: Int) in
+            let (s0, s1) = split(slivers, parts: t, index: part)
+            if s0 == s1 { return }
+            let j0 = s0 * nr, j1 = min(n, s1 * nr)
+            let scratch = GEMMScratch.acquire(kernel: kernel, kcMax: min(k, GEMMBlocking.kc), ncMax: 0)
+            defer { scratch.release() }
+            var p0 = 0
+            while p0 < k {
+                let kcb = min(GEMMBlocking.kc, k - p0)
+                // Block p0 of the packed weights: (kcb, slivers * NR); our range starts at sliver s0.
+                let block = w.data + p0 * slivers * nr + s0 * kcb * nr
+                macroLoop(kernel: kernel, transA: transA, m: m, a: a, lda: lda, p0: p0, kcb: kcb,
+                          packedB: UnsafePointer(block), j0: j0, j1: j1,
+                          c: c, ldc: ldc, accumulate: accumulate || p0 > 0, scratch: scratch)
+                p0 += kcb
+            }
+        }
+        if t == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: t, execute: work) }
+    }
+
+    /// At most this many rows of A go to `skinnyGEMM` instead of the blocked path.
+    static let skinnyRows = 4
+
+    /// A product with very few rows (one position of the output head, a single token) is
+    /// bound by reading B once; packing B first would read it twice and write it once.
+    /// So each row of C is computed directly: for B stored (k, n), C[i, :] += A[i, p]·B[p, :]
+    /// over p (C's row stays in L1); for B stored (n, k), one dot product per column.
+    /// Same order of k for every element whatever the thread count: deterministic.
+    static func skinnyGEMM(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        typealias V = SIMD16<Float>
+        for i in 0..<m {
+            @inline(__always) func aAt(_ p: Int) -> Float { transA ? a[p * lda + i] : a[i * lda + p] }
+            let row = c + i * ldc
+            if !accumulate { row.update(repeating: 0, count: n) }
+            if !transB {
+                let n16 = n / 16 * 16
+                let rowRaw = UnsafeMutableRawPointer(row)
+                for p in 0..<k {
+                    let x = aAt(p)
+                    let bRow = b + p * ldb
+                    let bRaw = UnsafeRawPointer(bRow)
+                    let xv = V(repeating: x)
+                    var j = 0
+                    while j < n16 {
+                        var acc = rowRaw.loadUnaligned(fromByteOffset: j * 4, as: V.self)
+                        acc.addProduct(xv, bRaw.loadUnaligned(fromByteOffset: j * 4, as: V.self))
+                        rowRaw.storeBytes(of: acc, toByteOffset: j * 4, as: V.self)
+                        j += 16
+                    }
+                    while j < n {
+                        row[j] = row[j].addingProduct(x, bRow[j])
+                        j += 1
+                    }
+                }
+            } else {
+                // 16 partial sums along k, then a fixed-order horizontal sum.
+                let k16 = transA ? 0 : k / 16 * 16
+                let aRaw = UnsafeRawPointer(a + i * lda)
+                for j in 0..<n {
+                    let bCol = b + j * ldb
+                    let bRaw = UnsafeRawPointer(bCol)
+                    var acc = V()
+                    var p = 0
+                    while p < k16 {
+                        acc.addProduct(aRaw.loadUnaligned(fromByteOffset: p * 4, as: V.self),
+                                       bRaw.loadUnaligned(fromByteOffset: p * 4, as: V.self))
+                        p += 16
+                    }
+                    var s = acc.sum()
+                    while p < k {
+                        s = s.addingProduct(aAt(p), bCol[p])
+                        p += 1
+                    }
+                    row[j] += s
+                }
+            }
+        }
+    }
+
+    /// Threads only pay off when each has real work; below ~1 MFLOP per thread the
+    /// dispatch costs more than it saves. The split never changes results, only timing.
+    static func effectiveThreads(_ threads: Int, m: Int, n: Int, k: Int, slivers: Int) -> Int {
+        let flops = 2 * m * n * k
+        if threads <= 1 || flops < 2_000_000 { return 1 }
+        return max(1, min(threads, slivers))
+    }
+
+    @inline(__always)
+    static func split(_ count: Int, parts: Int, index: Int) -> (Int, Int) {
+        (count * index / parts, count * (index + 1) / parts)
+    }
+
+    /// For one k-block: run the micro-kernel over all tiles of columns j0..<j1, block of
+    /// MC rows by block of MC rows. `packedB` holds the slivers of those columns, each (kcb, NR).
+    /// A row-major A is read in place by the direct kernel; only a last partial sliver is
+    /// packed (zero-padded). A transposed A is packed block by block.
+    static func macroLoop(kernel: MicroKernel, transA: Bool, m: Int, a: UnsafePointer<Float>, lda: Int,
+                          p0: Int, kcb: Int, packedB: UnsafePointer<Float>, j0: Int, j1: Int,
+                          c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: GEMMScratch) {
+        let mr = kernel.mr, nr = kernel.nr
+        // Rows 4 KB apart map to the same L1 set (8 ways), so 12 row streams at such a
+        // stride evict each other: pack A then, like a transposed one.
+        let packAll = transA || (lda * 4) % 4096 == 0
+        var i0 = 0
+        while i0 < m {
+            let mcb = min(GEMMBlocking.mc, m - i0)
+            let rowSlivers = (mcb + mr - 1) / mr
+            let fullSlivers = mcb / mr
+            if packAll {
+                packA(transA: transA, a: a, lda: lda, i0: i0, mcb: mcb, p0: p0, kcb: kcb, mr: mr, into: scratch.a)
+            } else if fullSlivers < rowSlivers {
+                let r = fullSlivers * mr
+                packA(transA: false, a: a, lda: lda, i0: i0 + r, mcb: mcb - r, p0: p0, kcb: kcb, mr: mr,
+                      into: scratch.a + fullSlivers * mr * kcb)
+            }
+            var j = j0
+            var bSliver = packedB
+            while j < j1 {
+                let cols = min(nr, j1 - j)
+                for r in 0..<rowSlivers {
+                    let i = i0 + r * mr
+                    let rows = min(mr, m - i)
+                    let aSliver = UnsafePointer(scratch.a + r * mr * kcb)
+                    let cTile = c + i * ldc + j
+                    if rows == mr && cols == nr {
+                        if packAll {
+                            kernel.run(kc: kcb, a: aSliver, b: bSliver, c: cTile, ldc: ldc, accumulate: accumulate)
+                        } else {
+                            kernel.runDirect(kc: kcb, a: a + i * lda + p0, lda: lda, b: bSliver, c: cTile, ldc: ldc,
+                                             accumulate: accumulate)
+                        }
+                        continue
+                    }
+                    // Edge tile: the full-size kernel into a scratch tile, then copy the valid part.
+                    if rows == mr && !packAll {
+                        kernel.runDirect(kc: kcb, a: a + i * lda + p0, lda: lda, b: bSliver, c: scratch.tile, ldc: nr,
+                                         accumulate: false)
+                    } else {
+                        kernel.run(kc: kcb, a: aSliver, b: bSliver, c: scratch.tile, ldc: nr, accumulate: false)
+                    }
+                    for ii in 0..<rows {
+                        let src = scratch.tile + ii * nr
+                        let dst = cTile + ii * ldc
+                        if accumulate {
+                            for jj in 0..<cols { dst[jj] += src[jj] }
+                        } else {
+                            dst.update(from: src, count: cols)
+                        }
+                    }
+                }
+                j += nr
+                bSliver += kcb * nr
+            }
+            i0 += mcb
+        }
+    }
+}
+
+/// Packing buffers, 64-byte aligned so the micro-kernels can use aligned loads.
+/// Allocating them per call is not an option: buffers over 128 KB come from mmap, and
+/// faulting in fresh pages on every call cost more than the packing itself. They are
+/// kept in a small pool instead and grow to the largest size asked for.
+final class GEMMScratch {
+    var a: UnsafeMutablePointer<Float>     // (MC / MR slivers, kc, MR)
+    var b: UnsafeMutablePointer<Float>     // (NC / NR slivers, kc, NR)
+    var tile: UnsafeMutablePointer<Float>  // (MR, NR) edge tile
+    var aCapacity = 0, bCapacity = 0
+
+    private init() {
+        a = alignedFloats(1); b = alignedFloats(1)
+        tile = alignedFloats(avx512MR * avx512NR)  // the largest tile of any kernel
+    }
+
+    private func reserve(kernel: MicroKernel, kcMax: Int, ncMax: Int) {
+        let mcPadded = (GEMMBlocking.mc + kernel.mr - 1) / kernel.mr * kernel.mr
+        let ncPadded = (ncMax + kernel.nr - 1) / kernel.nr * kernel.nr
+        let needA = mcPadded * kcMax, needB = ncPadded * kcMax
+        if needA > aCapacity {
+            UnsafeMutableRawPointer(a).deallocate()
+            a = alignedFloats(needA)
+            aCapacity = needA
+        }
+        if needB > bCapacity {
+            UnsafeMutableRawPointer(b).deallocate()
+            b = alignedFloats(needB)
+            bCapacity = needB
+        }
+    }
+
+    nonisolated(unsafe) private static var pool: [GEMMScratch] = []
+    nonisolated(unsafe) private static var lock = pthread_mutex_t()
+    private static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
+
+    /// Takes a buffer set from the pool (or makes one) big enough for this call.
+    static func acquire(kernel: MicroKernel, kcMax: Int, ncMax: Int) -> GEMMScratch {
+        _ = lockReady
+        pthread_mutex_lock(&lock)
+        let s = pool.popLast()
+        pthread_mutex_unlock(&lock)
+        let scratch = s ?? GEMMScratch()
+        scratch.reserve(kernel: kernel, kcMax: kcMax, ncMax: ncMax)
+        return scratch
+    }
+
+    /// Returns the buffers to the pool. At most a few are kept (one per concurrent thread).
+    func release() {
+        pthread_mutex_lock(&GEMMScratch.lock)
+        if GEMMScratch.pool.count < 8 { GEMMScratch.pool.append(self) }
+        pthread_mutex_unlock(&GEMMScratch.lock)
+    }
+}
+
+/// Allocates `count` floats aligned to 64 bytes (one cache line, one zmm register).
+func alignedFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+    return raw.bindMemory(to: Float.self, capacity: max(1, count))
+}

@@ -1,0 +1,111 @@
+// Packing: copying blocks of A and B into the order the micro-kernel reads them, with
+// zero padding past the matrix edges so the kernel never needs an edge case.
+// O(mk + kn) work against O(mnk) for the product; it also absorbs the transposes.
+
+/// Packs op(A)[i0 ..< i0+mcb, p0 ..< p0+kcb] into MR-row slivers: (slivers, kcb, MR).
+@inline(__always)
+func packA(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, mcb: Int, p0: Int, kcb: Int,
+           mr: Int, into dst: UnsafeMutablePointer<Float>) {
+    var out = dst
+    var r = 0
+    while r < mcb {
+        let rows = min(mr, mcb - r)
+        if !transA {
+            // A stored (m, k): read each row sequentially, scatter it down the sliver.
+            for ii in 0..<rows {
+                let src = a + (i0 + r + ii) * lda + p0
+                for p in 0..<kcb { out[p * mr + ii] = src[p] }
+            }
+            for ii in rows..<mr {
+                for p in 0..<kcb { out[p * mr + ii] = 0 }
+            }
+        } else {
+            // A stored (k, m): the MR values for one k are contiguous.
+            for p in 0..<kcb {
+                let src = a + (p0 + p) * lda + i0 + r
+                for ii in 0..<rows { out[p * mr + ii] = src[ii] }
+                for ii in rows..<mr { out[p * mr + ii] = 0 }
+            }
+        }
+        out += kcb * mr
+        r += mr
+    }
+}
+
+/// Packs op(B)[p0 ..< p0+kcb, j0 ..< j1] into NR-column slivers: (slivers, kcb, NR).
+@inline(__always)
+func packB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, kcb: Int, j0: Int, j1: Int, nr: Int,
+           into dst: UnsafeMutablePointer<Float>) {
+    let slivers = (j1 - j0 + nr - 1) / nr
+    let fullSlivers = (j1 - j0) / nr
+    if !transB {
+        // B stored (k, n). Row by row, so reads are sequential; each row is cut into
+        // NR-wide pieces that go to consecutive slivers (16-float SIMD copies).
+        for p in 0..<kcb {
+            let src = UnsafeRawPointer(b + (p0 + p) * ldb + j0)
+            for s in 0..<fullSlivers {
+                let out = UnsafeMutableRawPointer(dst + s * kcb * nr + p * nr)
+                var q = 0
+                while q < nr {
+                    out.storeBytes(of: src.loadUnaligned(fromByteOffset: (s * nr + q) * 4, as: SIMD16<Float>.self),
+                                   toByteOffset: q * 4, as: SIMD16<Float>.self)
+                    q += 16
+                }
+            }
+        }
+        if fullSlivers < slivers {
+            let cols = (j1 - j0) - fullSlivers * nr
+            let out = dst + fullSlivers * kcb * nr
+            for p in 0..<kcb {
+                let src = b + (p0 + p) * ldb + j0 + fullSlivers * nr
+                (out + p * nr).update(from: src, count: cols)
+                (out + p * nr + cols).update(repeating: 0, count: nr - cols)
+            }
+        }
+    } else {
+        // B stored (n, k): walk each column's contiguous k run.
+        for s in 0..<slivers {
+            let out = dst + s * kcb * nr
+            let j = j0 + s * nr
+            let cols = min(nr, j1 - j)
+            for jj in 0..<cols {
+                let src = b + (j + jj) * ldb + p0
+                for p in 0..<kcb { out[p * nr + jj] = src[p] }
+            }
+            if cols < nr {
+                for p in 0..<kcb { (out + p * nr + cols).update(repeating: 0, count: nr - cols) }
+            }
+        }
+    }
+}
+
+/// A (k, n) right-hand operand packed once for `GEMM.gemmPacked`, e.g. a weight matrix.
+/// Layout: for each k-block of KC rows, for each NR-column sliver, (kcb, NR) floats;
+/// block p0 starts at p0 * slivers * NR. Columns past n are zero.
+public final class PackedMatrix: @unchecked Sendable {
+    public let rows: Int   // k
+    public let cols: Int   // n
+    public let kernel: MicroKernel
+    let slivers: Int
+    let data: UnsafeMutablePointer<Float>
+
+    /// Packs B (k, n), or Bᵀ when `transposed` (the source is stored (n, k), e.g. a tied
+    /// embedding table (vocab, d) used as the output projection).
+    public init(k: Int, n: Int, source: UnsafePointer<Float>, ld: Int, transposed: Bool = false,
+                kernel: MicroKernel = .selected) {
+        rows = k
+        cols = n
+        self.kernel = kernel
+        slivers = (n + kernel.nr - 1) / kernel.nr
+        data = alignedFloats(max(1, k * slivers * kernel.nr))
+        var p0 = 0
+        while p0 < k {
+            let kcb = min(GEMMBlocking.kc, k - p0)
+            packB(transB: transposed, b: source, ldb: ld, p0: p0, kcb: kcb, j0: 0, j1: n, nr: kernel.nr,
+                  into: data + p0 * slivers * kernel.nr)
+            p0 += kcb
+        }
+    }
+
+    deinit { UnsafeMutableRawPointer(data).deallocate() }
+}
