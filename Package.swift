@@ -7,6 +7,7 @@
 //   UnmaskSupport    JSON, atomic file writes, errors          (no deps)
 //   UnmaskTokenizer  byte-level BPE, utf8proc NFC, tokenizer.json
 //   UnmaskKernels    GEMM (ours + OpenBLAS), norms, activations, attention
+//   UnmaskModel      config.json, safetensors (mmap), the transformer forward pass
 //   UnmaskCLI        the `unmask` command-line tool
 //   Unmask           umbrella module re-exporting the library modules
 //
@@ -38,6 +39,7 @@ let package = Package(
         .library(name: "Unmask", targets: ["Unmask"]),
         .library(name: "UnmaskTokenizer", targets: ["UnmaskTokenizer"]),
         .library(name: "UnmaskKernels", targets: ["UnmaskKernels"]),
+        .library(name: "UnmaskModel", targets: ["UnmaskModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,7 +64,8 @@ let package = Package(
             dependencies: ["UnmaskSupport", "CCPUFeatures", "UnmaskKernelsAVX512", "COpenBLAS"],
             swiftSettings: portableKernelFlags
         ),
-        .target(name: "Unmask", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels"]),
+        .target(name: "UnmaskModel", dependencies: ["UnmaskSupport", "UnmaskKernels"]),
+        .target(name: "Unmask", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel"]),
         .executableTarget(
             name: "UnmaskCLI",
             dependencies: [
@@ -73,6 +76,7 @@ let package = Package(
         .testTarget(name: "UnmaskSupportTests", dependencies: ["UnmaskSupport"]),
         .testTarget(name: "UnmaskCLITests", dependencies: ["UnmaskCLI"]),
         .testTarget(name: "UnmaskKernelsTests", dependencies: ["UnmaskKernels"]),
+        .testTarget(name: "UnmaskModelTests", dependencies: ["UnmaskModel"], exclude: ["Fixtures"]),
         .testTarget(
             name: "UnmaskTokenizerTests",
             dependencies: ["UnmaskTokenizer"],

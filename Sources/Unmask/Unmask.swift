@@ -3,3 +3,4 @@
 @_exported import UnmaskSupport
 @_exported import UnmaskTokenizer
 @_exported import UnmaskKernels
+@_exported import UnmaskModel

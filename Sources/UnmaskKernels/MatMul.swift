@@ -1,0 +1,59 @@
+/// One entry point for every matrix product the model makes, so `--backend` switches
+/// all of them at once: ours, or OpenBLAS. Same conventions as `GEMM.sgemm`.
+public struct MatMul: Sendable {
+    public var backend: GEMMBackend
+    public var threads: Int
+
+    public init(backend: GEMMBackend = .unmask, threads: Int = 1) {
+        self.backend = backend
+        self.threads = max(1, threads)
+    }
+
+    /// C = [C +] op(A)·op(B)
+    public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false) {
+        switch backend {
+        case .unmask:
+            GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                       c: c, ldc: ldc, accumulate: accumulate, threads: threads)
+        case .openblas:
+            OpenBLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                           c: c, ldc: ldc, accumulate: accumulate, threads: threads)
+        }
+    }
+
+    /// C (m, n) = [C +] A (m, k) · W, for a weight W that is used on every call.
+    /// Ours multiplies by W packed once (or, for a handful of rows, streams the raw W);
+    /// OpenBLAS multiplies by the raw W (it has no pre-packed interface).
+    public func linear(m: Int, a: UnsafePointer<Float>, lda: Int, weight: Weight,
+                       c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false) {
+        switch backend {
+        case .unmask where m > GEMM.skinnyRows:
+            GEMM.gemmPacked(m: m, a: a, lda: lda, w: weight.packed, c: c, ldc: ldc, accumulate: accumulate,
+                            threads: threads)
+        default:
+            gemm(transA: false, transB: weight.transposed, m: m, n: weight.cols, k: weight.rows, a: a, lda: lda,
+                 b: weight.raw, ldb: weight.transposed ? weight.rows : weight.cols, c: c, ldc: ldc, accumulate: accumulate)
+        }
+    }
+}
+
+/// A weight matrix W (rows = in, cols = out) as the model multiplies by it: the raw
+/// values (usually inside the mmapped file) and our packed copy. `transposed` means the
+/// raw storage is (out, in) — a tied embedding table (vocab, d) used as W = Eᵀ.
+public final class Weight: @unchecked Sendable {
+    public let rows: Int
+    public let cols: Int
+    public let raw: UnsafePointer<Float>
+    public let transposed: Bool
+    public let packed: PackedMatrix
+
+    public init(rows: Int, cols: Int, raw: UnsafePointer<Float>, transposed: Bool = false) {
+        self.rows = rows
+        self.cols = cols
+        self.raw = raw
+        self.transposed = transposed
+        packed = PackedMatrix(k: rows, n: cols, source: raw, ld: transposed ? rows : cols, transposed: transposed)
+    }
+}

@@ -1,0 +1,159 @@
+import UnmaskSupport
+
+/// A transformer's shape and variant, stored as `config.json` beside `model.safetensors`.
+/// One architecture serves three roles: the bidirectional denoiser (head "tokens"), the
+/// causal evaluator (attention "causal") and the DDPD planner (head "binary").
+public struct ModelConfig: Equatable, Sendable {
+    public enum Norm: String, Sendable, CaseIterable { case rmsnorm, layernorm }
+    public enum Activation: String, Sendable, CaseIterable { case gelu, silu }
+    public enum Positions: String, Sendable, CaseIterable { case rotary, learned }
+    public enum Attention: String, Sendable, CaseIterable { case bidirectional, causal }
+    public enum Head: String, Sendable, CaseIterable { case tokens, binary }
+
+    public var vocabSize: Int
+    public var dModel: Int
+    public var nLayers: Int
+    public var nHeads: Int
+    public var dFF: Int
+    public var contextLength: Int
+    public var norm: Norm = .rmsnorm
+    public var normEps: Double = 1e-5
+    public var activation: Activation = .gelu
+    public var positions: Positions = .rotary
+    public var ropeTheta: Double = 10_000
+    public var tiedEmbeddings: Bool = true
+    public var attention: Attention = .bidirectional
+    public var head: Head = .tokens
+    public var maskTokenId: Int
+
+    public init(vocabSize: Int, dModel: Int, nLayers: Int, nHeads: Int, dFF: Int, contextLength: Int,
+                maskTokenId: Int) {
+        self.vocabSize = vocabSize
+        self.dModel = dModel
+        self.nLayers = nLayers
+        self.nHeads = nHeads
+        self.dFF = dFF
+        self.contextLength = contextLength
+        self.maskTokenId = maskTokenId
+    }
+
+    /// The size the bundled models use: 6 layers, d=256, 4 heads, context 128, vocab 4096.
+    public static let standard = ModelConfig(vocabSize: 4096, dModel: 256, nLayers: 6, nHeads: 4, dFF: 1024,
+                                             contextLength: 128, maskTokenId: 4095)
+
+    public var headDim: Int { dModel / nHeads }
+
+    /// Checks the numbers make a model; every message names the offending field.
+    public func validate() throws {
+        func need(_ ok: Bool, _ message: String) throws { if !ok { throw UnmaskError("config: \(message)") } }
+        try need(vocabSize >= 2 && vocabSize <= 1 << 20, "vocab_size \(vocabSize) must be in 2...\(1 << 20)")
+        try need(dModel >= 2 && dModel <= 1 << 14, "d_model \(dModel) must be in 2...\(1 << 14)")
+        try need(nLayers >= 1 && nLayers <= 256, "n_layers \(nLayers) must be in 1...256")
+        try need(nHeads >= 1 && dModel % nHeads == 0, "n_heads \(nHeads) must divide d_model \(dModel)")
+        try need(positions != .rotary || headDim % 2 == 0, "rotary positions need an even head size (d_model / n_heads = \(headDim))")
+        try need(dFF >= 1 && dFF <= 1 << 16, "d_ff \(dFF) must be in 1...\(1 << 16)")
+        try need(contextLength >= 1 && contextLength <= 1 << 16, "context_length \(contextLength) must be in 1...\(1 << 16)")
+        try need(maskTokenId >= 0 && maskTokenId < vocabSize, "mask_token_id \(maskTokenId) is outside the vocabulary")
+        try need(normEps > 0 && normEps < 1, "norm_eps \(normEps) must be in (0, 1)")
+        try need(ropeTheta > 1 && ropeTheta.isFinite, "rope_theta \(ropeTheta) must be > 1")
+        try need(head == .tokens || !tiedEmbeddings, "a binary head cannot be tied to the embeddings")
+    }
+
+    public var json: JSONValue {
+        .object([
+            ("architecture", .string("unmask-transformer")),
+            ("vocab_size", .int(vocabSize)), ("d_model", .int(dModel)), ("n_layers", .int(nLayers)),
+            ("n_heads", .int(nHeads)), ("d_ff", .int(dFF)), ("context_length", .int(contextLength)),
+            ("norm", .string(norm.rawValue)), ("norm_eps", .double(normEps)),
+            ("activation", .string(activation.rawValue)), ("positions", .string(positions.rawValue)),
+            ("rope_theta", .double(ropeTheta)), ("tied_embeddings", .bool(tiedEmbeddings)),
+            ("attention", .string(attention.rawValue)), ("head", .string(head.rawValue)),
+            ("mask_token_id", .int(maskTokenId)),
+            ("weight_layout", .string("in_out")),
+        ])
+    }
+
+    public static func parse(_ value: JSONValue) throws -> ModelConfig {
+        guard value.objectPairs != nil else { throw UnmaskError("config: not a JSON object") }
+        func int(_ key: String) throws -> Int {
+            guard let v = value[key] else { throw UnmaskError("config: missing \"\(key)\"") }
+            guard let i = v.intValue else { throw UnmaskError("config: \"\(key)\" must be an integer") }
+            return i
+        }
+        func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ fallback: E) throws -> E where E.RawValue == String {
+            guard let v = value[key] else { return fallback }
+            guard let s = v.stringValue, let e = E(rawValue: s) else {
+                let options = E.allCases.map(\.rawValue).joined(separator: "|")
+                throw UnmaskError("config: \"\(key)\" must be one of \(options)")
+            }
+            return e
+        }
+        func double(_ key: String, _ fallback: Double) throws -> Double {
+            guard let v = value[key] else { return fallback }
+            guard let d = v.doubleValue else { throw UnmaskError("config: \"\(key)\" must be a number") }
+            return d
+        }
+        if let layout = value["weight_layout"], layout.stringValue != "in_out" {
+            throw UnmaskError("config: weight_layout must be \"in_out\"")
+        }
+        var c = ModelConfig(vocabSize: try int("vocab_size"), dModel: try int("d_model"), nLayers: try int("n_layers"),
+                            nHeads: try int("n_heads"), dFF: try int("d_ff"), contextLength: try int("context_length"),
+                            maskTokenId: try int("mask_token_id"))
+        c.norm = try choice("norm", c.norm)
+        c.normEps = try double("norm_eps", c.normEps)
+        c.activation = try choice("activation", c.activation)
+        c.positions = try choice("positions", c.positions)
+        c.ropeTheta = try double("rope_theta", c.ropeTheta)
+        if let t = value["tied_embeddings"] {
+            guard let b = t.boolValue else { throw UnmaskError("config: \"tied_embeddings\" must be true or false") }
+            c.tiedEmbeddings = b
+        }
+        c.attention = try choice("attention", c.attention)
+        c.head = try choice("head", c.head)
+        try c.validate()
+        return c
+    }
+
+    public static func load(path: String) throws -> ModelConfig {
+        let bytes = try Files.read(path, limit: 1 << 20)
+        do {
+            return try parse(try JSON.parse(bytes))
+        } catch let e as JSONParseError {
+            throw UnmaskError("\(path): \(e)")
+        } catch let e as UnmaskError {
+            throw UnmaskError("\(path): \(e.message)")
+        }
+    }
+
+    /// Every tensor the model has, with its shape, in a fixed order.
+    /// Weights of linear maps are stored (in, out): y = x·W.
+    public var tensorShapes: [(name: String, shape: [Int])] {
+        var t: [(String, [Int])] = [("embed.weight", [vocabSize, dModel])]
+        if positions == .learned { t.append(("pos_embed.weight", [contextLength, dModel])) }
+        func norm(_ prefix: String) {
+            t.append(("\(prefix).weight", [dModel]))
+            if self.norm == .layernorm { t.append(("\(prefix).bias", [dModel])) }
+        }
+        for l in 0..<nLayers {
+            norm("layers.\(l).attn_norm")
+            t.append(("layers.\(l).attn.qkv.weight", [dModel, 3 * dModel]))
+            t.append(("layers.\(l).attn.out.weight", [dModel, dModel]))
+            norm("layers.\(l).mlp_norm")
+            t.append(("layers.\(l).mlp.up.weight", [dModel, dFF]))
+            t.append(("layers.\(l).mlp.down.weight", [dFF, dModel]))
+        }
+        norm("final_norm")
+        switch head {
+        case .tokens:
+            if !tiedEmbeddings { t.append(("head.weight", [dModel, vocabSize])) }
+        case .binary:
+            t.append(("head.weight", [dModel, 1]))
+            t.append(("head.bias", [1]))
+        }
+        return t
+    }
+
+    public var parameterCount: Int {
+        tensorShapes.reduce(0) { $0 + $1.shape.reduce(1, *) }
+    }
+}

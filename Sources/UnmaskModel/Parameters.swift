@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import UnmaskSupport
+
+/// Something that hands out a model's F32 tensors by name, shape-checked.
+public protocol TensorSource: AnyObject {
+    func float32(_ name: String, shape: [Int]) throws -> UnsafePointer<Float>
+}
+
+extension SafetensorsFile: TensorSource {}
+
+/// All of a model's parameters in one flat buffer, tensors back to back in the order of
+/// `ModelConfig.tensorShapes` (llm.c style: gradients and optimiser moments use the same
+/// layout, so one loop updates everything).
+public final class ParameterBuffer: TensorSource, @unchecked Sendable {
+    public let config: ModelConfig
+    public let count: Int
+    public let data: UnsafeMutablePointer<Float>
+    /// (name, shape, offset) per tensor, in file order.
+    public let layout: [(name: String, shape: [Int], offset: Int)]
+
+    public init(config: ModelConfig) {
+        self.config = config
+        var layout: [(String, [Int], Int)] = []
+        var offset = 0
+        for t in config.tensorShapes {
+            layout.append((t.name, t.shape, offset))
+            offset += t.shape.reduce(1, *)
+        }
+        self.layout = layout
+        count = offset
+        data = .allocate(capacity: max(1, offset))
+        data.initialize(repeating: 0, count: max(1, offset))
+    }
+
+    deinit { data.deallocate() }
+
+    public func float32(_ name: String, shape: [Int]) throws -> UnsafePointer<Float> {
+        UnsafePointer(try mutablePointer(name, shape: shape))
+    }
+
+    public func mutablePointer(_ name: String, shape: [Int]? = nil) throws -> UnsafeMutablePointer<Float> {
+        guard let t = layout.first(where: { $0.name.utf8.elementsEqual(name.utf8) }) else {
+            throw UnmaskError("model has no tensor \(name)")
+        }
+        if let shape, shape != t.shape { throw UnmaskError("tensor \(name) has shape \(t.shape), not \(shape)") }
+        return data + t.offset
+    }
+
+    /// GPT-2 style initialisation: N(0, 0.02) for matrices and embeddings (small, since the
+    /// embedding doubles as the output head), 1 for norm weights, 0 for biases. The output
+    /// projections of each block are scaled by 1/√(2·layers) so the residual stream does
+    /// not grow with depth. Deterministic in `seed`.
+    public static func random(config: ModelConfig, seed: UInt64) -> ParameterBuffer {
+        let p = ParameterBuffer(config: config)
+        var rng = SplitMix64(seed: seed)
+        for t in p.layout {
+            let n = t.shape.reduce(1, *)
+            let ptr = p.data + t.offset
+            if t.name.hasSuffix("norm.weight") {
+                ptr.update(repeating: 1, count: n)
+            } else if t.name.hasSuffix(".bias") {
+                ptr.update(repeating: 0, count: n)
+            } else {
+                var std = 0.02
+                if t.name.hasSuffix("attn.out.weight") || t.name.hasSuffix("mlp.down.weight") {
+                    std /= (2.0 * Double(config.nLayers)).squareRoot()
+                }
+                for i in 0..<n { ptr[i] = Float(rng.nextGaussian() * std) }
+            }
+        }
+        return p
+    }
+
+    /// Copies every tensor from another source (checking shapes).
+    public func load(from source: TensorSource) throws {
+        for t in layout {
+            let src = try source.float32(t.name, shape: t.shape)
+            (data + t.offset).update(from: src, count: t.shape.reduce(1, *))
+        }
+    }
+
+    /// Writes `config.json` and `model.safetensors` into `directory`, each atomically.
+    public func save(directory: String, metadata: [(String, String)] = []) throws {
+        try Files.createDirectory(directory)
+        let tensors = layout.map { t in
+            (name: t.name, shape: t.shape, data: UnsafeBufferPointer(start: UnsafePointer(data + t.offset), count: t.shape.reduce(1, *)))
+        }
+        try SafetensorsFile.write(path: directory + "/model.safetensors", tensors: tensors, metadata: metadata)
+        try Files.writeAtomically(Array((config.json.serialized(indent: 2) + "\n").utf8), to: directory + "/config.json")
+    }
+}
+
+extension SplitMix64 {
+    /// Standard normal by Box–Muller (two uniforms per value; simple and deterministic).
+    public mutating func nextGaussian() -> Double {
+        let u1 = max(nextDouble(), 0x1p-60), u2 = nextDouble()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+}

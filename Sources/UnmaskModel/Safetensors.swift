@@ -1,0 +1,182 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import UnmaskSupport
+
+// safetensors: an 8-byte little-endian header length N, N bytes of JSON header
+//   {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ..., "__metadata__": {..}}
+// then the raw little-endian tensor bytes; offsets are relative to the end of the header.
+//
+// Reading maps the file (mmap, read-only) and hands out pointers into the mapping: the
+// weights are never copied. Everything in the header is checked before any pointer is
+// made, so a truncated or hostile file is an error, never a trap or a huge allocation:
+// header length within the file and below 100 MB, valid JSON, known dtypes, shapes whose
+// byte size matches the offsets, offsets inside the data and not overlapping.
+//
+// Writing builds the header, pads it with spaces to a multiple of 8 bytes (so every F32
+// tensor starts 4-byte aligned in a mapping), and writes atomically (temp file + rename).
+
+public struct TensorInfo: Sendable {
+    public let name: String
+    public let dtype: String
+    public let shape: [Int]
+    public let begin: Int  // byte offset in the data section
+    public let end: Int
+    public var count: Int { shape.reduce(1, *) }
+}
+
+public final class SafetensorsFile: @unchecked Sendable {
+    public let path: String
+    public let tensors: [TensorInfo]
+    public let metadata: [(key: String, value: String)]
+    public let fileSize: Int
+    let base: UnsafeMutableRawPointer
+    let dataStart: Int
+
+    public static let maxHeaderBytes = 100 << 20
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw UnmaskError("cannot open \(path): \(Files.errnoText())") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw UnmaskError("cannot stat \(path): \(Files.errnoText())") }
+        fileSize = Int(st.st_size)
+        guard fileSize >= 8 else { throw UnmaskError("\(path): truncated (\(fileSize) bytes, no header)") }
+        guard let map = mmap(nil, fileSize, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
+            throw UnmaskError("cannot map \(path): \(Files.errnoText())")
+        }
+        base = map
+        do {
+            var n: UInt64 = 0
+            for i in 0..<8 { n |= UInt64(map.load(fromByteOffset: i, as: UInt8.self)) << (8 * UInt64(i)) }
+            guard n <= UInt64(SafetensorsFile.maxHeaderBytes) else {
+                throw UnmaskError("\(path): header claims \(n) bytes (limit \(SafetensorsFile.maxHeaderBytes)); not a safetensors file or corrupted")
+            }
+            guard Int(n) <= fileSize - 8 else {
+                throw UnmaskError("\(path): truncated: header claims \(n) bytes but the file has \(fileSize - 8) after the length")
+            }
+            dataStart = 8 + Int(n)
+            let header = UnsafeBufferPointer(start: (map + 8).assumingMemoryBound(to: UInt8.self), count: Int(n))
+            let json: JSONValue
+            do {
+                json = try JSON.parse(buffer: header)
+            } catch let e as JSONParseError {
+                throw UnmaskError("\(path): header is not valid JSON (\(e))")
+            }
+            (tensors, metadata) = try SafetensorsFile.parseHeader(json, dataSize: fileSize - dataStart, path: path)
+        } catch {
+            munmap(map, fileSize)
+            throw error
+        }
+    }
+
+    deinit { munmap(base, fileSize) }
+
+    static func parseHeader(_ json: JSONValue, dataSize: Int, path: String) throws -> ([TensorInfo], [(key: String, value: String)]) {
+        guard let pairs = json.objectPairs else { throw UnmaskError("\(path): header is not a JSON object") }
+        var tensors: [TensorInfo] = []
+        var metadata: [(key: String, value: String)] = []
+        var seen: Set<[UInt8]> = []
+        for (name, value) in pairs {
+            if name == "__metadata__" {
+                for (k, v) in value.objectPairs ?? [] {
+                    guard let s = v.stringValue else { throw UnmaskError("\(path): __metadata__ values must be strings") }
+                    metadata.append((k, s))
+                }
+                continue
+            }
+            guard seen.insert(Array(name.utf8)).inserted else { throw UnmaskError("\(path): tensor \(name) appears twice") }
+            guard let dtype = value["dtype"]?.stringValue,
+                  let shapeValues = value["shape"]?.arrayValue,
+                  let offsets = value["data_offsets"]?.arrayValue, offsets.count == 2,
+                  let begin = offsets[0].intValue, let end = offsets[1].intValue else {
+                throw UnmaskError("\(path): tensor \(name) lacks dtype, shape or data_offsets")
+            }
+            var shape: [Int] = []
+            var count = 1
+            for s in shapeValues {
+                guard let d = s.intValue, d >= 0, d <= 1 << 40 else { throw UnmaskError("\(path): tensor \(name) has an invalid shape") }
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= 1 << 40 else { throw UnmaskError("\(path): tensor \(name) is impossibly large") }
+                count = product
+                shape.append(d)
+            }
+            guard let width = dtypeWidth(dtype) else { throw UnmaskError("\(path): tensor \(name) has unsupported dtype \(dtype)") }
+            guard begin >= 0, end >= begin, end <= dataSize else {
+                throw UnmaskError("\(path): tensor \(name) offsets [\(begin), \(end)] lie outside the \(dataSize)-byte data section (truncated file?)")
+            }
+            guard end - begin == count * width else {
+                throw UnmaskError("\(path): tensor \(name) has \(end - begin) bytes but shape \(shape) of \(dtype) needs \(count * width)")
+            }
+            tensors.append(TensorInfo(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
+        }
+        let sorted = tensors.sorted { $0.begin < $1.begin }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where b.begin < a.end {
+            throw UnmaskError("\(path): tensors \(a.name) and \(b.name) overlap")
+        }
+        return (tensors, metadata)
+    }
+
+    static func dtypeWidth(_ dtype: String) -> Int? {
+        switch dtype {
+        case "F32", "I32", "U32": return 4
+        case "F16", "BF16", "I16", "U16": return 2
+        case "F64", "I64", "U64": return 8
+        case "I8", "U8", "BOOL": return 1
+        default: return nil
+        }
+    }
+
+    public func info(_ name: String) -> TensorInfo? {
+        tensors.first { $0.name.utf8.elementsEqual(name.utf8) }
+    }
+
+    /// Pointer to an F32 tensor inside the mapping. The header writer pads to 8 bytes so
+    /// F32 data is aligned; a file from elsewhere that is not aligned is refused.
+    public func float32(_ name: String, shape expected: [Int]) throws -> UnsafePointer<Float> {
+        guard let t = info(name) else { throw UnmaskError("\(path): missing tensor \(name)") }
+        guard t.dtype == "F32" else { throw UnmaskError("\(path): tensor \(name) is \(t.dtype), expected F32") }
+        guard t.shape == expected else {
+            throw UnmaskError("\(path): tensor \(name) has shape \(t.shape), the config needs \(expected)")
+        }
+        let offset = dataStart + t.begin
+        guard offset % 4 == 0 else { throw UnmaskError("\(path): tensor \(name) is not 4-byte aligned") }
+        return UnsafePointer((base + offset).assumingMemoryBound(to: Float.self))
+    }
+
+    /// The raw bytes of the whole file (for checksums).
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: fileSize) }
+
+    // MARK: Writing
+
+    /// Writes F32 tensors (in the order given) atomically.
+    public static func write(path: String, tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)],
+                             metadata: [(String, String)] = []) throws {
+        var header: [(key: String, value: JSONValue)] = []
+        if !metadata.isEmpty {
+            header.append(("__metadata__", .object(metadata.map { (key: $0.0, value: .string($0.1)) })))
+        }
+        var offset = 0
+        for t in tensors {
+            guard t.shape.reduce(1, *) == t.data.count else {
+                throw UnmaskError("tensor \(t.name): shape \(t.shape) does not match \(t.data.count) values")
+            }
+            let bytes = t.data.count * 4
+            header.append((t.name, .object([("dtype", .string("F32")), ("shape", .array(t.shape.map { .int($0) })),
+                                            ("data_offsets", .array([.int(offset), .int(offset + bytes)]))])))
+            offset += bytes
+        }
+        var headerBytes = Array(JSONValue.object(header).serialized().utf8)
+        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
+        var prefix = [UInt8](repeating: 0, count: 8)
+        for i in 0..<8 { prefix[i] = UInt8(truncatingIfNeeded: UInt64(headerBytes.count) >> (8 * UInt64(i))) }
+        // Float bits are written as they are in memory: little-endian on every platform we build for.
+        try prefix.withUnsafeBytes { p in
+            try headerBytes.withUnsafeBytes { h in
+                try Files.writeAtomically(chunks: [p, h] + tensors.map { UnsafeRawBufferPointer($0.data) }, to: path)
+            }
+        }
+    }
+}

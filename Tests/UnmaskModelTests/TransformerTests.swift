@@ -1,0 +1,100 @@
+import XCTest
+@testable import UnmaskModel
+import UnmaskKernels
+import UnmaskSupport
+
+let modelFixtures: String = {
+    var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast()
+    return parts.joined(separator: "/") + "/Fixtures"
+}()
+
+final class TransformerTests: XCTestCase {
+    /// Golden: tiny models written by Python `safetensors`, logits from an independent
+    /// float64 NumPy forward (scripts/make_model_golden.py). Tolerance 1e-4 absolute on
+    /// logits of magnitude ~1-10: float32 rounding over two layers is ~1e-6.
+    func testGoldenLogitsFromNumPy() throws {
+        for name in ["tiny_denoiser", "tiny_evaluator", "tiny_planner"] {
+            let golden = try JSON.parse(try Files.read("\(modelFixtures)/\(name)/golden.json"))
+            let ids = golden["ids"]!.arrayValue!.map { $0.intValue! }
+            let expected = golden["outputs"]!.arrayValue!.map { $0.doubleValue! }
+            for backend in GEMMBackend.allCases {
+                let model = try Transformer.load(directory: "\(modelFixtures)/\(name)", matmul: MatMul(backend: backend))
+                let out = try model.forward(ids: ids, batch: golden["batch"]!.intValue!, length: golden["length"]!.intValue!)
+                XCTAssertEqual(out.count, expected.count)
+                let maxDiff = zip(out, expected).map { abs(Double($0) - $1) }.max()!
+                print("golden \(name) [\(backend)]: first \(out.prefix(3).map { fixed(Double($0), 5) }) vs \(expected.prefix(3).map { fixed($0, 5) }), max diff \(maxDiff)")
+                XCTAssertLessThan(maxDiff, 1e-4, "\(name) \(backend)")
+            }
+        }
+    }
+
+    static func randomModel(_ mutate: (inout ModelConfig) -> Void = { _ in }, seed: UInt64 = 7) throws -> (ModelConfig, ParameterBuffer) {
+        var c = ModelConfig(vocabSize: 300, dModel: 64, nLayers: 2, nHeads: 4, dFF: 96, contextLength: 40, maskTokenId: 299)
+        mutate(&c)
+        let p = ParameterBuffer.random(config: c, seed: seed)
+        // Larger than the init scale, so attention is far from uniform and errors would show.
+        for i in 0..<p.count where !p.layout.contains(where: { $0.offset <= i && $0.name.hasSuffix("norm.weight") && i < $0.offset + $0.shape[0] }) {
+            p.data[i] *= 10
+        }
+        return (c, p)
+    }
+
+    /// Our kernels, OpenBLAS and the naive Double reference agree on a random model, for
+    /// every variant of the architecture. Tolerance 2e-4 relative to the largest logit.
+    func testForwardThreeWays() throws {
+        let variants: [(String, (inout ModelConfig) -> Void)] = [
+            ("rms/gelu/rotary/tied/bidirectional", { _ in }),
+            ("layer/silu/learned/untied/causal", { $0.norm = .layernorm; $0.activation = .silu; $0.positions = .learned; $0.tiedEmbeddings = false; $0.attention = .causal }),
+            ("binary head", { $0.head = .binary; $0.tiedEmbeddings = false }),
+        ]
+        for (name, mutate) in variants {
+            let (c, p) = try TransformerTests.randomModel(mutate)
+            var rng = SplitMix64(seed: 3)
+            let ids = (0..<(3 * 33)).map { _ in Int(rng.next() % UInt64(c.vocabSize)) }
+            let ref = try referenceForward(config: c, source: p, ids: ids, batch: 3, length: 33)
+            let scale = ref.map(abs).max()!
+            for backend in GEMMBackend.allCases {
+                let model = try Transformer(config: c, source: p, matmul: MatMul(backend: backend, threads: 2))
+                let out = try model.forward(ids: ids, batch: 3, length: 33)
+                let maxDiff = zip(out, ref).map { abs(Double($0) - $1) }.max()!
+                print("forward \(name) [\(backend)] vs Double reference: max diff \(maxDiff) (largest output \(fixed(scale, 2)))")
+                XCTAssertLessThan(maxDiff, 2e-4 * max(1, scale), "\(name) \(backend)")
+            }
+        }
+    }
+
+    func testCausalMaskHidesTheFutureAndBidirectionalDoesNot() throws {
+        for attention in ModelConfig.Attention.allCases {
+            let (c, p) = try TransformerTests.randomModel { $0.attention = attention }
+            let model = try Transformer(config: c, source: p)
+            var ids = (0..<20).map { ($0 * 37) % c.vocabSize }
+            let before = try model.forward(ids: ids, batch: 1, length: 20)
+            ids[15] = (ids[15] + 1) % c.vocabSize
+            let after = try model.forward(ids: ids, batch: 1, length: 20)
+            let V = c.vocabSize
+            let earlierChanged = (0..<(15 * V)).contains { before[$0] != after[$0] }
+            XCTAssertEqual(earlierChanged, attention == .bidirectional, "\(attention)")
+            XCTAssertTrue((15 * V..<20 * V).contains { before[$0] != after[$0] })
+        }
+    }
+
+    func testRequestedPositionsMatchTheFullOutputAndThreadsAreBitIdentical() throws {
+        let (c, p) = try TransformerTests.randomModel()
+        let ids = (0..<(2 * 40)).map { ($0 * 13) % c.vocabSize }
+        let one = try Transformer(config: c, source: p, matmul: MatMul(threads: 1))
+        let two = try Transformer(config: c, source: p, matmul: MatMul(threads: 2))
+        let full = try one.forward(ids: ids, batch: 2, length: 40)
+        XCTAssertEqual(full.map(\.bitPattern), try two.forward(ids: ids, batch: 2, length: 40).map(\.bitPattern))
+        let picked = [79, 0, 41]
+        let part = try one.forward(ids: ids, batch: 2, length: 40, positions: picked)
+        let V = c.vocabSize
+        for (j, pos) in picked.enumerated() {
+            // One row goes through the skinny path, the full run through the blocked one:
+            // same math, different summation order, so compare to rounding level.
+            for v in 0..<V { XCTAssertEqual(part[j * V + v], full[pos * V + v], accuracy: 1e-4) }
+        }
+        XCTAssertThrowsError(try one.forward(ids: ids + [1, 2], batch: 2, length: 41))
+        XCTAssertThrowsError(try one.forward(ids: [c.vocabSize], batch: 1, length: 1))
+    }
+}
