@@ -10,6 +10,7 @@ struct UnmaskCommand: ParsableCommand {
             TokenizeCommand.self,
             DetokenizeCommand.self,
             TokenizerCommand.self,
+            InfoCommand.self,
             BenchCommand.self,
         ]
     )

@@ -36,32 +36,25 @@ public enum Ops {
 
     /// GELU, tanh approximation (as GPT-2): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). In place.
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let c: Float = 0.7978845608028654  // √(2/π)
-        for i in 0..<count {
-            let v = x[i]
-            x[i] = 0.5 * v * (1 + tanhf(c * (v + 0.044715 * v * v * v)))
-        }
+        VectorMath.gelu(x, count: count)
     }
 
     /// SiLU: x·σ(x). In place.
     public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let v = x[i]
-            x[i] = v / (1 + expf(-v))
-        }
+        VectorMath.silu(x, count: count)
     }
 
-    /// Row-wise softmax over the first `valid` columns of each row; columns past `valid`
-    /// become 0. Subtracts the row max first, so large logits cannot overflow.
-    public static func softmaxRow(_ x: UnsafeMutablePointer<Float>, valid: Int, count: Int) {
+    /// Row-wise softmax over the first `valid` columns of a row; columns past `valid`
+    /// become 0. Subtracts the row max first, so large logits cannot overflow. `scale`
+    /// multiplies the logits first (attention's 1/√dh), saving a pass.
+    public static func softmaxRow(_ x: UnsafeMutablePointer<Float>, valid: Int, count: Int, scale: Float = 1) {
         var mx = -Float.infinity
         for i in 0..<valid { mx = max(mx, x[i]) }
+        let shift = mx * scale
+        for i in 0..<valid { x[i] = x[i] * scale - shift }
+        VectorMath.exp(x, count: valid)
         var sum: Float = 0
-        for i in 0..<valid {
-            let e = expf(x[i] - mx)
-            x[i] = e
-            sum += e
-        }
+        for i in 0..<valid { sum += x[i] }
         let inv = 1 / sum
         for i in 0..<valid { x[i] *= inv }
         for i in valid..<count { x[i] = 0 }

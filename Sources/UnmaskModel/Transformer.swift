@@ -234,9 +234,7 @@ public final class Transformer {
                 // scores (L, L) = Q·Kᵀ
                 matmul.gemm(transB: true, m: L, n: L, k: dh, a: q, lda: ld, b: k, ldb: ld, c: s, ldc: L)
                 for i in 0..<L {
-                    let row = s + i * L
-                    for j in 0..<L { row[j] *= scale }
-                    Ops.softmaxRow(row, valid: causal ? i + 1 : L, count: L)
+                    Ops.softmaxRow(s + i * L, valid: causal ? i + 1 : L, count: L, scale: scale)
                 }
                 // out (L, dh) = P·V, written into this head's columns
                 matmul.gemm(m: L, n: dh, k: L, a: s, lda: L, b: v, ldb: ld, c: out + b * L * d + hd * dh, ldc: d)

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Unmask
+
+/// `--model DIR`, shared by commands that load a model.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Model directory (config.json + model.safetensors). Default: the bundled models/denoiser.")
+    var model: String?
+
+    func directory(default name: String = "denoiser") throws -> String {
+        if let model { return model }
+        guard let dir = Files.locateResource("models/\(name)") else {
+            throw UnmaskError("cannot find the bundled models/\(name) (run from the repository, or pass --model DIR)")
+        }
+        return dir
+    }
+}
+
+/// `--backend` and `--threads`, shared by commands that run a model.
+struct EngineOptions: ParsableArguments {
+    @Option(help: "Matrix multiply backend: unmask (our kernels) or openblas.")
+    var backend: GEMMBackend = .unmask
+    @Option(help: "Threads for matrix products (results do not depend on it).")
+    var threads: Int = 2
+
+    func validate() throws {
+        if threads < 1 || threads > 64 { throw ValidationError("--threads must be in 1...64") }
+    }
+
+    var matmul: MatMul { MatMul(backend: backend, threads: threads) }
+}
+
+extension GEMMBackend: ExpressibleByArgument {}
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Load and fully validate a model; print its config, size, tensors and checksum.",
+        discussion: "The checksum is the SHA-256 of model.safetensors, as `sha256sum` prints it."
+    )
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        let dir = try modelOptions.directory()
+        let model = try Transformer.load(directory: dir)  // validates shapes, names and values
+        let file = try SafetensorsFile(path: dir + "/model.safetensors")
+        let sha = SHA256.hex(file.bytes)
+        let c = model.config
+        if json {
+            print(JSON.line([
+                ("model", .string(dir)), ("config", c.json), ("parameters", .int(c.parameterCount)),
+                ("file_bytes", .int(file.fileSize)), ("sha256", .string(sha)),
+                ("tensors", .array(file.tensors.map { .object([("name", .string($0.name)), ("dtype", .string($0.dtype)),
+                                                              ("shape", .array($0.shape.map { .int($0) }))]) })),
+                ("metadata", .object(file.metadata.map { (key: $0.key, value: .string($0.value)) })),
+            ]))
+            return
+        }
+        print("model       \(dir)")
+        print("config      \(c.json.serialized())")
+        print("parameters  \(c.parameterCount)")
+        print("file        \(file.fileSize) bytes, sha256 \(sha)")
+        for (k, v) in file.metadata { print("metadata    \(k) = \(v)") }
+        print("tensors     \(file.tensors.count):")
+        for t in file.tensors.sorted(by: { $0.begin < $1.begin }) {
+            print("  \(padRight(t.name, 32)) \(t.dtype) \(t.shape)")
+        }
+    }
+}
