@@ -22,7 +22,7 @@ public enum VectorMath {
         // Round x/ln2 to an integer with the 1.5·2²³ trick: after the addition the float's
         // low mantissa bits hold round-to-nearest(x/ln2) in two's complement. (Swift's
         // generic SIMD rounding and float→int conversions go lane by lane; this is 2 ops.)
-        let shifted = clamped.addingProduct(V(repeating: 1.4426950408889634), V(repeating: 12582912))
+        let shifted = V(repeating: 12582912).addingProduct(clamped, V(repeating: 1.4426950408889634))
         let n = shifted - 12582912
         // ln2 split in two so n·ln2Hi is exact in float.
         var r = clamped.addingProduct(n, V(repeating: -0.693359375))
