@@ -8,6 +8,7 @@
 //   UnmaskTokenizer  byte-level BPE, utf8proc NFC, tokenizer.json
 //   UnmaskKernels    GEMM (ours + OpenBLAS), norms, activations, attention
 //   UnmaskModel      config.json, safetensors (mmap), the transformer forward pass
+//   UnmaskDiffusion  schedules, corruption kernels, Philox, categorical draws, samplers
 //   UnmaskCLI        the `unmask` command-line tool
 //   Unmask           umbrella module re-exporting the library modules
 //
@@ -40,6 +41,7 @@ let package = Package(
         .library(name: "UnmaskTokenizer", targets: ["UnmaskTokenizer"]),
         .library(name: "UnmaskKernels", targets: ["UnmaskKernels"]),
         .library(name: "UnmaskModel", targets: ["UnmaskModel"]),
+        .library(name: "UnmaskDiffusion", targets: ["UnmaskDiffusion"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -65,7 +67,15 @@ let package = Package(
             swiftSettings: portableKernelFlags
         ),
         .target(name: "UnmaskModel", dependencies: ["UnmaskSupport", "UnmaskKernels"]),
-        .target(name: "Unmask", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel"]),
+        .target(
+            name: "UnmaskDiffusion",
+            dependencies: ["UnmaskSupport", "UnmaskModel"],
+            swiftSettings: [.unsafeFlags(["-O"])]  // the sampling loops are hot, in tests too
+        ),
+        .target(
+            name: "Unmask",
+            dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"]
+        ),
         .executableTarget(
             name: "UnmaskCLI",
             dependencies: [
@@ -77,6 +87,8 @@ let package = Package(
         .testTarget(name: "UnmaskCLITests", dependencies: ["UnmaskCLI"]),
         .testTarget(name: "UnmaskKernelsTests", dependencies: ["UnmaskKernels"]),
         .testTarget(name: "UnmaskModelTests", dependencies: ["UnmaskModel"], exclude: ["Fixtures"]),
+        // Statistical tests draw 10^5+ samples: optimised, or they would take minutes.
+        .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskDiffusion"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(
             name: "UnmaskTokenizerTests",
             dependencies: ["UnmaskTokenizer"],

@@ -4,3 +4,4 @@
 @_exported import UnmaskTokenizer
 @_exported import UnmaskKernels
 @_exported import UnmaskModel
+@_exported import UnmaskDiffusion

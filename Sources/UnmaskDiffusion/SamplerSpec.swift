@@ -1,0 +1,138 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import UnmaskSupport
+
+/// A sampler as a user names it: `NAME[:key=value…]`, e.g.
+/// `ancestral:steps=1000:precision=float32:cache=off`, `fhs:k=4`, `confidence:temperature=0.8`.
+///
+/// | name        | what it is                                                   | keys |
+/// |-------------|--------------------------------------------------------------|------|
+/// | ancestral   | D3PM/MDLM ancestral sampling on a T-step grid                | steps, schedule, cache, + draw keys |
+/// | fhs         | first-hitting sampler (exact; k>1 unmasks k per call)        | k, + draw keys |
+/// | uniform     | planner loop with a uniform random planner (= fhs)           | k, + draw keys |
+/// | confidence  | planner loop: unmask where the max probability is highest    | k, + draw keys |
+/// | margin      | planner loop: largest top1 − top2 probability gap            | k, + draw keys |
+/// | entropy     | planner loop: lowest predictive entropy                      | k, + draw keys |
+/// | ddpd        | planner loop with the learned DDPD planner (can revise)      | steps, + draw keys |
+/// | p2          | P2 path planning: remask low-scoring committed tokens        | steps, eta, + draw keys |
+///
+/// Draw keys (every sampler): temperature, top_k, top_p, precision=float64|float32,
+/// method=gumbel|icdf.
+public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable, CaseIterable {
+        case ancestral, fhs, uniform, confidence, margin, entropy, ddpd, p2
+    }
+
+    public var kind: Kind
+    public var draw = CategoricalOptions()
+    /// ancestral: grid steps T; ddpd/p2: planning steps (nil = one per position to fill).
+    public var steps: Int?
+    public var schedule: NoiseSchedule = .linear
+    public var cache = true
+    /// Tokens unmasked per network call (fhs, uniform, confidence, margin, entropy).
+    public var k = 1
+    /// p2 stochasticity: Gumbel noise of this scale on the log-scores (0 = greedy top-k).
+    public var eta = 1.0
+
+    public init(kind: Kind) { self.kind = kind }
+
+    static let drawKeys = ["temperature", "top_k", "top_p", "precision", "method"]
+
+    static func allowedKeys(_ kind: Kind) -> [String] {
+        switch kind {
+        case .ancestral: return ["steps", "schedule", "cache"] + drawKeys
+        case .fhs, .uniform, .confidence, .margin, .entropy: return ["k"] + drawKeys
+        case .ddpd: return ["steps"] + drawKeys
+        case .p2: return ["steps", "eta"] + drawKeys
+        }
+    }
+
+    /// Parses and validates a spec; errors name the bad part and list what is allowed.
+    public static func parse(_ text: String) throws -> SamplerSpec {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard let name = parts.first, let kind = Kind(rawValue: name) else {
+            let names = Kind.allCases.map(\.rawValue).joined(separator: ", ")
+            throw UnmaskError("unknown sampler \"\(parts.first ?? text)\" (known: \(names))")
+        }
+        var spec = SamplerSpec(kind: kind)
+        if kind == .ancestral { spec.steps = 1000 }
+        var seen: [String] = []
+        for part in parts.dropFirst() {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2, !kv[0].isEmpty else {
+                throw UnmaskError("sampler \(name): \"\(part)\" is not key=value")
+            }
+            let (key, value) = (kv[0], kv[1])
+            guard allowedKeys(kind).contains(key) else {
+                throw UnmaskError("sampler \(name) has no key \"\(key)\" (keys: \(allowedKeys(kind).joined(separator: ", ")))")
+            }
+            guard !seen.contains(key) else { throw UnmaskError("sampler \(name): key \(key) given twice") }
+            seen.append(key)
+            func int() throws -> Int {
+                guard let v = Int(value) else { throw UnmaskError("sampler \(name): \(key)=\(value) is not an integer") }
+                return v
+            }
+            func double() throws -> Double {
+                guard let v = Double(value), v.isFinite else { throw UnmaskError("sampler \(name): \(key)=\(value) is not a finite number") }
+                return v
+            }
+            switch key {
+            case "steps":
+                let v = try int()
+                guard v >= 1 && v <= 10_000_000 else { throw UnmaskError("sampler \(name): steps must be in 1...10000000, got \(v)") }
+                spec.steps = v
+            case "k":
+                let v = try int()
+                guard v >= 1 else { throw UnmaskError("sampler \(name): k must be at least 1, got \(v)") }
+                spec.k = v
+            case "schedule":
+                guard let s = NoiseSchedule(rawValue: value) else {
+                    throw UnmaskError("sampler \(name): schedule must be one of \(NoiseSchedule.allCases.map(\.rawValue).joined(separator: "|"))")
+                }
+                spec.schedule = s
+            case "cache":
+                guard value == "on" || value == "off" else { throw UnmaskError("sampler \(name): cache must be on or off") }
+                spec.cache = value == "on"
+            case "eta":
+                let v = try double()
+                guard v >= 0 else { throw UnmaskError("sampler \(name): eta must be >= 0, got \(v)") }
+                spec.eta = v
+            case "temperature": spec.draw.temperature = try double()
+            case "top_k": spec.draw.topK = try int()
+            case "top_p": spec.draw.topP = try double()
+            case "precision":
+                guard let p = SamplingPrecision(rawValue: value) else { throw UnmaskError("sampler \(name): precision must be float64 or float32") }
+                spec.draw.precision = p
+            case "method":
+                guard let m = CategoricalMethod(rawValue: value) else { throw UnmaskError("sampler \(name): method must be gumbel or icdf") }
+                spec.draw.method = m
+            default: break
+            }
+        }
+        do {
+            try spec.draw.validate()
+        } catch let e as UnmaskError {
+            throw UnmaskError("sampler \(name): \(e.message)")
+        }
+        return spec
+    }
+
+    /// The canonical spec text (defaults omitted), e.g. for JSON output.
+    public var description: String {
+        var parts = [kind.rawValue]
+        if let steps, !(kind == .ancestral && steps == 1000) { parts.append("steps=\(steps)") }
+        if kind == .ancestral {
+            if schedule != .linear { parts.append("schedule=\(schedule.rawValue)") }
+            if !cache { parts.append("cache=off") }
+        }
+        if k != 1 { parts.append("k=\(k)") }
+        if kind == .p2 && eta != 1 { parts.append("eta=\(eta)") }
+        if draw.temperature != 1 { parts.append("temperature=\(draw.temperature)") }
+        if let t = draw.topK { parts.append("top_k=\(t)") }
+        if let p = draw.topP { parts.append("top_p=\(p)") }
+        if draw.precision != .float64 { parts.append("precision=\(draw.precision.rawValue)") }
+        if draw.method != .gumbel { parts.append("method=\(draw.method.rawValue)") }
+        return parts.joined(separator: ":")
+    }
+}

@@ -1,0 +1,395 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import UnmaskSupport
+
+/// What a sampling run returns.
+public struct SamplingResult: Sendable {
+    /// The finished sequences (no mask left).
+    public var sequences: [[Int]]
+    /// Denoiser calls per sample: calls in which that sample asked for at least one position.
+    public var nfe: [Int]
+    /// Planner-model calls per sample (DDPD only).
+    public var plannerCalls: [Int]
+    /// Wall time of the whole run, and the part spent inside network calls.
+    public var seconds: Double
+    public var networkSeconds: Double
+}
+
+/// Called after every step with the current (partially masked) sequences, e.g. to animate.
+public typealias StepObserver = ([[Int]]) -> Void
+
+/// Chooses which masked positions to unmask next in the planner–denoiser loop.
+public protocol Planner {
+    /// True if `choose` needs the denoiser's distributions at every masked position.
+    var needsDenoiserEverywhere: Bool { get }
+    /// Picks up to `count` of `masked`; `logProbabilities[j]` belongs to `masked[j]`
+    /// when `needsDenoiserEverywhere`.
+    func choose(masked: [Int], logProbabilities: [[Double]]?, count: Int, rng: inout Philox) -> [Int]
+}
+
+/// Uniformly random masked positions: the planner loop with it is the first-hitting sampler.
+public struct UniformPlanner: Planner {
+    public init() {}
+    public var needsDenoiserEverywhere: Bool { false }
+    public func choose(masked: [Int], logProbabilities: [[Double]]?, count: Int, rng: inout Philox) -> [Int] {
+        var pool = masked
+        var out: [Int] = []
+        for _ in 0..<min(count, pool.count) {
+            let j = rng.int(below: pool.count)
+            out.append(pool[j])
+            pool.swapAt(j, pool.count - 1)
+            pool.removeLast()
+        }
+        return out
+    }
+}
+
+/// Training-free planners on the denoiser's own output: unmask where it is surest.
+public struct ConfidencePlanner: Planner {
+    public enum Score: String, Sendable { case confidence, margin, entropy }
+    public let score: Score
+    public init(score: Score) { self.score = score }
+    public var needsDenoiserEverywhere: Bool { true }
+
+    /// confidence: max probability; margin: top1 − top2; entropy: −H (low entropy first).
+    public func value(_ lp: [Double]) -> Double {
+        switch score {
+        case .confidence:
+            return exp(lp.max() ?? -.infinity)
+        case .margin:
+            var a = -Double.infinity, b = -Double.infinity
+            for v in lp { if v > a { b = a; a = v } else if v > b { b = v } }
+            return exp(a) - exp(b)
+        case .entropy:
+            var h = 0.0
+            for v in lp where v > -.infinity { h -= exp(v) * v }
+            return -h
+        }
+    }
+
+    public func choose(masked: [Int], logProbabilities: [[Double]]?, count: Int, rng: inout Philox) -> [Int] {
+        let scores = logProbabilities!.map(value)
+        let order = masked.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : masked[$0] < masked[$1] }
+        return order.prefix(count).map { masked[$0] }
+    }
+}
+
+/// Runs a sampler spec on a batch of canvases. A canvas is a sequence in which the
+/// positions to generate hold the mask id; every other position is fixed (a prompt, or
+/// the text of an infilling template) and is never changed.
+///
+/// Randomness: sample b uses the Philox stream (seed, firstStream + b), consumed in an
+/// order that depends only on that sample, so a sample's text does not depend on the
+/// batch it was generated in, nor on the thread count.
+public final class DiffusionSampler {
+    public let spec: SamplerSpec
+    public let planner: CorruptionPlanner?
+
+    public init(spec: SamplerSpec, planner: CorruptionPlanner? = nil) throws {
+        if spec.kind == .ddpd && planner == nil { throw UnmaskError("sampler ddpd needs a planner model") }
+        self.spec = spec
+        self.planner = planner
+    }
+
+    public convenience init(_ text: String, planner: CorruptionPlanner? = nil) throws {
+        try self.init(spec: SamplerSpec.parse(text), planner: planner)
+    }
+
+    public func sample(canvases: [[Int]], denoiser: Denoiser, seed: UInt64, firstStream: UInt64 = 0,
+                       observer: StepObserver? = nil) throws -> SamplingResult {
+        guard let length = canvases.first?.count else { throw UnmaskError("no canvases to sample") }
+        guard canvases.allSatisfy({ $0.count == length }) else { throw UnmaskError("canvases differ in length") }
+        guard length >= 1 else { throw UnmaskError("length must be at least 1") }
+        guard length <= denoiser.maxLength else {
+            throw UnmaskError("length \(length) exceeds the model's context of \(denoiser.maxLength)")
+        }
+        for c in canvases { for id in c where id < 0 || id >= denoiser.vocabSize {
+            throw UnmaskError("token id \(id) is outside the vocabulary (0..<\(denoiser.vocabSize))")
+        } }
+        let run = Run(canvases: canvases, denoiser: denoiser, seed: seed, firstStream: firstStream, observer: observer)
+        let start = monotonicSeconds()
+        switch spec.kind {
+        case .ancestral:
+            if spec.draw.precision == .float32 {
+                try run.ancestralStepwise(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw, legacyFloat32: true)
+            } else if !spec.cache {
+                try run.ancestralStepwise(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw, legacyFloat32: false)
+            } else {
+                try run.ancestralCached(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw)
+            }
+        case .fhs, .uniform:
+            try run.plannerLoop(UniformPlanner(), k: spec.k, draw: spec.draw)
+        case .confidence, .margin, .entropy:
+            try run.plannerLoop(ConfidencePlanner(score: ConfidencePlanner.Score(rawValue: spec.kind.rawValue)!), k: spec.k, draw: spec.draw)
+        case .ddpd:
+            try run.ddpd(planner: planner!, steps: spec.steps, draw: spec.draw)
+        case .p2:
+            try run.p2(steps: spec.steps, eta: spec.eta, draw: spec.draw)
+        }
+        return SamplingResult(sequences: run.seqs, nfe: run.nfe, plannerCalls: run.plannerCalls,
+                              seconds: monotonicSeconds() - start, networkSeconds: run.networkSeconds)
+    }
+}
+
+/// The state of one sampling run, and the algorithms.
+final class Run {
+    var seqs: [[Int]]
+    let fixed: [[Bool]]
+    var rngs: [Philox]
+    var nfe: [Int]
+    var plannerCalls: [Int]
+    var networkSeconds = 0.0
+    let denoiser: Denoiser
+    let mask: Int
+    let V: Int
+    let observer: StepObserver?
+
+    init(canvases: [[Int]], denoiser: Denoiser, seed: UInt64, firstStream: UInt64, observer: StepObserver?) {
+        seqs = canvases
+        self.denoiser = denoiser
+        mask = denoiser.maskId
+        V = denoiser.vocabSize
+        fixed = canvases.map { $0.map { $0 != denoiser.maskId } }
+        rngs = (0..<canvases.count).map { Philox(seed: seed, stream: firstStream + UInt64($0)) }
+        nfe = [Int](repeating: 0, count: canvases.count)
+        plannerCalls = nfe
+        self.observer = observer
+    }
+
+    var B: Int { seqs.count }
+
+    func maskedPositions(_ b: Int) -> [Int] { seqs[b].indices.filter { seqs[b][$0] == mask } }
+
+    /// One batched denoiser call. Returns, per sample, the logit rows of its positions.
+    func call(_ positions: [[Int]]) throws -> [[ArraySlice<Float>]] {
+        let t0 = monotonicSeconds()
+        let flat = try denoiser.logits(sequences: seqs, positions: positions)
+        networkSeconds += monotonicSeconds() - t0
+        var rows: [[ArraySlice<Float>]] = []
+        var offset = 0
+        for b in 0..<B {
+            if !positions[b].isEmpty { nfe[b] += 1 }
+            var mine: [ArraySlice<Float>] = []
+            for _ in positions[b] {
+                mine.append(flat[offset..<(offset + V)])
+                offset += V
+            }
+            rows.append(mine)
+        }
+        return rows
+    }
+
+    func logProbabilities(_ row: ArraySlice<Float>, _ draw: CategoricalOptions) -> [Double] {
+        row.withUnsafeBufferPointer { Categorical.logProbabilities($0, options: draw, forbidden: mask) }
+    }
+
+    func draw(_ row: ArraySlice<Float>, _ draw: CategoricalOptions, _ b: Int) -> Int {
+        Categorical.sample(logProbabilities: logProbabilities(row, draw), options: draw, rng: &rngs[b])
+    }
+
+    // MARK: Ancestral, decide-first with caching
+
+    /// MDLM/D3PM ancestral sampling on the grid t_i = i/T, deciding first which positions
+    /// unmask. A masked position survives the step t→s with probability (1−α_s)/(1−α_t);
+    /// these telescope, so the step at which each position unmasks is independent across
+    /// positions with P(still masked at s) = (1−α_s)/(1−α_1). We draw it directly,
+    /// τ = α⁻¹(α_1 + u·(1−α_1)) and step ⌊τ·T⌋ + 1, which is the same distribution as
+    /// flipping a coin per position per step but costs O(L) instead of O(L·T). The
+    /// denoiser is then called once per step in which something unmasks (at most
+    /// min(T, L) calls), only at those positions; unchanged inputs need no new call
+    /// because the denoiser is time-agnostic.
+    func ancestralCached(steps T: Int, schedule: NoiseSchedule, draw options: CategoricalOptions) throws {
+        let alpha1 = schedule.alpha(1)
+        // step -> per-sample positions unmasking at that step
+        var byStep: [Int: [[Int]]] = [:]
+        for b in 0..<B {
+            for i in maskedPositions(b) {
+                let u = rngs[b].uniform64()
+                let tau = schedule.inverse(alpha1 + u * (1 - alpha1))
+                let step = min(T, max(1, Int((tau * Double(T)).rounded(.down)) + 1))
+                byStep[step, default: [[Int]](repeating: [], count: B)][b].append(i)
+            }
+        }
+        for step in byStep.keys.sorted(by: >) {
+            let positions = byStep[step]!
+            let rows = try call(positions)
+            for b in 0..<B {
+                for (j, i) in positions[b].enumerated() { seqs[b][i] = draw(rows[b][j], options, b) }
+            }
+            observer?(seqs)
+        }
+    }
+
+    // MARK: Ancestral, step by step (the reference implementations' way)
+
+    /// Every step calls the denoiser at every masked position and draws, for each, one
+    /// categorical over V+1 outcomes: token j with weight p_θ(j)·(α_s−α_t)/(1−α_t), or
+    /// stay masked with weight (1−α_s)/(1−α_t). In float64 this is exact (Gumbel-max in
+    /// the log domain). With `legacyFloat32` it is computed as float32 code does it —
+    /// float32 probabilities and the exponential race argmax_j q_j/E_j, E_j = −log u_j with
+    /// 24-bit uniforms (E_j ≥ 6e-8, i.e. Gumbel noise ≤ 16.6) — which starves rare tokens:
+    /// the bias to measure.
+    func ancestralStepwise(steps T: Int, schedule: NoiseSchedule, draw options: CategoricalOptions, legacyFloat32: Bool) throws {
+        for i in stride(from: T, through: 1, by: -1) {
+            let t = Double(i) / Double(T), s = Double(i - 1) / Double(T)
+            let at = schedule.alpha(t), as_ = i == 1 ? 1.0 : schedule.alpha(s)
+            let positions = (0..<B).map { maskedPositions($0) }
+            if positions.allSatisfy({ $0.isEmpty }) { break }
+            let rows = try call(positions)
+            let logMove = log(as_ - at) - log(1 - at)
+            let logStay = log(1 - as_) - log(1 - at)
+            for b in 0..<B {
+                for (j, pos) in positions[b].enumerated() {
+                    var lp = logProbabilities(rows[b][j], options)
+                    if legacyFloat32 {
+                        // q_j = p_j·(move_t − move_s), q_mask = move_s (move = 1 − α), in float32.
+                        let moveGap = Float(as_ - at), moveS = Float(1 - as_)
+                        var best = mask
+                        var bestScore = -Float.infinity
+                        for v in 0..<V {
+                            let q = v == mask ? moveS : Float(exp(lp[v])) * moveGap
+                            // As MDLM's _sample_categorical: 1e-10 − log(u + 1e-10), in float32.
+                            let e = 1e-10 - logf(rngs[b].uniform32() + 1e-10)
+                            let score = q / e
+                            if score > bestScore { bestScore = score; best = v }
+                        }
+                        if best != mask { seqs[b][pos] = best }
+                    } else {
+                        for v in 0..<V { lp[v] += logMove }
+                        lp[mask] = logStay
+                        var best = mask
+                        var bestScore = -Double.infinity
+                        for v in 0..<V {
+                            let score = lp[v] + rngs[b].gumbel64()
+                            if score > bestScore { bestScore = score; best = v }
+                        }
+                        if best != mask { seqs[b][pos] = best }
+                    }
+                }
+            }
+            observer?(seqs)
+        }
+    }
+
+    // MARK: Planner–denoiser loop (fhs, uniform, confidence, margin, entropy)
+
+    /// Each step the planner picks up to k masked positions per sample, the denoiser
+    /// proposes their tokens (one call), and they are committed. With the uniform planner
+    /// and k = 1 this is the first-hitting sampler: exactly one uniformly chosen position
+    /// unmasks per call, which is the ancestral sampler's T→∞ limit; NFE = number of masked
+    /// positions. Confidence-type planners first ask for every masked position, so their
+    /// one call per step both ranks the positions and supplies the tokens.
+    func plannerLoop(_ planner: Planner, k: Int, draw options: CategoricalOptions) throws {
+        while true {
+            let masked = (0..<B).map { maskedPositions($0) }
+            if masked.allSatisfy({ $0.isEmpty }) { break }
+            if planner.needsDenoiserEverywhere {
+                let rows = try call(masked)
+                for b in 0..<B where !masked[b].isEmpty {
+                    let lps = rows[b].map { logProbabilities($0, options) }
+                    let chosen = planner.choose(masked: masked[b], logProbabilities: lps, count: k, rng: &rngs[b])
+                    for i in chosen {
+                        let j = masked[b].firstIndex(of: i)!
+                        seqs[b][i] = Categorical.sample(logProbabilities: lps[j], options: options, rng: &rngs[b])
+                    }
+                }
+            } else {
+                var chosen = [[Int]](repeating: [], count: B)
+                for b in 0..<B where !masked[b].isEmpty {
+                    chosen[b] = planner.choose(masked: masked[b], logProbabilities: nil, count: k, rng: &rngs[b])
+                }
+                let rows = try call(chosen)
+                for b in 0..<B {
+                    for (j, i) in chosen[b].enumerated() { seqs[b][i] = draw(rows[b][j], options, b) }
+                }
+            }
+            observer?(seqs)
+        }
+    }
+
+    // MARK: DDPD
+
+    /// Planned denoising (Liu et al. 2024). Each step the planner model gives every
+    /// position the probability that its token is corrupted (masked positions: 1); one
+    /// free position is drawn in proportion to those probabilities. If it holds a
+    /// committed token, that token is masked again (the loop revises its own mistakes);
+    /// then the denoiser proposes the position's token. After `steps` steps (default: the
+    /// number of positions to fill) only masked positions are chosen, so the loop ends.
+    /// NFE counts denoiser calls; planner calls are reported apart.
+    func ddpd(planner: CorruptionPlanner, steps: Int?, draw options: CategoricalOptions) throws {
+        let budget = (0..<B).map { b in steps ?? maskedPositions(b).count }
+        var done = [Int](repeating: 0, count: B)
+        while true {
+            let masked = (0..<B).map { maskedPositions($0) }
+            let active = (0..<B).filter { !masked[$0].isEmpty || done[$0] < budget[$0] }
+            if active.isEmpty { break }
+            let t0 = monotonicSeconds()
+            let probs = try planner.corruptionProbabilities(sequences: seqs)
+            networkSeconds += monotonicSeconds() - t0
+            var chosen = [[Int]](repeating: [], count: B)
+            for b in active {
+                plannerCalls[b] += 1
+                let free = seqs[b].indices.filter { !fixed[b][$0] }
+                let weights: [Double] = free.map { i in
+                    if seqs[b][i] == mask { return 1 }
+                    return done[b] < budget[b] ? min(1, max(0, probs[b][i])) : 0
+                }
+                let total = weights.reduce(0, +)
+                if total <= 0 { done[b] = budget[b]; continue }
+                var u = rngs[b].uniform64() * total
+                var pick = free.last!
+                for (j, w) in weights.enumerated() where w > 0 {
+                    if u < w { pick = free[j]; break }
+                    u -= w
+                }
+                seqs[b][pick] = mask
+                chosen[b] = [pick]
+                done[b] += 1
+            }
+            if chosen.allSatisfy({ $0.isEmpty }) { continue }
+            let rows = try call(chosen)
+            for b in 0..<B {
+                for (j, i) in chosen[b].enumerated() { seqs[b][i] = draw(rows[b][j], options, b) }
+            }
+            observer?(seqs)
+        }
+    }
+
+    // MARK: P2
+
+    /// Path planning (Peng et al. 2025), self-planning variant. Over S steps the number of
+    /// committed free positions grows as ⌈n·N/S⌉. Each step the denoiser scores every free
+    /// position: masked ones by the probability of a freshly sampled proposal, committed
+    /// ones by the probability it gives their current token. With Gumbel noise of scale η
+    /// on the log-scores (η = 0: greedy), the top ⌈n·N/S⌉ positions are kept — proposals
+    /// committed, committed tokens kept — and all others are (re)masked.
+    func p2(steps: Int?, eta: Double, draw options: CategoricalOptions) throws {
+        let free = (0..<B).map { b in seqs[b].indices.filter { !fixed[b][$0] } }
+        let S = steps ?? (free.map(\.count).max() ?? 0)
+        if S == 0 { return }
+        for n in 1...S {
+            let rows = try call(free)
+            for b in 0..<B where !free[b].isEmpty {
+                let N = free[b].count
+                let keep = (n * N + S - 1) / S
+                var proposals = seqs[b]
+                var scores: [Double] = []
+                for (j, i) in free[b].enumerated() {
+                    let lp = logProbabilities(rows[b][j], options)
+                    if seqs[b][i] == mask {
+                        proposals[i] = Categorical.sample(logProbabilities: lp, options: options, rng: &rngs[b])
+                    }
+                    let score = lp[proposals[i]]
+                    scores.append(score + (eta > 0 ? eta * rngs[b].gumbel64() : 0))
+                }
+                let order = free[b].indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
+                for (rank, j) in order.enumerated() {
+                    let i = free[b][j]
+                    seqs[b][i] = rank < keep ? proposals[i] : mask
+                }
+            }
+            observer?(seqs)
+        }
+    }
+}

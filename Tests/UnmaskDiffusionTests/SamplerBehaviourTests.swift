@@ -1,0 +1,119 @@
+import XCTest
+@testable import UnmaskDiffusion
+import UnmaskModel
+
+final class SamplerBehaviourTests: XCTestCase {
+    let toy = ExactToyDenoiser.random(tokens: 3, length: 5, seed: 9)
+    static let allSpecs = ["ancestral:steps=50", "ancestral:steps=50:cache=off", "ancestral:steps=50:precision=float32",
+                           "fhs", "fhs:k=2", "uniform", "confidence", "margin", "entropy", "p2", "p2:eta=0:steps=3",
+                           "ddpd", "confidence:temperature=0.7:top_k=2", "fhs:top_p=0.9"]
+
+    final class RandomPlanner: CorruptionPlanner {
+        func corruptionProbabilities(sequences: [[Int]]) throws -> [[Double]] {
+            sequences.map { $0.enumerated().map { Double(($0.offset * 7 + $0.element) % 5) / 10 } }
+        }
+    }
+
+    /// Same seed, same output; and a sample does not depend on the batch it is in.
+    func testDeterminismAndBatchIndependence() throws {
+        for spec in SamplerBehaviourTests.allSpecs {
+            let s = try DiffusionSampler(spec, planner: RandomPlanner())
+            let canvases = [[Int]](repeating: [Int](repeating: 3, count: 5), count: 6)
+            let a = try s.sample(canvases: canvases, denoiser: toy, seed: 11)
+            let b = try s.sample(canvases: canvases, denoiser: toy, seed: 11)
+            XCTAssertEqual(a.sequences, b.sequences, spec)
+            let alone = try s.sample(canvases: [canvases[4]], denoiser: toy, seed: 11, firstStream: 4)
+            XCTAssertEqual(alone.sequences[0], a.sequences[4], spec)
+            let other = try s.sample(canvases: canvases, denoiser: toy, seed: 12)
+            XCTAssertNotEqual(other.sequences, a.sequences, spec)
+        }
+    }
+
+    /// Fixed positions (a prompt, or template text) never change, and no mask survives.
+    func testFixedPositionsStayAndEverythingIsFilled() throws {
+        for spec in SamplerBehaviourTests.allSpecs {
+            let s = try DiffusionSampler(spec, planner: RandomPlanner())
+            let canvas = [2, 3, 0, 3, 1]  // positions 0, 2, 4 fixed
+            let r = try s.sample(canvases: [canvas, canvas], denoiser: toy, seed: 5)
+            for seq in r.sequences {
+                XCTAssertEqual([seq[0], seq[2], seq[4]], [2, 0, 1], spec)
+                XCTAssertFalse(seq.contains(3), spec)
+            }
+            XCTAssertTrue(r.nfe.allSatisfy { $0 >= 1 }, spec)
+        }
+        // Nothing to fill: no calls.
+        let r = try DiffusionSampler("fhs").sample(canvases: [[0, 1, 2, 0, 1]], denoiser: toy, seed: 1)
+        XCTAssertEqual(r.nfe, [0])
+    }
+
+    /// With a prompt the conditionals change: check the exact sampler against the true
+    /// conditional joint given the prefix (10^5 draws, chi-square 5σ).
+    func testPromptConditioningIsExact() throws {
+        let prefix = [1, 0]
+        var conditional = [Double](repeating: 0, count: 27)
+        for (i, p) in toy.joint.enumerated() {
+            let x = toy.sequence(index: i)
+            if Array(x.prefix(2)) == prefix { conditional[x[2] * 9 + x[3] * 3 + x[4]] += p }
+        }
+        let z = conditional.reduce(0, +)
+        let s = try DiffusionSampler("fhs")
+        var counts = [Int](repeating: 0, count: 27)
+        for chunk in 0..<100 {
+            let canvases = [[Int]](repeating: prefix + [3, 3, 3], count: 1000)
+            for seq in try s.sample(canvases: canvases, denoiser: toy, seed: 8, firstStream: UInt64(chunk * 1000)).sequences {
+                counts[seq[2] * 9 + seq[3] * 3 + seq[4]] += 1
+            }
+        }
+        let (chi2, dof) = chiSquare(counts: counts, probabilities: conditional.map { $0 / z })
+        XCTAssertLessThan(chi2, fiveSigma(dof))
+    }
+
+    func testSpecErrors() {
+        let bad: [(String, String)] = [
+            ("ancestral:steps=0", "steps must be in"),
+            ("fhs:temperature=0", "temperature must be a positive number"),
+            ("fhs:temperature=-1", "temperature"),
+            ("fhs:temperature=nan", "not a finite number"),
+            ("fhs:top_p=0", "top-p must be in (0, 1]"),
+            ("fhs:top_p=1.5", "top-p"),
+            ("fhs:k=0", "k must be at least 1"),
+            ("fhs:top_k=0", "top-k must be at least 1"),
+            ("banana", "unknown sampler \"banana\""),
+            ("fhs:steps=3", "has no key \"steps\""),
+            ("fhs:k", "is not key=value"),
+            ("ancestral:cache=maybe", "cache must be on or off"),
+            ("fhs:precision=float16", "precision must be"),
+            ("fhs:k=1:k=2", "given twice"),
+        ]
+        for (spec, needle) in bad {
+            XCTAssertThrowsError(try SamplerSpec.parse(spec), spec) { error in
+                XCTAssertTrue("\(error)".contains(needle), "\(spec): \(error)")
+            }
+        }
+        XCTAssertThrowsError(try DiffusionSampler("ddpd"))  // needs a planner model
+        XCTAssertEqual(try SamplerSpec.parse("ancestral:steps=1000:precision=float32:cache=off").description,
+                       "ancestral:cache=off:precision=float32")
+    }
+
+    func testInputErrors() throws {
+        let s = try DiffusionSampler("fhs")
+        XCTAssertThrowsError(try s.sample(canvases: [[3, 3, 3, 3, 3, 3]], denoiser: toy, seed: 1))  // longer than the context
+        XCTAssertThrowsError(try s.sample(canvases: [[3, 9, 3, 3, 3]], denoiser: toy, seed: 1))     // id outside the vocabulary
+        XCTAssertThrowsError(try s.sample(canvases: [], denoiser: toy, seed: 1))
+    }
+
+    /// Every sampler runs on the transformer denoiser (random weights) with a prompt.
+    func testSamplersRunOnTheTransformer() throws {
+        var c = ModelConfig(vocabSize: 50, dModel: 32, nLayers: 1, nHeads: 2, dFF: 48, contextLength: 16, maskTokenId: 49)
+        let denoiser = try TransformerDenoiser(model: Transformer(config: c, source: ParameterBuffer.random(config: c, seed: 1)))
+        c.head = .binary
+        c.tiedEmbeddings = false
+        let planner = try TransformerPlanner(model: Transformer(config: c, source: ParameterBuffer.random(config: c, seed: 2)))
+        for spec in SamplerBehaviourTests.allSpecs {
+            let r = try DiffusionSampler(spec, planner: planner).sample(canvases: [[5, 6] + [Int](repeating: 49, count: 10)], denoiser: denoiser, seed: 3)
+            XCTAssertFalse(r.sequences[0].contains(49), spec)
+            XCTAssertEqual(Array(r.sequences[0].prefix(2)), [5, 6], spec)
+            XCTAssertLessThanOrEqual(r.networkSeconds, r.seconds, spec)
+        }
+    }
+}
