@@ -85,7 +85,7 @@ let package = Package(
         ),
         .testTarget(name: "UnmaskSupportTests", dependencies: ["UnmaskSupport"]),
         .testTarget(name: "UnmaskCLITests", dependencies: ["UnmaskCLI"]),
-        .testTarget(name: "UnmaskKernelsTests", dependencies: ["UnmaskKernels"]),
+        .testTarget(name: "UnmaskKernelsTests", dependencies: ["UnmaskKernels", "UnmaskSupport"]),
         .testTarget(name: "UnmaskModelTests", dependencies: ["UnmaskModel"], exclude: ["Fixtures"]),
         // Statistical tests draw 10^5+ samples: optimised, or they would take minutes.
         .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskDiffusion"], swiftSettings: [.unsafeFlags(["-O"])]),

@@ -118,10 +118,10 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
         return spec
     }
 
-    /// The canonical spec text (defaults omitted), e.g. for JSON output.
+    /// The canonical spec text (defaults omitted, except ancestral's step count), e.g. for JSON output.
     public var description: String {
         var parts = [kind.rawValue]
-        if let steps, !(kind == .ancestral && steps == 1000) { parts.append("steps=\(steps)") }
+        if let steps { parts.append("steps=\(steps)") }
         if kind == .ancestral {
             if schedule != .linear { parts.append("schedule=\(schedule.rawValue)") }
             if !cache { parts.append("cache=off") }

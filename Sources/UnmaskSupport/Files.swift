@@ -27,34 +27,29 @@ public enum Files {
             guard Int(st.st_size) <= limit else { throw UnmaskError("\(path) is too large (\(st.st_size) bytes)") }
             out.reserveCapacity(Int(st.st_size))
         }
+        try readAll(fd, into: &out, limit: limit, name: path)
+        return out
+    }
+
+    /// Reads `fd` to its end, appending to `out`; errors name `name`.
+    static func readAll(_ fd: Int32, into out: inout [UInt8], limit: Int, name: String) throws {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw UnmaskError("cannot read \(path): \(errnoText())")
+                throw UnmaskError("cannot read \(name): \(errnoText())")
             }
-            if n == 0 { break }
+            if n == 0 { return }
             out.append(contentsOf: chunk[0..<n])
-            if out.count > limit { throw UnmaskError("\(path) is too large (over \(limit) bytes)") }
+            if out.count > limit { throw UnmaskError("\(name) is too large (over \(limit) bytes)") }
         }
-        return out
     }
 
     /// Reads all of standard input.
     public static func readStandardInput(limit: Int = 1 << 32) throws -> [UInt8] {
         var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw UnmaskError("cannot read standard input: \(errnoText())")
-            }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-            if out.count > limit { throw UnmaskError("standard input is too large (over \(limit) bytes)") }
-        }
+        try readAll(0, into: &out, limit: limit, name: "standard input")
         return out
     }
 

@@ -2,30 +2,6 @@
 import Glibc
 #endif
 
-/// Times `body`: repeats it in batches until a batch takes at least `minBatchSeconds`,
-/// then returns the median seconds per call over `batches` batches. The median, not the
-/// minimum, so one lucky batch cannot flatter a result; batches, so timer resolution and
-/// call overhead vanish for microsecond-scale calls.
-public func medianSecondsPerCall(batches: Int = 5, minBatchSeconds: Double = 0.05, _ body: () -> Void) -> Double {
-    body()  // warm up: page faults, caches, lazy initialisation
-    var reps = 1
-    while true {
-        let t0 = monotonicSeconds()
-        for _ in 0..<reps { body() }
-        let dt = monotonicSeconds() - t0
-        if dt >= minBatchSeconds || reps >= 1 << 20 { break }
-        reps = dt <= 0 ? reps * 16 : max(reps * 2, Int(Double(reps) * minBatchSeconds / dt * 1.2))
-    }
-    var samples: [Double] = []
-    for _ in 0..<batches {
-        let t0 = monotonicSeconds()
-        for _ in 0..<reps { body() }
-        samples.append((monotonicSeconds() - t0) / Double(reps))
-    }
-    samples.sort()
-    return samples[samples.count / 2]
-}
-
 /// Geometric mean of positive values.
 public func geometricMean(_ xs: [Double]) -> Double {
     guard !xs.isEmpty else { return .nan }
@@ -43,7 +19,7 @@ public func interleavedMedianSeconds(_ bodies: [() -> Void], rounds: Int = 7, ba
                                      between: (Int) -> Void = { _ in }) -> [Double] {
     var reps = [Int](repeating: 1, count: bodies.count)
     for (i, body) in bodies.enumerated() {
-        body()
+        body()  // warm up: page faults, caches, lazy initialisation
         var n = 1
         while true {
             let t0 = monotonicSeconds()

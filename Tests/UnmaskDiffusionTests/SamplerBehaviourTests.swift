@@ -92,7 +92,7 @@ final class SamplerBehaviourTests: XCTestCase {
         }
         XCTAssertThrowsError(try DiffusionSampler("ddpd"))  // needs a planner model
         XCTAssertEqual(try SamplerSpec.parse("ancestral:steps=1000:precision=float32:cache=off").description,
-                       "ancestral:cache=off:precision=float32")
+                       "ancestral:steps=1000:cache=off:precision=float32")
     }
 
     func testInputErrors() throws {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import UnmaskKernels
+import UnmaskSupport
 
 /// Fast GEMM paths against the naive double-precision reference, over awkward shapes.
 ///
@@ -18,7 +19,7 @@ final class GEMMTests: XCTestCase {
 
         init(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, seed: UInt64) {
             self.m = m; self.n = n; self.k = k; self.transA = transA; self.transB = transB
-            var rng = SplitMix(seed)
+            var rng = SplitMix64(seed: seed)
             a = (0..<(m * k)).map { _ in rng.float() }
             b = (0..<(k * n)).map { _ in rng.float() }
             c0 = (0..<(m * n)).map { _ in rng.float() }
@@ -172,17 +173,8 @@ final class GEMMTests: XCTestCase {
     }
 }
 
-/// SplitMix64 for reproducible test data in [-1, 1).
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    /// Test data in [-1, 1).
     mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
 }
 

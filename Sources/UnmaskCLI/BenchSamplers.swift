@@ -1,0 +1,76 @@
+import ArgumentParser
+import Unmask
+
+/// `unmask bench samplers`: samplers side by side on one model, in one run.
+struct BenchSamplersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "samplers",
+        abstract: "NFE, seconds per sample and the share of time outside network calls, per sampler.",
+        discussion: """
+        Runs each sampler on the same model and seeds, generating full-context samples from \
+        scratch. Uses the bundled models/denoiser (and models/planner for ddpd) when they \
+        exist, else random-weight models of the standard config, which cost the same to run. \
+        sampling_fraction = 1 − (time in network calls) / (wall time).
+        """
+    )
+
+    static let defaultSamplers = ["fhs", "ancestral:steps=1000:cache=off", "ancestral:steps=1000",
+                                  "ancestral:steps=1000:precision=float32", "confidence", "margin", "entropy", "ddpd", "p2"]
+
+    @Option(name: .customLong("sampler"), help: "Sampler spec to run (repeatable). Default: the standard rows.")
+    var samplers: [String] = []
+    @Option(help: "Samples per sampler.") var samples = 1
+    @Option(help: "Tokens to generate (default: the model's context).") var length: Int?
+    @Option(help: "Seed.") var seed: UInt64 = 1
+    @OptionGroup var engine: EngineOptions
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func validate() throws {
+        if samples < 1 || samples > 10_000 { throw ValidationError("--samples must be in 1...10000") }
+    }
+
+    func run() throws {
+        let specs = try (samplers.isEmpty ? BenchSamplersCommand.defaultSamplers : samplers).map { try SamplerSpec.parse($0) }
+        let (denoiser, planner, origin) = try loadOrRandom()
+        let L = length ?? denoiser.maxLength
+        guard L >= 1 && L <= denoiser.maxLength else {
+            throw UnmaskError("--length \(L) is outside 1...\(denoiser.maxLength) (the model's context)")
+        }
+        if !json { print("model: \(origin); length \(L); \(samples) sample(s) per sampler; backend \(engine.backend.rawValue), \(engine.threads) thread(s)") }
+        var fhsSeconds: Double?
+        for spec in specs {
+            let sampler = try DiffusionSampler(spec: spec, planner: planner)
+            let canvases = [[Int]](repeating: [Int](repeating: denoiser.maskId, count: L), count: samples)
+            let r = try sampler.sample(canvases: canvases, denoiser: denoiser, seed: seed)
+            let perSample = r.seconds / Double(samples)
+            let nfe = Double(r.nfe.reduce(0, +)) / Double(samples)
+            let fraction = max(0, 1 - r.networkSeconds / r.seconds)
+            if spec.kind == .fhs && spec.k == 1 { fhsSeconds = perSample }
+            if json {
+                print(JSON.line([("sampler", .string(spec.description)), ("nfe", .double(nfe)),
+                                 ("seconds_per_sample", .double((perSample * 1e4).rounded() / 1e4)),
+                                 ("sampling_fraction", .double((fraction * 1e4).rounded() / 1e4))]))
+            } else {
+                var line = "\(padRight(spec.description, 40)) nfe \(padLeft(fixed(nfe, 1), 7))  \(padLeft(fixed(perSample, 3), 8)) s/sample  outside network \(padLeft(fixed(100 * fraction, 1), 5))%"
+                if let f = fhsSeconds, spec.kind != .fhs { line += "  (\(fixed(perSample / f, 1))x fhs)" }
+                print(line)
+            }
+        }
+    }
+
+    func loadOrRandom() throws -> (Denoiser, CorruptionPlanner, String) {
+        let matmul = engine.matmul
+        if let dir = Files.locateResource("models/denoiser"), let pdir = Files.locateResource("models/planner") {
+            let d = try TransformerDenoiser(model: Transformer.load(directory: dir, matmul: matmul))
+            let p = try TransformerPlanner(model: Transformer.load(directory: pdir, matmul: matmul))
+            return (d, p, "bundled \(dir) + \(pdir)")
+        }
+        let config = ModelConfig.standard
+        var plannerConfig = config
+        plannerConfig.head = .binary
+        plannerConfig.tiedEmbeddings = false
+        let d = try TransformerDenoiser(model: Transformer(config: config, source: ParameterBuffer.random(config: config, seed: 1), matmul: matmul))
+        let p = try TransformerPlanner(model: Transformer(config: plannerConfig, source: ParameterBuffer.random(config: plannerConfig, seed: 2), matmul: matmul))
+        return (d, p, "random weights, standard config (no bundled model yet)")
+    }
+}
