@@ -9,6 +9,7 @@
 //   UnmaskKernels    GEMM (ours + OpenBLAS), norms, activations, attention
 //   UnmaskModel      config.json, safetensors (mmap), the transformer forward pass
 //   UnmaskDiffusion  schedules, corruption kernels, Philox, categorical draws, samplers
+//   UnmaskTraining   backward passes, AdamW (the trainer is being built)
 //   UnmaskCLI        the `unmask` command-line tool
 //   Unmask           umbrella module re-exporting the library modules
 //
@@ -42,6 +43,7 @@ let package = Package(
         .library(name: "UnmaskKernels", targets: ["UnmaskKernels"]),
         .library(name: "UnmaskModel", targets: ["UnmaskModel"]),
         .library(name: "UnmaskDiffusion", targets: ["UnmaskDiffusion"]),
+        .library(name: "UnmaskTraining", targets: ["UnmaskTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -73,8 +75,13 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O"])]  // the sampling loops are hot, in tests too
         ),
         .target(
+            name: "UnmaskTraining",
+            dependencies: ["UnmaskSupport", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"],
+            swiftSettings: [.unsafeFlags(["-O"])]  // the elementwise backward loops are hot
+        ),
+        .target(
             name: "Unmask",
-            dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"]
+            dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskTraining"]
         ),
         .executableTarget(
             name: "UnmaskCLI",
@@ -89,6 +96,7 @@ let package = Package(
         .testTarget(name: "UnmaskModelTests", dependencies: ["UnmaskModel"], exclude: ["Fixtures"]),
         // Statistical tests draw 10^5+ samples: optimised, or they would take minutes.
         .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskDiffusion"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .testTarget(name: "UnmaskTrainingTests", dependencies: ["UnmaskTraining"]),
         .testTarget(
             name: "UnmaskTokenizerTests",
             dependencies: ["UnmaskTokenizer"],

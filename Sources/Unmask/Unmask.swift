@@ -5,3 +5,4 @@
 @_exported import UnmaskKernels
 @_exported import UnmaskModel
 @_exported import UnmaskDiffusion
+@_exported import UnmaskTraining

@@ -1,9 +1,12 @@
-import Foundation
-@testable import UnmaskModel
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The naive forward pass in Double, kept as the algorithmic reference: plain loops over
-/// the same math as Transformer.forward, no GEMM, no workspace, no packing.
-func referenceForward(config c: ModelConfig, source: TensorSource, ids: [Int], batch B: Int, length L: Int) throws -> [Double] {
+/// the same math as Transformer.forward, no GEMM, no workspace, no packing. Tests compare
+/// the fast forward against it, and training's gradient check differentiates it
+/// numerically. Returns the head's output for every position, (B·L, outputSize).
+public func referenceForward(config c: ModelConfig, source: TensorSource, ids: [Int], batch B: Int, length L: Int) throws -> [Double] {
     let d = c.dModel, H = c.nHeads, dh = c.headDim
     func t(_ name: String, _ shape: [Int]) throws -> [Double] {
         let p = try source.float32(name, shape: shape)

@@ -1,0 +1,365 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import UnmaskKernels
+import UnmaskModel
+import UnmaskSupport
+
+/// What the loss looks at, for one batch.
+public enum TrainingTargets {
+    /// Token head: cross-entropy at these flat positions (b·L + i), each with its target
+    /// token and weight. loss = Σ weight·(−log p(target)). The excluded token (the mask)
+    /// gets no probability: the softmax runs over the other ids ("SUBS").
+    case tokens(positions: [Int], targets: [Int], weights: [Float], excluded: Int?)
+    /// Binary head: binary cross-entropy per flat position, label 0/1, with weights.
+    case binary(labels: [Float], weights: [Float])
+}
+
+/// The transformer's forward pass with the activations the backward pass needs, and the
+/// backward pass itself, llm.c style: every layer's forward saves its inputs (and norms
+/// their reciprocal standard deviations), and the backward accumulates gradients into a
+/// buffer laid out exactly like the parameters. The heavy products go through `MatMul`,
+/// so ours and OpenBLAS are selectable here too. Weights are read from a ParameterBuffer
+/// that the optimiser updates in place between steps.
+public final class Backprop {
+    public let config: ModelConfig
+    public let params: ParameterBuffer
+    public let grads: ParameterBuffer
+    public var matmul: MatMul
+    let ropeCos: [Float], ropeSin: [Float]
+
+    public init(params: ParameterBuffer, matmul: MatMul = MatMul()) {
+        config = params.config
+        self.params = params
+        grads = ParameterBuffer(config: params.config)
+        self.matmul = matmul
+        if config.positions == .rotary {
+            (ropeCos, ropeSin) = Ops.rotaryTables(length: config.contextLength, headDim: config.headDim, theta: config.ropeTheta)
+        } else {
+            (ropeCos, ropeSin) = ([], [])
+        }
+    }
+
+    public func zeroGradients() { grads.data.update(repeating: 0, count: grads.count) }
+
+    func p(_ name: String) -> UnsafeMutablePointer<Float> { try! params.mutablePointer(name) }
+    func g(_ name: String) -> UnsafeMutablePointer<Float> { try! grads.mutablePointer(name) }
+
+    /// Saved activations of one block.
+    struct LayerCache {
+        var xIn: [Float]      // (BL, d)    block input (residual stream)
+        var h1: [Float]       // (BL, d)    attn_norm(xIn)
+        var r1: [Float]       // (BL)       1/std of attn_norm
+        var m1: [Float]       // (BL)       mean of attn_norm (layer norm only)
+        var qkv: [Float]      // (BL, 3d)   after rotary
+        var probs: [Float]    // (B, H, L, L) attention probabilities
+        var att: [Float]      // (BL, d)    heads concatenated
+        var xMid: [Float]     // (BL, d)    xIn + att·Wo
+        var h2: [Float]       // (BL, d)    mlp_norm(xMid)
+        var r2: [Float]
+        var m2: [Float]
+        var uPre: [Float]     // (BL, d_ff) h2·Wup
+        var u: [Float]        // (BL, d_ff) act(uPre)
+    }
+
+    /// One forward and backward pass; returns the loss. Gradients are added to `grads`
+    /// (call `zeroGradients` first for a fresh step).
+    public func step(ids: [Int], batch B: Int, length L: Int, targets: TrainingTargets) throws -> Double {
+        let c = config, d = c.dModel, F = c.dFF, BL = B * L
+        guard L <= c.contextLength, ids.count == BL else { throw UnmaskError("training batch shape does not match") }
+        for id in ids where id < 0 || id >= c.vocabSize { throw UnmaskError("token id \(id) outside the vocabulary") }
+
+        // ---- forward ----
+        var x = [Float](repeating: 0, count: BL * d)  // (BL, d)
+        let E = p("embed.weight")
+        for r in 0..<BL {
+            for i in 0..<d { x[r * d + i] = E[ids[r] * d + i] }
+            if c.positions == .learned {
+                let P = p("pos_embed.weight")
+                for i in 0..<d { x[r * d + i] += P[(r % L) * d + i] }
+            }
+        }
+        var caches: [LayerCache] = []
+        for l in 0..<c.nLayers {
+            let pre = "layers.\(l)"
+            var cache = LayerCache(xIn: x, h1: [], r1: [], m1: [], qkv: [], probs: [], att: [], xMid: [], h2: [], r2: [], m2: [], uPre: [], u: [])
+            (cache.h1, cache.r1, cache.m1) = normForward(x, rows: BL, prefix: "\(pre).attn_norm")
+            cache.qkv = linear(cache.h1, rows: BL, inDim: d, weight: p("\(pre).attn.qkv.weight"), outDim: 3 * d)
+            applyRope(&cache.qkv, rows: BL, length: L, inverse: false)
+            (cache.att, cache.probs) = attentionForward(cache.qkv, batch: B, length: L)
+            let o = linear(cache.att, rows: BL, inDim: d, weight: p("\(pre).attn.out.weight"), outDim: d)
+            for i in 0..<(BL * d) { x[i] += o[i] }
+            cache.xMid = x
+            (cache.h2, cache.r2, cache.m2) = normForward(x, rows: BL, prefix: "\(pre).mlp_norm")
+            cache.uPre = linear(cache.h2, rows: BL, inDim: d, weight: p("\(pre).mlp.up.weight"), outDim: F)
+            cache.u = cache.uPre
+            cache.u.withUnsafeMutableBufferPointer {
+                switch c.activation {
+                case .gelu: Ops.gelu($0.baseAddress!, count: $0.count)
+                case .silu: Ops.silu($0.baseAddress!, count: $0.count)
+                }
+            }
+            let down = linear(cache.u, rows: BL, inDim: F, weight: p("\(pre).mlp.down.weight"), outDim: d)
+            for i in 0..<(BL * d) { x[i] += down[i] }
+            caches.append(cache)
+        }
+        let (hf, rf, mf) = normForward(x, rows: BL, prefix: "final_norm")
+
+        // ---- loss and head ----
+        var dhf = [Float](repeating: 0, count: BL * d)
+        var loss = 0.0
+        switch targets {
+        case let .tokens(positions, targetIds, weights, excluded):
+            guard c.head == .tokens else { throw UnmaskError("token targets need a token head") }
+            let P = positions.count, V = c.vocabSize
+            if P == 0 { break }
+            var rows = [Float](repeating: 0, count: P * d)  // (P, d) gathered final hidden states
+            for (j, pos) in positions.enumerated() { for i in 0..<d { rows[j * d + i] = hf[pos * d + i] } }
+            var logits = [Float](repeating: 0, count: P * V)
+            if c.tiedEmbeddings {
+                matmul.gemm(transB: true, m: P, n: V, k: d, a: rows, lda: d, b: E, ldb: d, c: &logits, ldc: V)
+            } else {
+                matmul.gemm(m: P, n: V, k: d, a: rows, lda: d, b: p("head.weight"), ldb: V, c: &logits, ldc: V)
+            }
+            // Softmax cross-entropy; logits become dlogits in place.
+            for j in 0..<P {
+                let row = j * V
+                if let ex = excluded { logits[row + ex] = -.infinity }
+                var mx = -Float.infinity
+                for v in 0..<V { mx = max(mx, logits[row + v]) }
+                var sum = 0.0
+                for v in 0..<V { sum += Double(expf(logits[row + v] - mx)) }
+                let logZ = Double(mx) + log(sum)
+                loss += Double(weights[j]) * (logZ - Double(logits[row + targetIds[j]]))
+                for v in 0..<V {
+                    let prob = Float(exp(Double(logits[row + v]) - logZ))
+                    logits[row + v] = weights[j] * (prob - (v == targetIds[j] ? 1 : 0))
+                }
+            }
+            var drows = [Float](repeating: 0, count: P * d)
+            if c.tiedEmbeddings {
+                matmul.gemm(m: P, n: d, k: V, a: logits, lda: V, b: E, ldb: d, c: &drows, ldc: d)
+                matmul.gemm(transA: true, m: V, n: d, k: P, a: logits, lda: V, b: rows, ldb: d, c: g("embed.weight"), ldc: d, accumulate: true)
+            } else {
+                matmul.gemm(transB: true, m: P, n: d, k: V, a: logits, lda: V, b: p("head.weight"), ldb: V, c: &drows, ldc: d)
+                matmul.gemm(transA: true, m: d, n: V, k: P, a: rows, lda: d, b: logits, ldb: V, c: g("head.weight"), ldc: V, accumulate: true)
+            }
+            for (j, pos) in positions.enumerated() { for i in 0..<d { dhf[pos * d + i] += drows[j * d + i] } }
+        case let .binary(labels, weights):
+            guard c.head == .binary else { throw UnmaskError("binary targets need a binary head") }
+            let w = p("head.weight"), b = p("head.bias")
+            let gw = g("head.weight"), gb = g("head.bias")
+            for r in 0..<BL where weights[r] != 0 {
+                var z = Double(b[0])
+                for i in 0..<d { z += Double(hf[r * d + i]) * Double(w[i]) }
+                // BCE with logits, stable form: max(z,0) − z·y + log(1 + e^−|z|)
+                let y = Double(labels[r])
+                loss += Double(weights[r]) * (max(z, 0) - z * y + log(1 + exp(-abs(z))))
+                let dz = Float(Double(weights[r]) * (1 / (1 + exp(-z)) - y))
+                gb[0] += dz
+                for i in 0..<d {
+                    gw[i] += dz * hf[r * d + i]
+                    dhf[r * d + i] += dz * w[i]
+                }
+            }
+        }
+
+        // ---- backward ----
+        var dx = normBackward(dhf, input: x, r: rf, m: mf, rows: BL, prefix: "final_norm")
+        for l in (0..<c.nLayers).reversed() {
+            let pre = "layers.\(l)"
+            let cache = caches[l]
+            // MLP: x_out = xMid + act(h2·Wup)·Wdown
+            var du = linearBackward(dx, input: cache.u, rows: BL, inDim: F, outDim: d, weight: "\(pre).mlp.down.weight")
+            activationBackward(&du, pre: cache.uPre)
+            let dh2 = linearBackward(du, input: cache.h2, rows: BL, inDim: d, outDim: F, weight: "\(pre).mlp.up.weight")
+            let dxMid = normBackward(dh2, input: cache.xMid, r: cache.r2, m: cache.m2, rows: BL, prefix: "\(pre).mlp_norm")
+            for i in 0..<(BL * d) { dx[i] += dxMid[i] }
+            // Attention: xMid = xIn + attn(h1)·Wo
+            let datt = linearBackward(dx, input: cache.att, rows: BL, inDim: d, outDim: d, weight: "\(pre).attn.out.weight")
+            var dqkv = attentionBackward(datt, qkv: cache.qkv, probs: cache.probs, batch: B, length: L)
+            applyRope(&dqkv, rows: BL, length: L, inverse: true)
+            let dh1 = linearBackward(dqkv, input: cache.h1, rows: BL, inDim: d, outDim: 3 * d, weight: "\(pre).attn.qkv.weight")
+            let dxIn = normBackward(dh1, input: cache.xIn, r: cache.r1, m: cache.m1, rows: BL, prefix: "\(pre).attn_norm")
+            for i in 0..<(BL * d) { dx[i] += dxIn[i] }
+        }
+        let gE = g("embed.weight")
+        for r in 0..<BL {
+            for i in 0..<d { gE[ids[r] * d + i] += dx[r * d + i] }
+            if c.positions == .learned {
+                let gP = g("pos_embed.weight")
+                for i in 0..<d { gP[(r % L) * d + i] += dx[r * d + i] }
+            }
+        }
+        return loss
+    }
+
+    // MARK: Layers
+
+    /// y (rows, outDim) = x (rows, inDim) · W (inDim, outDim)
+    func linear(_ x: [Float], rows: Int, inDim: Int, weight: UnsafePointer<Float>, outDim: Int) -> [Float] {
+        var y = [Float](repeating: 0, count: rows * outDim)
+        matmul.gemm(m: rows, n: outDim, k: inDim, a: x, lda: inDim, b: weight, ldb: outDim, c: &y, ldc: outDim)
+        return y
+    }
+
+    /// Given dy (rows, outDim): dW += xᵀ·dy, returns dx = dy·Wᵀ.
+    func linearBackward(_ dy: [Float], input x: [Float], rows: Int, inDim: Int, outDim: Int, weight name: String) -> [Float] {
+        matmul.gemm(transA: true, m: inDim, n: outDim, k: rows, a: x, lda: inDim, b: dy, ldb: outDim,
+                    c: g(name), ldc: outDim, accumulate: true)
+        var dx = [Float](repeating: 0, count: rows * inDim)
+        matmul.gemm(transB: true, m: rows, n: inDim, k: outDim, a: dy, lda: outDim, b: p(name), ldb: outDim, c: &dx, ldc: inDim)
+        return dx
+    }
+
+    /// Norm forward; returns (y, 1/std, mean). RMSNorm's mean is unused (zeros).
+    func normForward(_ x: [Float], rows: Int, prefix: String) -> ([Float], [Float], [Float]) {
+        let d = config.dModel, eps = Float(config.normEps)
+        let w = p("\(prefix).weight")
+        let b: UnsafeMutablePointer<Float>? = config.norm == .layernorm ? p("\(prefix).bias") : nil
+        var y = [Float](repeating: 0, count: rows * d), rs = [Float](repeating: 0, count: rows), ms = rs
+        for r in 0..<rows {
+            var mean: Float = 0
+            if config.norm == .layernorm {
+                for i in 0..<d { mean += x[r * d + i] }
+                mean /= Float(d)
+            }
+            var v: Float = 0
+            for i in 0..<d { let c = x[r * d + i] - mean; v += c * c }
+            let rstd = 1 / (v / Float(d) + eps).squareRoot()
+            for i in 0..<d { y[r * d + i] = (x[r * d + i] - mean) * rstd * w[i] + (b?[i] ?? 0) }
+            rs[r] = rstd
+            ms[r] = mean
+        }
+        return (y, rs, ms)
+    }
+
+    /// Norm backward: accumulates dweight (and dbias), returns dx.
+    /// With x̂ = (x − mean)·r and y = x̂·w (+ b):
+    ///   RMSNorm:   dx = r·(dy·w) − r·x̂·mean(dy·w·x̂)
+    ///   LayerNorm: dx = r·(dy·w − mean(dy·w) − x̂·mean(dy·w·x̂))
+    func normBackward(_ dy: [Float], input x: [Float], r: [Float], m: [Float], rows: Int, prefix: String) -> [Float] {
+        let d = config.dModel
+        let w = p("\(prefix).weight"), gw = g("\(prefix).weight")
+        let gb: UnsafeMutablePointer<Float>? = config.norm == .layernorm ? g("\(prefix).bias") : nil
+        var dx = [Float](repeating: 0, count: rows * d)
+        for row in 0..<rows {
+            var meanDg: Float = 0, meanDgX: Float = 0
+            for i in 0..<d {
+                let xhat = (x[row * d + i] - m[row]) * r[row]
+                let dg = dy[row * d + i] * w[i]
+                meanDg += dg
+                meanDgX += dg * xhat
+                gw[i] += dy[row * d + i] * xhat
+                gb?[i] += dy[row * d + i]
+            }
+            meanDg /= Float(d)
+            meanDgX /= Float(d)
+            if config.norm == .rmsnorm { meanDg = 0 }
+            for i in 0..<d {
+                let xhat = (x[row * d + i] - m[row]) * r[row]
+                let dg = dy[row * d + i] * w[i]
+                dx[row * d + i] = r[row] * (dg - meanDg - xhat * meanDgX)
+            }
+        }
+        return dx
+    }
+
+    /// du ← du ⊙ act′(uPre)
+    func activationBackward(_ du: inout [Float], pre: [Float]) {
+        for i in 0..<du.count {
+            let x = Double(pre[i])
+            let derivative: Double
+            switch config.activation {
+            case .gelu:
+                let c = 0.7978845608028654
+                let t = tanh(c * (x + 0.044715 * x * x * x))
+                derivative = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+            case .silu:
+                let s = 1 / (1 + exp(-x))
+                derivative = s * (1 + x * (1 - s))
+            }
+            du[i] *= Float(derivative)
+        }
+    }
+
+    /// Rotary embedding on q and k of every head, in place; `inverse` rotates back (the
+    /// backward of a rotation is the rotation by the opposite angle).
+    func applyRope(_ qkv: inout [Float], rows: Int, length L: Int, inverse: Bool) {
+        guard config.positions == .rotary else { return }
+        let d = config.dModel, dh = config.headDim, half = dh / 2
+        for r in 0..<rows {
+            let pos = r % L
+            for part in 0..<2 {
+                for h in 0..<config.nHeads {
+                    let base = r * 3 * d + part * d + h * dh
+                    for i in 0..<half {
+                        let cs = ropeCos[pos * half + i], sn = inverse ? -ropeSin[pos * half + i] : ropeSin[pos * half + i]
+                        let a = qkv[base + i], b = qkv[base + i + half]
+                        qkv[base + i] = a * cs - b * sn
+                        qkv[base + i + half] = b * cs + a * sn
+                    }
+                }
+            }
+        }
+    }
+
+    /// Attention forward; returns (out (BL, d), probabilities (B, H, L, L)).
+    func attentionForward(_ qkv: [Float], batch B: Int, length L: Int) -> ([Float], [Float]) {
+        let d = config.dModel, H = config.nHeads, dh = config.headDim, ld = 3 * d
+        let scale = 1 / Float(dh).squareRoot()
+        var out = [Float](repeating: 0, count: B * L * d)
+        var probs = [Float](repeating: 0, count: B * H * L * L)
+        qkv.withUnsafeBufferPointer { q in
+        probs.withUnsafeMutableBufferPointer { pb in
+        out.withUnsafeMutableBufferPointer { ob in
+            for b in 0..<B {
+                for h in 0..<H {
+                    let base = q.baseAddress! + b * L * ld
+                    let P = pb.baseAddress! + (b * H + h) * L * L
+                    matmul.gemm(transB: true, m: L, n: L, k: dh, a: base + h * dh, lda: ld, b: base + d + h * dh, ldb: ld, c: P, ldc: L)
+                    for i in 0..<L {
+                        Ops.softmaxRow(P + i * L, valid: config.attention == .causal ? i + 1 : L, count: L, scale: scale)
+                    }
+                    matmul.gemm(m: L, n: dh, k: L, a: P, lda: L, b: base + 2 * d + h * dh, ldb: ld,
+                                c: ob.baseAddress! + b * L * d + h * dh, ldc: d)
+                }
+            }
+        } } }
+        return (out, probs)
+    }
+
+    /// Attention backward: dout (BL, d) → dqkv (BL, 3d), before undoing rotary.
+    ///   dP = dout·Vᵀ, dV = Pᵀ·dout, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = s·dS·K, dK = s·dSᵀ·Q
+    func attentionBackward(_ dout: [Float], qkv: [Float], probs: [Float], batch B: Int, length L: Int) -> [Float] {
+        let d = config.dModel, H = config.nHeads, dh = config.headDim, ld = 3 * d
+        let scale = 1 / Float(dh).squareRoot()
+        var dqkv = [Float](repeating: 0, count: B * L * ld)
+        var dP = [Float](repeating: 0, count: L * L)
+        qkv.withUnsafeBufferPointer { q in
+        probs.withUnsafeBufferPointer { pb in
+        dout.withUnsafeBufferPointer { db in
+        dqkv.withUnsafeMutableBufferPointer { gb in
+        dP.withUnsafeMutableBufferPointer { dpb in
+            let dS = dpb.baseAddress!
+            for b in 0..<B {
+                for h in 0..<H {
+                    let base = q.baseAddress! + b * L * ld
+                    let gbase = gb.baseAddress! + b * L * ld
+                    let P = pb.baseAddress! + (b * H + h) * L * L
+                    let dO = db.baseAddress! + b * L * d + h * dh
+                    matmul.gemm(transB: true, m: L, n: L, k: dh, a: dO, lda: d, b: base + 2 * d + h * dh, ldb: ld, c: dS, ldc: L)
+                    matmul.gemm(transA: true, m: L, n: dh, k: L, a: P, lda: L, b: dO, ldb: d, c: gbase + 2 * d + h * dh, ldc: ld)
+                    for i in 0..<L {
+                        var dot: Float = 0
+                        for j in 0..<L { dot += dS[i * L + j] * P[i * L + j] }
+                        for j in 0..<L { dS[i * L + j] = P[i * L + j] * (dS[i * L + j] - dot) * scale }
+                    }
+                    matmul.gemm(m: L, n: dh, k: L, a: dS, lda: L, b: base + d + h * dh, ldb: ld, c: gbase + h * dh, ldc: ld)
+                    matmul.gemm(transA: true, m: L, n: dh, k: L, a: dS, lda: L, b: base + h * dh, ldb: ld, c: gbase + d + h * dh, ldc: ld)
+                }
+            }
+        } } } } }
+        return dqkv
+    }
+}
