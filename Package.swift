@@ -76,7 +76,7 @@ let package = Package(
         ),
         .target(
             name: "UnmaskTraining",
-            dependencies: ["UnmaskSupport", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"],
+            dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"],
             swiftSettings: [.unsafeFlags(["-O"])]  // the elementwise backward loops are hot
         ),
         .target(

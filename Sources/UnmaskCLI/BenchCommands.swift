@@ -5,7 +5,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed. Build with -c release before trusting any number.",
-        subcommands: [BenchGEMMCommand.self, BenchForwardCommand.self, BenchSamplersCommand.self, BenchTokenizerCommand.self]
+        subcommands: [BenchGEMMCommand.self, BenchForwardCommand.self, BenchSamplersCommand.self, BenchTrainCommand.self, BenchTokenizerCommand.self]
     )
 }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 // Vectorised exp, and the activations built on it.
 //
 // Why: a forward pass calls exp/tanh for every MLP hidden unit and every attention score
@@ -73,5 +76,71 @@ public enum VectorMath {
     /// SiLU in place: x·σ(x) = x / (1 + e^(−x)).
     public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         map(x, count: count) { v in v / (1 + exp(-v)) }
+    }
+}
+
+extension VectorMath {
+    /// du ← du · GELU′(x), tanh form: with u = c·(x + 0.044715x³) and t = tanh(u) =
+    /// 1 − 2/(e^{2u} + 1): GELU′ = ½(1 + t) + ½x(1 − t²)·c·(1 + 3·0.044715x²).
+    public static func geluBackward(_ du: UnsafeMutablePointer<Float>, pre: UnsafePointer<Float>, count: Int) {
+        let c: Float = 0.7978845608028654
+        zipMap(du, pre, count: count) { g, x in
+            let x2: V = x * x
+            let inner: V = x.addingProduct(x2 * 0.044715, x)
+            let u: V = inner * c
+            let e: V = exp(u * 2)
+            let t: V = 1 - 2 / (e + 1)
+            let slope: V = V(repeating: 1).addingProduct(x2, V(repeating: 3 * 0.044715))
+            let left: V = (1 + t) * 0.5
+            let right: V = x * (1 - t * t) * slope * (0.5 * c)
+            return g * (left + right)
+        }
+    }
+
+    /// du ← du · SiLU′(x) = du · σ(x)·(1 + x·(1 − σ(x))).
+    public static func siluBackward(_ du: UnsafeMutablePointer<Float>, pre: UnsafePointer<Float>, count: Int) {
+        zipMap(du, pre, count: count) { g, x in
+            let s = 1 / (1 + exp(-x))
+            return g * s * (1 + x * (1 - s))
+        }
+    }
+
+    /// a[i] ← f(a[i], b[i]), 16 lanes at a time, the tail padded (so every element goes
+    /// through the same vector code).
+    @inline(__always)
+    static func zipMap(_ a: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, count: Int, _ f: (V, V) -> V) {
+        let ra = UnsafeMutableRawPointer(a), rb = UnsafeRawPointer(b)
+        var i = 0
+        while i + 16 <= count {
+            let y = f(ra.loadUnaligned(fromByteOffset: i * 4, as: V.self), rb.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+            ra.storeBytes(of: y, toByteOffset: i * 4, as: V.self)
+            i += 16
+        }
+        if i < count {
+            var ta = V(), tb = V()
+            for j in 0..<(count - i) { ta[j] = a[i + j]; tb[j] = b[i + j] }
+            let y = f(ta, tb)
+            for j in 0..<(count - i) { a[i + j] = y[j] }
+        }
+    }
+
+    /// Softmax cross-entropy on one row of logits, in place: returns −log p(target) and
+    /// leaves weight·(p − onehot(target)) in the row (the logits' gradient). `excluded`
+    /// gets probability 0 (the mask token). The log-sum-exp is accumulated in Double.
+    public static func softmaxCrossEntropy(_ row: UnsafeMutablePointer<Float>, count: Int, target: Int,
+                                           excluded: Int?, weight: Float) -> Double {
+        if let ex = excluded { row[ex] = -.infinity }
+        var mx = -Float.infinity
+        for v in 0..<count { mx = max(mx, row[v]) }
+        let targetLogit = row[target]
+        for v in 0..<count { row[v] -= mx }
+        exp(row, count: count)  // e^−∞ clamps to ~1e-38: treated as 0 below
+        if let ex = excluded { row[ex] = 0 }
+        var sum = 0.0
+        for v in 0..<count { sum += Double(row[v]) }
+        let scale = weight / Float(sum)
+        for v in 0..<count { row[v] *= scale }
+        row[target] -= weight
+        return log(sum) + Double(mx) - Double(targetLogit)
     }
 }

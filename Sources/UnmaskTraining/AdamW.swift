@@ -18,7 +18,7 @@ public final class AdamW {
     public var totalSteps: Int
     public var minLearningRateFraction: Double
     public var clipNorm: Double?
-    public private(set) var step = 0
+    public var step = 0
     let m: UnsafeMutablePointer<Float>
     let v: UnsafeMutablePointer<Float>
     let decayMask: [Bool]  // per tensor of the layout

@@ -122,18 +122,10 @@ public final class Backprop {
                 matmul.gemm(m: P, n: V, k: d, a: rows, lda: d, b: p("head.weight"), ldb: V, c: &logits, ldc: V)
             }
             // Softmax cross-entropy; logits become dlogits in place.
-            for j in 0..<P {
-                let row = j * V
-                if let ex = excluded { logits[row + ex] = -.infinity }
-                var mx = -Float.infinity
-                for v in 0..<V { mx = max(mx, logits[row + v]) }
-                var sum = 0.0
-                for v in 0..<V { sum += Double(expf(logits[row + v] - mx)) }
-                let logZ = Double(mx) + log(sum)
-                loss += Double(weights[j]) * (logZ - Double(logits[row + targetIds[j]]))
-                for v in 0..<V {
-                    let prob = Float(exp(Double(logits[row + v]) - logZ))
-                    logits[row + v] = weights[j] * (prob - (v == targetIds[j] ? 1 : 0))
+            logits.withUnsafeMutableBufferPointer { lb in
+                for j in 0..<P {
+                    loss += Double(weights[j]) * VectorMath.softmaxCrossEntropy(
+                        lb.baseAddress! + j * V, count: V, target: targetIds[j], excluded: excluded, weight: weights[j])
                 }
             }
             var drows = [Float](repeating: 0, count: P * d)
@@ -267,19 +259,13 @@ public final class Backprop {
 
     /// du ← du ⊙ act′(uPre)
     func activationBackward(_ du: inout [Float], pre: [Float]) {
-        for i in 0..<du.count {
-            let x = Double(pre[i])
-            let derivative: Double
-            switch config.activation {
-            case .gelu:
-                let c = 0.7978845608028654
-                let t = tanh(c * (x + 0.044715 * x * x * x))
-                derivative = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
-            case .silu:
-                let s = 1 / (1 + exp(-x))
-                derivative = s * (1 + x * (1 - s))
+        du.withUnsafeMutableBufferPointer { d in
+            pre.withUnsafeBufferPointer { x in
+                switch config.activation {
+                case .gelu: VectorMath.geluBackward(d.baseAddress!, pre: x.baseAddress!, count: d.count)
+                case .silu: VectorMath.siluBackward(d.baseAddress!, pre: x.baseAddress!, count: d.count)
+                }
             }
-            du[i] *= Float(derivative)
         }
     }
 

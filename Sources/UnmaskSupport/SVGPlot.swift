@@ -1,0 +1,84 @@
+/// A minimal SVG line/point chart: enough for loss curves and sampler comparisons,
+/// readable in any browser, no dependencies.
+public struct SVGPlot {
+    public struct Series {
+        public var name: String
+        public var points: [(x: Double, y: Double)]
+        public var color: String
+        public var lines: Bool
+        public init(name: String, points: [(x: Double, y: Double)], color: String, lines: Bool = true) {
+            self.name = name
+            self.points = points
+            self.color = color
+            self.lines = lines
+        }
+    }
+
+    public var title: String
+    public var xLabel: String
+    public var yLabel: String
+    public var series: [Series] = []
+
+    public init(title: String, xLabel: String, yLabel: String) {
+        self.title = title
+        self.xLabel = xLabel
+        self.yLabel = yLabel
+    }
+
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for ch in s {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    public func render(width: Double = 720, height: Double = 440) -> String {
+        let all = series.flatMap(\.points).filter { $0.x.isFinite && $0.y.isFinite }
+        let left = 70.0, right = 170.0, top = 40.0, bottom = 50.0
+        var minX = all.map(\.x).min() ?? 0, maxX = all.map(\.x).max() ?? 1
+        var minY = all.map(\.y).min() ?? 0, maxY = all.map(\.y).max() ?? 1
+        if maxX == minX { maxX += 1; minX -= 1 }
+        if maxY == minY { maxY += 1; minY -= 1 }
+        let padY = (maxY - minY) * 0.05
+        minY -= padY
+        maxY += padY
+        let w = width - left - right, h = height - top - bottom
+        func px(_ x: Double) -> Double { left + (x - minX) / (maxX - minX) * w }
+        func py(_ y: Double) -> Double { top + (1 - (y - minY) / (maxY - minY)) * h }
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(width / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">\(SVGPlot.escape(title))</text>\n"
+        s += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(w)\" height=\"\(h)\" fill=\"none\" stroke=\"#444\"/>\n"
+        for k in 0...4 {
+            let fx = Double(k) / 4
+            let xv = minX + fx * (maxX - minX), yv = minY + fx * (maxY - minY)
+            s += "<line x1=\"\(px(xv))\" y1=\"\(top)\" x2=\"\(px(xv))\" y2=\"\(top + h)\" stroke=\"#eee\"/>\n"
+            s += "<line x1=\"\(left)\" y1=\"\(py(yv))\" x2=\"\(left + w)\" y2=\"\(py(yv))\" stroke=\"#eee\"/>\n"
+            s += "<text x=\"\(px(xv))\" y=\"\(top + h + 16)\" text-anchor=\"middle\">\(fixed(xv, xv.magnitude >= 100 ? 0 : 2))</text>\n"
+            s += "<text x=\"\(left - 6)\" y=\"\(py(yv) + 4)\" text-anchor=\"end\">\(fixed(yv, 2))</text>\n"
+        }
+        s += "<text x=\"\(left + w / 2)\" y=\"\(height - 12)\" text-anchor=\"middle\">\(SVGPlot.escape(xLabel))</text>\n"
+        s += "<text x=\"16\" y=\"\(top + h / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(top + h / 2))\">\(SVGPlot.escape(yLabel))</text>\n"
+        for (i, ser) in series.enumerated() {
+            let pts = ser.points.filter { $0.x.isFinite && $0.y.isFinite }
+            if ser.lines && pts.count > 1 {
+                let path = pts.map { "\(fixed(px($0.x), 1)),\(fixed(py($0.y), 1))" }.joined(separator: " ")
+                s += "<polyline fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"1.5\" points=\"\(path)\"/>\n"
+            } else {
+                for p in pts { s += "<circle cx=\"\(fixed(px(p.x), 1))\" cy=\"\(fixed(py(p.y), 1))\" r=\"4\" fill=\"\(ser.color)\"/>\n" }
+            }
+            let ly = top + 14 + Double(i) * 18
+            s += "<rect x=\"\(left + w + 12)\" y=\"\(ly - 9)\" width=\"10\" height=\"10\" fill=\"\(ser.color)\"/>\n"
+            s += "<text x=\"\(left + w + 28)\" y=\"\(ly)\">\(SVGPlot.escape(ser.name))</text>\n"
+        }
+        s += "</svg>\n"
+        return s
+    }
+}

@@ -1,0 +1,272 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import UnmaskDiffusion
+import UnmaskKernels
+import UnmaskModel
+import UnmaskSupport
+
+/// Settings of one training run.
+public struct TrainingSettings: Sendable {
+    public var objective: Objective
+    public var batch = 32
+    public var learningRate = 1e-3
+    public var weightDecay = 0.1
+    public var warmupSteps = 100
+    public var steps: Int?          // a fixed number of steps, or
+    public var minutes: Double?     // a wall-clock budget (steps estimated after warm-up)
+    public var seed: UInt64 = 1
+    public var evalEveryMinutes = 2.0
+    public var checkpointEveryMinutes = 5.0
+    public var validationWindows = 16
+    public var schedule: NoiseSchedule = .linear
+    public var commandLine = ""
+    /// Stop (after writing a checkpoint) once this many steps are done, as if killed.
+    public var stopAfterSteps: Int?
+
+    public init(objective: Objective) { self.objective = objective }
+}
+
+/// The training loop: batches from (seed, step), forward + backward, AdamW, periodic
+/// validation, a JSONL log and an SVG loss curve, atomic checkpoints every few minutes.
+///
+/// Files in the output directory:
+///   config.json, model.safetensors   the model (written at the end, atomically)
+///   checkpoint.safetensors           parameters + AdamW moments + progress, every few minutes
+///   log.jsonl                        one line per logged step: step, seconds, tokens, losses, lr
+///   loss.svg                         train and validation loss against wall-clock seconds
+///   best/                            the model at its best validation loss so far
+/// A `kill -9` loses at most one checkpoint interval; `--resume` continues from the last
+/// checkpoint, and because every batch is a function of (seed, step), it continues with
+/// exactly the batches the uninterrupted run would have used.
+public final class Trainer {
+    public let settings: TrainingSettings
+    public let config: ModelConfig
+    public let data: TrainingData
+    public let outputDirectory: String
+    public let params: ParameterBuffer
+    let backprop: Backprop
+    let evalBackprop: Backprop
+    var optimizer: AdamW
+    var step = 0
+    var elapsedBefore = 0.0   // seconds spent in earlier (resumed) runs
+    var tokensSeen = 0
+    var totalSteps: Int
+    var log: [JSONValue] = []
+    var bestValidation = Double.infinity
+    public var progress: ((String) -> Void)?
+
+    public init(config: ModelConfig, data: TrainingData, settings: TrainingSettings, outputDirectory: String,
+                initialParameters: ParameterBuffer? = nil, matmul: MatMul) throws {
+        self.config = config
+        self.data = data
+        self.settings = settings
+        self.outputDirectory = outputDirectory
+        params = initialParameters ?? ParameterBuffer.random(config: config, seed: settings.seed)
+        backprop = Backprop(params: params, matmul: matmul)
+        evalBackprop = Backprop(params: params, matmul: matmul)
+        totalSteps = settings.steps ?? 1_000_000
+        optimizer = AdamW(params: params, learningRate: settings.learningRate, weightDecay: settings.weightDecay,
+                          warmupSteps: settings.warmupSteps, totalSteps: totalSteps)
+        try Files.createDirectory(outputDirectory)
+        // Fail now, not after an hour, if the directory cannot be written.
+        try Files.writeAtomically(Array("ok\n".utf8), to: outputDirectory + "/.write-test")
+        unlink(outputDirectory + "/.write-test")
+    }
+
+    var checkpointPath: String { outputDirectory + "/checkpoint.safetensors" }
+
+    // MARK: Checkpoints
+
+    public func saveCheckpoint(elapsed: Double) throws {
+        var tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
+        for t in params.layout {
+            let n = t.shape.reduce(1, *)
+            tensors.append((t.name, t.shape, UnsafeBufferPointer(start: UnsafePointer(params.data + t.offset), count: n)))
+            tensors.append(("adam.m." + t.name, t.shape, UnsafeBufferPointer(start: UnsafePointer(optimizer.m + t.offset), count: n)))
+            tensors.append(("adam.v." + t.name, t.shape, UnsafeBufferPointer(start: UnsafePointer(optimizer.v + t.offset), count: n)))
+        }
+        let metadata: [(String, String)] = [
+            ("config", config.json.serialized()), ("objective", settings.objective.rawValue),
+            ("step", String(step)), ("elapsed_seconds", String(elapsed)), ("tokens_seen", String(tokensSeen)),
+            ("total_steps", String(totalSteps)), ("seed", String(settings.seed)), ("batch", String(settings.batch)),
+            ("log", JSONValue.array(log).serialized()),
+        ]
+        try SafetensorsFile.write(path: checkpointPath, tensors: tensors, metadata: metadata)
+    }
+
+    /// Restores parameters, optimiser moments and progress from the checkpoint.
+    public func resume() throws {
+        guard Files.exists(checkpointPath) else { throw UnmaskError("--resume: no checkpoint at \(checkpointPath)") }
+        let file = try SafetensorsFile(path: checkpointPath)
+        func meta(_ key: String) -> String? { file.metadata.first { $0.key == key }?.value }
+        guard let configText = meta("config"), let saved = try? ModelConfig.parse(try JSON.parse(configText)) else {
+            throw UnmaskError("\(checkpointPath): not a training checkpoint")
+        }
+        guard saved == config else {
+            throw UnmaskError("--resume: \(checkpointPath) is a checkpoint of another config (\(configText))")
+        }
+        guard meta("objective") == settings.objective.rawValue, meta("seed") == String(settings.seed),
+              meta("batch") == String(settings.batch) else {
+            throw UnmaskError("--resume: the checkpoint was made with another objective, seed or batch (objective \(meta("objective") ?? "?"), seed \(meta("seed") ?? "?"), batch \(meta("batch") ?? "?"))")
+        }
+        for t in params.layout {
+            let n = t.shape.reduce(1, *)
+            (params.data + t.offset).update(from: try file.float32(t.name, shape: t.shape), count: n)
+            (optimizer.m + t.offset).update(from: try file.float32("adam.m." + t.name, shape: t.shape), count: n)
+            (optimizer.v + t.offset).update(from: try file.float32("adam.v." + t.name, shape: t.shape), count: n)
+        }
+        step = Int(meta("step") ?? "0") ?? 0
+        elapsedBefore = Double(meta("elapsed_seconds") ?? "0") ?? 0
+        tokensSeen = Int(meta("tokens_seen") ?? "0") ?? 0
+        totalSteps = Int(meta("total_steps") ?? "") ?? totalSteps
+        optimizer.totalSteps = totalSteps
+        optimizer.step = step
+        if let logText = meta("log"), let entries = try? JSON.parse(logText).arrayValue { log = entries }
+    }
+
+    // MARK: Loop
+
+    /// Mean validation loss per token (nats) over the fixed validation windows.
+    public func validationLoss() throws -> Double {
+        let windows = data.validationWindows(length: config.contextLength, maxWindows: settings.validationWindows)
+        guard !windows.isEmpty else { return .nan }
+        var total = 0.0
+        // Fixed masks and noise: the validation batch uses a step number no training step has.
+        for (k, chunk) in stride(from: 0, to: windows.count, by: 8).enumerated() {
+            let part = Array(windows[chunk..<min(windows.count, chunk + 8)])
+            let (ids, targets) = settings.objective.batch(part, length: config.contextLength, config: config,
+                                                          schedule: settings.schedule, seed: settings.seed, step: -1 - k)
+            evalBackprop.zeroGradients()
+            total += try evalBackprop.step(ids: ids, batch: part.count, length: config.contextLength, targets: targets) * Double(part.count)
+        }
+        return total / Double(windows.count)
+    }
+
+    public func run() throws {
+        let L = config.contextLength
+        let start = monotonicSeconds()
+        var lastEval = -Double.infinity, lastCheckpoint = start
+        var recentLoss: [Double] = []
+        func elapsed() -> Double { elapsedBefore + monotonicSeconds() - start }
+        while step < totalSteps {
+            let windows = data.trainingWindows(batch: settings.batch, length: L, seed: settings.seed, step: step)
+            let (ids, targets) = settings.objective.batch(windows, length: L, config: config, schedule: settings.schedule,
+                                                          seed: settings.seed, step: step)
+            backprop.zeroGradients()
+            let loss = try backprop.step(ids: ids, batch: settings.batch, length: L, targets: targets)
+            guard loss.isFinite else { throw UnmaskError("training diverged at step \(step + 1) (loss \(loss)); try a lower --lr") }
+            optimizer.update(params: params, grads: backprop.grads)
+            step += 1
+            tokensSeen += settings.batch * L
+            recentLoss.append(loss)
+            if recentLoss.count > 20 { recentLoss.removeFirst() }
+            // A wall-clock budget fixes the step count once the step time is known.
+            if let minutes = settings.minutes, step == 5 && settings.steps == nil && elapsedBefore == 0 {
+                let perStep = (monotonicSeconds() - start) / 5
+                totalSteps = max(6, Int(minutes * 60 / perStep))
+                optimizer.totalSteps = totalSteps
+            }
+            let now = monotonicSeconds()
+            let trainLoss = recentLoss.reduce(0, +) / Double(recentLoss.count)
+            var entry: [(String, JSONValue)] = [("step", .int(step)), ("seconds", .double((elapsed() * 10).rounded() / 10)),
+                                                ("tokens", .int(tokensSeen)), ("train_loss", .double(trainLoss)),
+                                                ("lr", .double(optimizer.learningRate(at: step)))]
+            let evalDue = now - lastEval >= settings.evalEveryMinutes * 60 || step == totalSteps || step == 1
+            var valText = ""
+            if evalDue {
+                let val = try validationLoss()
+                entry.append(("val_loss", .double(val)))
+                valText = " val \(fixed(val, 4))"
+                lastEval = now
+                // Keep the weights with the best validation loss too: a long run on a small
+                // corpus can start to overfit before its budget ends.
+                if val < bestValidation {
+                    bestValidation = val
+                    try params.save(directory: outputDirectory + "/best", metadata: [
+                        ("objective", settings.objective.rawValue), ("step", String(step)), ("val_loss", String(val))])
+                }
+            }
+            if evalDue || step % 10 == 0 { log.append(JSON.objectValue(entry)) }
+            let tokensPerSecond = Double(tokensSeen) / max(elapsed(), 1e-9)
+            let eta = Double(totalSteps - step) * (elapsed() / Double(step))
+            progress?("step \(step)/\(totalSteps) loss \(fixed(trainLoss, 4))\(valText) \(fixed(tokensPerSecond, 0)) tok/s ETA \(formatDuration(eta))")
+            if let stop = settings.stopAfterSteps, step >= stop, step < totalSteps {
+                try saveCheckpoint(elapsed: elapsed())
+                return
+            }
+            if now - lastCheckpoint >= settings.checkpointEveryMinutes * 60 {
+                try saveCheckpoint(elapsed: elapsed())
+                try writeLogs()
+                lastCheckpoint = now
+            }
+        }
+        try saveCheckpoint(elapsed: elapsed())
+        try writeLogs()
+        try params.save(directory: outputDirectory, metadata: [("objective", settings.objective.rawValue),
+                                                               ("steps", String(step)), ("seed", String(settings.seed))])
+        try writeModelCard(seconds: elapsed())
+    }
+
+    func writeLogs() throws {
+        let lines = log.map { $0.serialized() }.joined(separator: "\n") + "\n"
+        try Files.writeAtomically(Array(lines.utf8), to: outputDirectory + "/log.jsonl")
+        var plot = SVGPlot(title: "\(settings.objective.rawValue) training", xLabel: "wall-clock seconds", yLabel: "loss (nats/token)")
+        let train = log.compactMap { e -> (x: Double, y: Double)? in
+            guard let s = e["seconds"]?.doubleValue, let l = e["train_loss"]?.doubleValue else { return nil }
+            return (s, l)
+        }
+        let val = log.compactMap { e -> (x: Double, y: Double)? in
+            guard let s = e["seconds"]?.doubleValue, let l = e["val_loss"]?.doubleValue, l.isFinite else { return nil }
+            return (s, l)
+        }
+        plot.series = [SVGPlot.Series(name: "train", points: train, color: "#1f77b4"),
+                       SVGPlot.Series(name: "validation", points: val, color: "#d62728")]
+        try Files.writeAtomically(Array(plot.render().utf8), to: outputDirectory + "/loss.svg")
+    }
+
+    func writeModelCard(seconds: Double) throws {
+        let lastTrain = log.last?["train_loss"]?.doubleValue ?? .nan
+        let lastVal = log.last(where: { $0["val_loss"] != nil })?["val_loss"]?.doubleValue ?? .nan
+        let card = """
+        # \(outputDirectory.split(separator: "/").last ?? "model")
+
+        Trained by `unmask train` with objective `\(settings.objective.rawValue)`.
+
+        | | |
+        |---|---|
+        | command | `\(settings.commandLine)` |
+        | seed | \(settings.seed) |
+        | wall time | \(formatDuration(seconds)) (\(fixed(seconds, 0)) s) |
+        | steps × batch × length | \(step) × \(settings.batch) × \(config.contextLength) |
+        | tokens seen | \(tokensSeen) |
+        | parameters | \(config.parameterCount) |
+        | training data | \(data.train.count) tokens from \(data.documents) files (\(data.bytes) bytes); validation \(data.validation.count) tokens (last 1/\(TrainingData.validationFraction) of each file) |
+        | final train loss (mean of last 20 steps) | \(fixed(lastTrain, 4)) nats/token |
+        | final validation loss | \(fixed(lastVal, 4)) nats/token |
+
+        Loss is \(settings.objective == .mdm ? "the continuous-time ELBO bound per token" : settings.objective == .ar ? "next-token cross-entropy" : "binary cross-entropy per position").
+
+        ![loss curve](loss.svg)
+
+        Config: `\(config.json.serialized())`
+        """
+        try Files.writeAtomically(Array((card + "\n").utf8), to: outputDirectory + "/README.md")
+    }
+}
+
+extension JSON {
+    public static func objectValue(_ pairs: [(String, JSONValue)]) -> JSONValue {
+        .object(pairs.map { (key: $0.0, value: $0.1) })
+    }
+}
+
+public func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let s = Int(seconds)
+    return s >= 3600 ? "\(s / 3600)h\(padLeft(String(s % 3600 / 60), 2).replacingSpaces())m" : "\(s / 60)m\(padLeft(String(s % 60), 2).replacingSpaces())s"
+}
+
+extension String {
+    fileprivate func replacingSpaces() -> String { String(map { $0 == " " ? "0" : $0 }) }
+}

@@ -1,0 +1,74 @@
+import UnmaskDiffusion
+import UnmaskSupport
+import UnmaskTokenizer
+
+/// The token streams training reads.
+///
+/// Pipeline: each corpus file is one document. It must be valid UTF-8; it is NFC-normalised
+/// and re-flowed (hard-wrapped lines joined into paragraphs, see `Reflow`), then tokenized
+/// with the vocabulary. Documents are joined with `<|endoftext|>` between them.
+///
+/// Split rule: the last 1/20 of each document's tokens is the validation stream (the
+/// periodic held-out loss during training); the first 19/20 is the training stream. The
+/// project's real held-out text (`persuasion.txt`) is never given to training at all; it
+/// is measured afterwards with `unmask eval`.
+public struct TrainingData {
+    public let train: [Int]
+    public let validation: [Int]
+    public let documents: Int
+    public let bytes: Int
+
+    public static let validationFraction = 20
+
+    public init(corpus paths: [String], tokenizer: Tokenizer, window: Int) throws {
+        guard !paths.isEmpty else { throw UnmaskError("give at least one corpus file") }
+        var train: [Int] = [], validation: [Int] = []
+        var bytes = 0
+        for path in paths {
+            let raw = try Files.read(path)
+            if let bad = raw.withUnsafeBufferPointer({ TextNormalization.firstInvalidUTF8Offset($0) }) {
+                throw UnmaskError("\(path) is not valid UTF-8 (first bad byte at offset \(bad))")
+            }
+            bytes += raw.count
+            let ids = try tokenizer.encode(utf8: Reflow.paragraphs(raw))
+            if ids.isEmpty { continue }
+            let cut = ids.count - ids.count / TrainingData.validationFraction
+            if !train.isEmpty { train.append(tokenizer.endOfTextId) }
+            train.append(contentsOf: ids[..<cut])
+            if cut < ids.count {
+                if !validation.isEmpty { validation.append(tokenizer.endOfTextId) }
+                validation.append(contentsOf: ids[cut...])
+            }
+        }
+        if bytes == 0 || train.isEmpty { throw UnmaskError("the corpus is empty") }
+        guard train.count > window + 1 else {
+            throw UnmaskError("the corpus is too short: \(train.count) training tokens, but one window needs \(window + 2)")
+        }
+        self.train = train
+        self.validation = validation.count > window + 1 ? validation : Array(train.suffix(window + 1))
+        documents = paths.count
+        self.bytes = bytes
+    }
+
+    /// B windows of `length` tokens (+1 for next-token targets) at offsets drawn from the
+    /// Philox stream (seed, step): the batch of a step is a function of (seed, step) only,
+    /// so a resumed run sees exactly the batches it would have seen.
+    public func trainingWindows(batch: Int, length: Int, seed: UInt64, step: Int) -> [[Int]] {
+        var rng = Philox(seed: seed, stream: UInt64(bitPattern: Int64(step)) << 8)
+        return (0..<batch).map { _ in
+            let start = rng.int(below: train.count - length - 1)
+            return Array(train[start..<(start + length + 1)])
+        }
+    }
+
+    /// Fixed, non-overlapping validation windows (at most `maxWindows`).
+    public func validationWindows(length: Int, maxWindows: Int) -> [[Int]] {
+        var out: [[Int]] = []
+        var start = 0
+        while start + length + 1 <= validation.count && out.count < maxWindows {
+            out.append(Array(validation[start..<(start + length + 1)]))
+            start += length
+        }
+        return out
+    }
+}

@@ -1,0 +1,95 @@
+import XCTest
+@testable import UnmaskTraining
+import UnmaskModel
+import UnmaskTokenizer
+import UnmaskKernels
+import UnmaskSupport
+
+final class TrainerTests: XCTestCase {
+    var dir = ""
+    override func setUp() {
+        dir = NSTemporaryDirectory() + "unmask-train-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func corpusFile() throws -> String {
+        let text = (0..<400).map { "Sentence number \($0) is about Mr. Darcy and Miss Bennet, who walk to Netherfield.\n" }.joined()
+        let path = dir + "/corpus.txt"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func tokenizer(_ corpus: String) throws -> Tokenizer {
+        try BPETrainer(vocabSize: 300).train(texts: [Files.read(corpus)])
+    }
+
+    func trainer(_ objective: Objective, out: String, steps: Int, stopAfter: Int? = nil) throws -> Trainer {
+        let corpus = try corpusFile()
+        let tok = try tokenizer(corpus)
+        var c = ModelConfig(vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, dFF: 24, contextLength: 16, maskTokenId: tok.maskId)
+        c.attention = objective.attention
+        c.head = objective.head
+        if c.head == .binary { c.tiedEmbeddings = false }
+        var s = TrainingSettings(objective: objective)
+        s.batch = 4
+        s.steps = steps
+        s.warmupSteps = 5
+        s.learningRate = 3e-3
+        s.stopAfterSteps = stopAfter
+        s.validationWindows = 4
+        let data = try TrainingData(corpus: [corpus], tokenizer: tok, window: c.contextLength)
+        return try Trainer(config: c, data: data, settings: s, outputDirectory: out, matmul: MatMul(threads: 2))
+    }
+
+    /// Killed at step 20 and resumed, a 40-step run ends bit-identical to an uninterrupted one.
+    func testResumeIsBitExact() throws {
+        for objective in Objective.allCases {
+            let straight = try trainer(objective, out: dir + "/a-\(objective)", steps: 40)
+            try straight.run()
+            let first = try trainer(objective, out: dir + "/b-\(objective)", steps: 40, stopAfter: 20)
+            try first.run()
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/b-\(objective)/model.safetensors"))
+            let second = try trainer(objective, out: dir + "/b-\(objective)", steps: 40)
+            try second.resume()
+            try second.run()
+            let a = Array(UnsafeBufferPointer(start: straight.params.data, count: straight.params.count))
+            let b = Array(UnsafeBufferPointer(start: second.params.data, count: second.params.count))
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(objective)")
+        }
+    }
+
+    /// A few hundred steps on a tiny repetitive corpus must lower the validation loss a lot.
+    func testLossGoesDown() throws {
+        let t = try trainer(.ar, out: dir + "/ar", steps: 150)
+        let before = try t.validationLoss()
+        try t.run()
+        let after = try t.validationLoss()
+        print("ar validation loss: \(before) -> \(after)")
+        XCTAssertLessThan(after, before - 2)
+        let log = try String(contentsOfFile: dir + "/ar/log.jsonl", encoding: .utf8)
+        XCTAssertTrue(log.contains("\"val_loss\""))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/ar/loss.svg"))
+        XCTAssertNoThrow(try Transformer.load(directory: dir + "/ar"))
+    }
+
+    func testBadInputs() throws {
+        let corpus = try corpusFile()
+        let tok = try tokenizer(corpus)
+        let empty = dir + "/empty.txt"
+        try "".write(toFile: empty, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainingData(corpus: [empty], tokenizer: tok, window: 16)) { XCTAssertTrue("\($0)".contains("empty")) }
+        let short = dir + "/short.txt"
+        try "Hi there.".write(toFile: short, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainingData(corpus: [short], tokenizer: tok, window: 16)) { XCTAssertTrue("\($0)".contains("too short")) }
+        let bad = dir + "/bad.txt"
+        try Data([0x61, 0xFF, 0x62]).write(to: URL(fileURLWithPath: bad))
+        XCTAssertThrowsError(try TrainingData(corpus: [bad], tokenizer: tok, window: 16)) { XCTAssertTrue("\($0)".contains("not valid UTF-8")) }
+        XCTAssertThrowsError(try trainer(.ar, out: "/proc/unmask-cannot-write", steps: 1))
+        // Resuming with another objective's checkpoint is refused.
+        let t = try trainer(.ar, out: dir + "/r", steps: 3)
+        try t.run()
+        let other = try trainer(.mdm, out: dir + "/r", steps: 3)
+        XCTAssertThrowsError(try other.resume()) { XCTAssertTrue("\($0)".contains("another")) }
+    }
+}
