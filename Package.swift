@@ -9,7 +9,8 @@
 //   UnmaskKernels    GEMM (ours + OpenBLAS), norms, activations, attention
 //   UnmaskModel      config.json, safetensors (mmap), the transformer forward pass
 //   UnmaskDiffusion  schedules, corruption kernels, Philox, categorical draws, samplers
-//   UnmaskTraining   backward passes, AdamW (the trainer is being built)
+//   UnmaskEvaluation held-out ELBO, evaluator perplexity, generative perplexity, entropy
+//   UnmaskTraining   backward passes, AdamW, objectives, the trainer
 //   UnmaskCLI        the `unmask` command-line tool
 //   Unmask           umbrella module re-exporting the library modules
 //
@@ -43,6 +44,7 @@ let package = Package(
         .library(name: "UnmaskKernels", targets: ["UnmaskKernels"]),
         .library(name: "UnmaskModel", targets: ["UnmaskModel"]),
         .library(name: "UnmaskDiffusion", targets: ["UnmaskDiffusion"]),
+        .library(name: "UnmaskEvaluation", targets: ["UnmaskEvaluation"]),
         .library(name: "UnmaskTraining", targets: ["UnmaskTraining"]),
     ],
     dependencies: [
@@ -79,9 +81,11 @@ let package = Package(
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"],
             swiftSettings: [.unsafeFlags(["-O"])]  // the elementwise backward loops are hot
         ),
+        .target(name: "UnmaskEvaluation", dependencies: ["UnmaskSupport", "UnmaskModel", "UnmaskDiffusion"]),
         .target(
             name: "Unmask",
-            dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskTraining"]
+            dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion",
+                           "UnmaskEvaluation", "UnmaskTraining"]
         ),
         .executableTarget(
             name: "UnmaskCLI",
@@ -97,6 +101,7 @@ let package = Package(
         // Statistical tests draw 10^5+ samples: optimised, or they would take minutes.
         .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskDiffusion"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "UnmaskTrainingTests", dependencies: ["UnmaskTraining"]),
+        .testTarget(name: "UnmaskEvaluationTests", dependencies: ["UnmaskEvaluation"]),
         .testTarget(
             name: "UnmaskTokenizerTests",
             dependencies: ["UnmaskTokenizer"],

@@ -6,3 +6,4 @@
 @_exported import UnmaskModel
 @_exported import UnmaskDiffusion
 @_exported import UnmaskTraining
+@_exported import UnmaskEvaluation

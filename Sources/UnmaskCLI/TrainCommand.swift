@@ -103,6 +103,7 @@ struct TrainCommand: ParsableCommand {
         let tty = isatty(2) != 0
         trainer.progress = { line in
             if tty { fputs("\r\u{1B}[K" + line, stderr) } else if line.contains(" val ") { fputs(line + "\n", stderr) }
+            fflush(stderr)
         }
         fputs("training \(objective.rawValue): \(c.parameterCount) parameters, \(data.train.count) training tokens, \(data.validation.count) validation tokens\n", stderr)
         try trainer.run()

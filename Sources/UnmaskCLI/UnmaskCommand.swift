@@ -12,6 +12,7 @@ struct UnmaskCommand: ParsableCommand {
             TokenizerCommand.self,
             InfoCommand.self,
             TrainCommand.self,
+            EvalCommand.self,
             BenchCommand.self,
         ]
     )
