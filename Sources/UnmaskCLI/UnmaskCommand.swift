@@ -13,6 +13,7 @@ struct UnmaskCommand: ParsableCommand {
             InfoCommand.self,
             TrainCommand.self,
             EvalCommand.self,
+            GenerateCommand.self,
             BenchCommand.self,
         ]
     )

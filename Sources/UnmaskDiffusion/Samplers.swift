@@ -318,14 +318,23 @@ final class Run {
     /// number of positions to fill) only masked positions are chosen, so the loop ends.
     /// NFE counts denoiser calls; planner calls are reported apart.
     func ddpd(planner: CorruptionPlanner, steps: Int?, draw options: CategoricalOptions) throws {
+        // Noise tokens for the planner's view: ordinary ids only (specials sit at the end of
+        // our vocabularies; the toy's only special is its mask, the last id).
+        let noiseVocabulary = max(1, V - (V > 16 ? 2 : 1))
         let budget = (0..<B).map { b in steps ?? maskedPositions(b).count }
         var done = [Int](repeating: 0, count: B)
         while true {
             let masked = (0..<B).map { maskedPositions($0) }
             let active = (0..<B).filter { !masked[$0].isEmpty || done[$0] < budget[$0] }
             if active.isEmpty { break }
+            // The planner is trained on uniform-noise corruption and has never seen the mask
+            // token, so masked positions are shown to it as uniformly random tokens (which
+            // is what they are to it: noise). Their probability is set to 1 below anyway.
+            let plannerInput = (0..<B).map { b in
+                seqs[b].map { $0 == mask ? rngs[b].int(below: noiseVocabulary) : $0 }
+            }
             let t0 = monotonicSeconds()
-            let probs = try planner.corruptionProbabilities(sequences: seqs)
+            let probs = try planner.corruptionProbabilities(sequences: plannerInput)
             networkSeconds += monotonicSeconds() - t0
             var chosen = [[Int]](repeating: [], count: B)
             for b in active {

@@ -22,3 +22,21 @@ final class ModelCLITests: XCTestCase {
         assertCleanFailure(try runUnmask(["info", "--model", dir]), mentioning: "model.safetensors")
     }
 }
+
+final class EvalCLITests: XCTestCase {
+    func write(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "unmask-eval-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testSamplesFileErrors() throws {
+        let evaluator = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/tiny_evaluator"
+        assertCleanFailure(try runUnmask(["eval", try write("not json\n"), "--evaluator", evaluator]), mentioning: "line 1 is not a JSON object")
+        assertCleanFailure(try runUnmask(["eval", try write(""), "--evaluator", evaluator]), mentioning: "no samples")
+        assertCleanFailure(try runUnmask(["eval", try write("{\"ids\": [1, 99999]}\n"), "--evaluator", evaluator]), mentioning: "outside the vocabulary")
+        assertCleanFailure(try runUnmask(["eval", try write("{\"foo\": 1}\n"), "--evaluator", evaluator]), mentioning: "neither")
+        assertCleanFailure(try runUnmask(["eval", "/nonexistent.jsonl"]), mentioning: "/nonexistent.jsonl")
+        assertCleanFailure(try runUnmask(["eval", try write("{\"ids\": [1, 2]}\n"), "--evaluator", "/nonexistent/model"]), mentioning: "/nonexistent/model")
+    }
+}

@@ -1,0 +1,56 @@
+import XCTest
+
+/// `unmask generate` with a tiny model trained on the spot (2 steps: its text is noise,
+/// but the plumbing, determinism and errors are what is tested here).
+final class GenerateCLITests: XCTestCase {
+    static let modelDir: String = {
+        let dir = NSTemporaryDirectory() + "unmask-gen-\(getpid())"
+        let corpus = dir + "-corpus.txt"
+        try? (0..<200).map { "Line \($0): Mr. Knightley walked to Hartfield in the rain.\n" }.joined()
+            .write(toFile: corpus, atomically: true, encoding: .utf8)
+        let r = try! runUnmask(["train", "--objective", "mdm", "--corpus", corpus, "--out", dir, "--steps", "2",
+                                "--d-model", "16", "--layers", "1", "--heads", "2", "--d-ff", "16", "--context", "24", "--batch", "2"])
+        precondition(r.status == 0, r.stderr)
+        return dir
+    }()
+
+    func testSameSeedSameTextAndJSON() throws {
+        let args = ["generate", "It was", "--model", GenerateCLITests.modelDir, "--length", "8", "--seed", "5", "--samples", "2", "--json"]
+        let a = try runUnmask(args), b = try runUnmask(args + ["--threads", "1"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        // Everything but the measured time must be identical, for 2 threads and for 1.
+        func withoutTime(_ s: String) -> String {
+            s.split(separator: "\n").map { line in line.split(separator: ",").filter { !$0.hasPrefix("\"seconds\"") }.joined(separator: ",") }.joined(separator: "\n")
+        }
+        XCTAssertEqual(withoutTime(a.stdout), withoutTime(b.stdout))
+        let lines = a.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        for key in ["\"text\":", "\"ids\":", "\"nfe\":8", "\"seconds\":", "\"sampler\":\"fhs\"", "\"seed\":5"] {
+            XCTAssertTrue(lines[0].contains(key), "\(key) missing in \(lines[0])")
+        }
+        let c = try runUnmask(["generate", "It was", "--model", GenerateCLITests.modelDir, "--length", "8", "--seed", "6", "--json"])
+        XCTAssertNotEqual(c.stdout.split(separator: "\n").first, lines.first)
+    }
+
+    func testTemplateKeepsFixedText() throws {
+        let r = try runUnmask(["generate", "--model", GenerateCLITests.modelDir, "--template", "Dear [___ x3], I am ___ well.", "--seed", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("Dear "), r.stdout)
+        XCTAssertTrue(r.stdout.contains(", I am "), r.stdout)
+        XCTAssertTrue(r.stdout.hasSuffix(" well.\n"), r.stdout)
+    }
+
+    func testBadInput() throws {
+        let m = GenerateCLITests.modelDir
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--template", "no blank"]), mentioning: "no blank")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--template", "[___ x30]"]), mentioning: "longer than the model's context")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--length", "25"]), mentioning: "exceeds the model's context")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--sampler", "bogus"]), mentioning: "unknown sampler")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--sampler", "ancestral:steps=0"]), mentioning: "steps")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--temperature", "-1"]), mentioning: "temperature")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--temperature", "nan"]), mentioning: "temperature")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--top-p", "1.5"]), mentioning: "top-p")
+        assertCleanFailure(try runUnmask(["generate", "--model", "/nonexistent/m"]), mentioning: "/nonexistent/m")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--sampler", "ddpd", "--planner", "/nonexistent/p"]), mentioning: "/nonexistent/p")
+    }
+}
