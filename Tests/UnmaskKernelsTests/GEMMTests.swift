@@ -179,3 +179,27 @@ extension SplitMix64 {
 }
 
 func fixedRatio(_ x: Double) -> String { String(Double(Int(x * 1000)) / 1000) }
+
+final class GEMMConcurrencyTests: XCTestCase {
+    /// Many 2-thread GEMMs, called from several threads at once, must neither corrupt the
+    /// shared scratch-buffer pool nor each other's results.
+    func testConcurrentCallersAndInternalThreads() {
+        let m = 96, n = 200, k = 150
+        var rng = SplitMix64(seed: 1)
+        let a = (0..<(m * k)).map { _ in rng.float() }, b = (0..<(k * n)).map { _ in rng.float() }
+        var expected = [Float](repeating: 0, count: m * n)
+        GEMM.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &expected, ldc: n, threads: 1)
+        let mismatches = UnsafeMutablePointer<Int>.allocate(capacity: 8)
+        mismatches.initialize(repeating: 0, count: 8)
+        defer { mismatches.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: 8) { caller in
+            var c = [Float](repeating: 0, count: m * n)
+            for round in 0..<150 {
+                GEMM.sgemm(transA: round % 2 == 1, transB: false, m: m, n: n, k: k, a: a, lda: round % 2 == 1 ? m : k,
+                           b: b, ldb: n, c: &c, ldc: n, threads: 2)
+                if round % 2 == 0 && c != expected { mismatches[caller] += 1 }
+            }
+        }
+        XCTAssertEqual((0..<8).reduce(0) { $0 + mismatches[$1] }, 0)
+    }
+}
