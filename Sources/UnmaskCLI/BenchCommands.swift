@@ -5,8 +5,28 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure speed. Build with -c release before trusting any number.",
-        subcommands: [BenchGEMMCommand.self, BenchForwardCommand.self, BenchSamplersCommand.self, BenchTrainCommand.self, BenchTokenizerCommand.self]
+        subcommands: [BenchAllCommand.self, BenchGEMMCommand.self, BenchForwardCommand.self, BenchSamplersCommand.self,
+                      BenchTrainCommand.self, BenchTokenizerCommand.self],
+        defaultSubcommand: BenchAllCommand.self
     )
+}
+
+/// `unmask bench` alone: the README's performance table — gemm, forward and samplers.
+struct BenchAllCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "all",
+        abstract: "Run bench gemm, bench forward and bench samplers in one go (several minutes)."
+    )
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func run() throws {
+        var gemm = try BenchGEMMCommand.parse(json ? ["--json"] : [])
+        try gemm.run()
+        var forward = try BenchForwardCommand.parse(json ? ["--json"] : [])
+        try forward.run()
+        var samplers = try BenchSamplersCommand.parse(json ? ["--json"] : [])
+        try samplers.run()
+    }
 }
 
 struct BenchTokenizerCommand: ParsableCommand {

@@ -14,6 +14,7 @@ struct UnmaskCommand: ParsableCommand {
             TrainCommand.self,
             EvalCommand.self,
             GenerateCommand.self,
+            CompareCommand.self,
             BenchCommand.self,
         ]
     )

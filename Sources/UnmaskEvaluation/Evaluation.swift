@@ -127,3 +127,34 @@ public enum Evaluation {
         return (exp(total / Double(max(1, count))), total, count, entropy)
     }
 }
+
+extension Evaluation {
+    /// Per-sample mean NLL (nats/token) under the evaluator, each sample after `<|endoftext|>`.
+    public static func perSampleNLL(evaluator: Transformer, samples: [[Int]], endOfText: Int) throws -> [(nats: Double, tokens: Int)] {
+        try samples.map { try causalNLL(model: evaluator, tokens: [endOfText] + $0) }
+    }
+
+    /// Samples from a causal model, left to right at temperature 1 (float64 draws), each
+    /// sample starting after `<|endoftext|>` and using Philox stream (seed, i).
+    public static func autoregressiveSamples(model: Transformer, count: Int, length: Int, seed: UInt64,
+                                             endOfText: Int, options: CategoricalOptions = CategoricalOptions()) throws -> [[Int]] {
+        let L = model.config.contextLength, V = model.config.vocabSize
+        guard length + 1 <= L else { throw UnmaskError("length \(length) + 1 exceeds the evaluator's context of \(L)") }
+        var out: [[Int]] = []
+        for i in 0..<count {
+            var rng = Philox(seed: seed, stream: UInt64(i))
+            var seq = [endOfText]
+            for _ in 0..<length {
+                let logits = try model.forward(ids: seq, batch: 1, length: seq.count, positions: [seq.count - 1])
+                var forbidden = [model.config.maskTokenId]
+                forbidden.append(endOfText)  // keep the sample one document long
+                var row = logits
+                for f in forbidden where f < V { row[f] = -.infinity }
+                let next = row.withUnsafeBufferPointer { Categorical.sample($0, options: options, forbidden: nil, rng: &rng) }
+                seq.append(next)
+            }
+            out.append(Array(seq.dropFirst()))
+        }
+        return out
+    }
+}

@@ -54,3 +54,26 @@ final class GenerateCLITests: XCTestCase {
         assertCleanFailure(try runUnmask(["generate", "--model", m, "--sampler", "ddpd", "--planner", "/nonexistent/p"]), mentioning: "/nonexistent/p")
     }
 }
+
+final class CompareCLITests: XCTestCase {
+    func testCompareRowsAndPlot() throws {
+        let m = GenerateCLITests.modelDir
+        let evaluator = NSTemporaryDirectory() + "unmask-cmp-eval-\(getpid())"
+        let corpus = evaluator + "-corpus.txt"
+        try (0..<200).map { "Line \($0): Mrs. Elton talked of Maple Grove.\n" }.joined().write(toFile: corpus, atomically: true, encoding: .utf8)
+        let t = try runUnmask(["train", "--objective", "ar", "--corpus", corpus, "--out", evaluator, "--steps", "2",
+                               "--d-model", "16", "--layers", "1", "--heads", "2", "--d-ff", "16", "--context", "24", "--batch", "2"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let plot = evaluator + "-plot.svg"
+        let r = try runUnmask(["compare", "--sampler", "fhs", "--sampler", "confidence", "--samples", "3", "--length", "6",
+                               "--model", m, "--evaluator", evaluator, "--reference", corpus, "--plot", plot, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = r.stdout.split(separator: "\n")
+        XCTAssertEqual(rows.count, 4)  // two samplers, held-out text, evaluator samples
+        XCTAssertTrue(rows[0].contains("\"sampler\":\"fhs\"") && rows[0].contains("\"gen_ppl\":") && rows[0].contains("\"entropy\":"))
+        XCTAssertTrue(rows[2].contains("held-out text"))
+        XCTAssertTrue(try String(contentsOfFile: plot, encoding: .utf8).hasPrefix("<svg"))
+        assertCleanFailure(try runUnmask(["compare", "--sampler", "nope", "--model", m, "--evaluator", evaluator]), mentioning: "unknown sampler")
+        assertCleanFailure(try runUnmask(["compare", "--sampler", "fhs", "--length", "99", "--model", m, "--evaluator", evaluator]), mentioning: "context")
+    }
+}

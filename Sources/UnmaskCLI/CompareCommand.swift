@@ -1,0 +1,128 @@
+import ArgumentParser
+import Unmask
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `unmask compare`: samplers side by side, with reference rows, as a table, JSON and a plot.
+struct CompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Run samplers on the same seeds; report generative perplexity, entropy, NFE and time.",
+        discussion: """
+        Every sampler generates --samples texts of --length tokens from scratch with seeds \
+        (seed, 0..<samples). Generative perplexity is exp(total NLL / total tokens) under the \
+        evaluator; ± is one standard error, from the spread of the per-sample NLL (delta method). \
+        Entropy is the mean per-sample unigram entropy ± its standard error. Reference rows: \
+        held-out text (--reference FILE) cut into windows of the same length, and the \
+        evaluator's own samples at temperature 1.
+        """
+    )
+
+    @Option(name: .customLong("sampler"), help: "Sampler spec (repeatable).") var samplers: [String] = []
+    @Option(help: "Samples per sampler.") var samples = 8
+    @Option(help: "Tokens per sample.") var length = 64
+    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(help: "Write a generative-perplexity vs entropy plot (SVG).") var plot: String?
+    @Option(help: "Held-out text for the real-text reference row.") var reference: String?
+    @Option(help: "Denoiser (default: models/denoiser).") var model: String?
+    @Option(help: "Evaluator (default: models/evaluator).") var evaluator: String?
+    @Option(help: "DDPD planner (default: models/planner).") var planner: String?
+    @Flag(help: "One JSON object per row.") var json = false
+    @OptionGroup var vocabOptions: VocabOptions
+    @OptionGroup var engine: EngineOptions
+
+    func validate() throws {
+        if samplers.isEmpty { throw ValidationError("give at least one --sampler SPEC") }
+        if samples < 2 || samples > 10_000 { throw ValidationError("--samples must be in 2...10000 (standard errors need two)") }
+        if length < 1 { throw ValidationError("--length must be at least 1") }
+    }
+
+    struct Row {
+        var name: String
+        var genPPL: Double, pplError: Double
+        var entropy: Double, entropyError: Double
+        var nfe: Double?, secondsPerSample: Double?
+    }
+
+    func load(_ explicit: String?, _ bundled: String) throws -> Transformer {
+        guard let dir = explicit ?? Files.locateResource("models/\(bundled)") else {
+            throw UnmaskError("cannot find models/\(bundled) (pass --\(bundled == "denoiser" ? "model" : bundled) DIR)")
+        }
+        return try Transformer.load(directory: dir, matmul: engine.matmul)
+    }
+
+    func measure(_ name: String, _ seqs: [[Int]], _ eval: Transformer, _ eot: Int, nfe: Double?, seconds: Double?) throws -> Row {
+        let per = try Evaluation.perSampleNLL(evaluator: eval, samples: seqs, endOfText: eot)
+        let totalNats = per.reduce(0) { $0 + $1.nats }, totalTokens = Double(per.reduce(0) { $0 + $1.tokens })
+        let meanNLL = totalNats / totalTokens
+        // Standard error of a ratio estimator: s.d. of (nats_i − mean·tokens_i) / (√n · mean tokens).
+        let n = Double(per.count), meanTokens = totalTokens / n
+        let residual = per.map { $0.nats - meanNLL * Double($0.tokens) }
+        let sd = (residual.reduce(0) { $0 + $1 * $1 } / (n - 1)).squareRoot()
+        let nllError = sd / (n.squareRoot() * meanTokens)
+        let ent = seqs.map(Evaluation.unigramEntropy)
+        let entMean = ent.reduce(0, +) / n
+        let entSD = (ent.reduce(0) { $0 + ($1 - entMean) * ($1 - entMean) } / (n - 1)).squareRoot()
+        return Row(name: name, genPPL: exp(meanNLL), pplError: exp(meanNLL) * nllError, entropy: entMean,
+                   entropyError: entSD / n.squareRoot(), nfe: nfe, secondsPerSample: seconds)
+    }
+
+    func run() throws {
+        let specs = try samplers.map { try SamplerSpec.parse($0) }
+        let tokenizer = try vocabOptions.load()
+        let denoiserModel = try load(model, "denoiser")
+        let evalModel = try load(evaluator, "evaluator")
+        guard length <= denoiserModel.config.contextLength else {
+            throw UnmaskError("--length \(length) exceeds the denoiser's context of \(denoiserModel.config.contextLength)")
+        }
+        let denoiser = try TransformerDenoiser(model: denoiserModel)
+        let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: load(planner, "planner")) : nil
+        let eot = tokenizer.endOfTextId
+        var rows: [Row] = []
+        let tty = isatty(2) != 0
+        for spec in specs {
+            if tty { fputs("\r\u{1B}[Ksampling \(spec.description) …", stderr) }
+            let s = try DiffusionSampler(spec: spec, planner: plannerModel)
+            let canvases = [[Int]](repeating: [Int](repeating: denoiser.maskId, count: length), count: samples)
+            let r = try s.sample(canvases: canvases, denoiser: denoiser, seed: seed)
+            rows.append(try measure(spec.description, r.sequences, evalModel, eot,
+                                    nfe: Double(r.nfe.reduce(0, +)) / Double(samples), seconds: r.seconds / Double(samples)))
+        }
+        if let reference {
+            let raw = try Files.read(reference)
+            let tokens = try tokenizer.encode(utf8: Reflow.paragraphs(raw))
+            guard tokens.count >= length * samples else { throw UnmaskError("\(reference) is too short for \(samples) windows of \(length) tokens") }
+            let stride = tokens.count / samples
+            let windows = (0..<samples).map { Array(tokens[($0 * stride)..<($0 * stride + length)]) }
+            rows.append(try measure("held-out text", windows, evalModel, eot, nfe: nil, seconds: nil))
+        }
+        if tty { fputs("\r\u{1B}[Ksampling the evaluator …", stderr) }
+        let own = try Evaluation.autoregressiveSamples(model: evalModel, count: samples, length: length, seed: seed, endOfText: eot)
+        rows.append(try measure("evaluator samples (T=1)", own, evalModel, eot, nfe: Double(length), seconds: nil))
+        if tty { fputs("\r\u{1B}[K", stderr) }
+
+        if json {
+            for r in rows {
+                print(JSON.line([("sampler", .string(r.name)), ("gen_ppl", .double(r.genPPL)), ("gen_ppl_se", .double(r.pplError)),
+                                 ("entropy", .double(r.entropy)), ("entropy_se", .double(r.entropyError)),
+                                 ("nfe", r.nfe.map { .double($0) } ?? .null),
+                                 ("seconds_per_sample", r.secondsPerSample.map { .double($0) } ?? .null)]))
+            }
+        } else {
+            print("\(samples) samples × \(length) tokens, seed \(seed); ± = one standard error")
+            print("\(padRight("sampler", 40)) \(padLeft("gen ppl", 16)) \(padLeft("entropy", 15)) \(padLeft("NFE", 7)) \(padLeft("s/sample", 9))")
+            for r in rows {
+                print("\(padRight(r.name, 40)) \(padLeft(fixed(r.genPPL, 1) + " ± " + fixed(r.pplError, 1), 16)) \(padLeft(fixed(r.entropy, 3) + " ± " + fixed(r.entropyError, 3), 15)) \(padLeft(r.nfe.map { fixed($0, 1) } ?? "-", 7)) \(padLeft(r.secondsPerSample.map { fixed($0, 3) } ?? "-", 9))")
+            }
+        }
+        if let plot {
+            var p = SVGPlot(title: "Generative perplexity vs entropy (\(samples) × \(length) tokens)", xLabel: "unigram entropy (nats)", yLabel: "generative perplexity")
+            let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+            p.series = rows.enumerated().map { i, r in
+                SVGPlot.Series(name: r.name, points: [(r.entropy, r.genPPL)], color: colors[i % colors.count], lines: false)
+            }
+            try Files.writeAtomically(Array(p.render(width: 860).utf8), to: plot)
+        }
+    }
+}
