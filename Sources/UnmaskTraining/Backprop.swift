@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import UnmaskKernels
 import UnmaskModel
 import UnmaskSupport
@@ -121,13 +122,20 @@ public final class Backprop {
             } else {
                 matmul.gemm(m: P, n: V, k: d, a: rows, lda: d, b: p("head.weight"), ldb: V, c: &logits, ldc: V)
             }
-            // Softmax cross-entropy; logits become dlogits in place.
+            // Softmax cross-entropy; logits become dlogits in place. Rows are independent,
+            // so they are split across threads; the per-row losses are summed in row order
+            // afterwards, so the total does not depend on the thread count.
+            var rowLoss = [Double](repeating: 0, count: P)
             logits.withUnsafeMutableBufferPointer { lb in
-                for j in 0..<P {
-                    loss += Double(weights[j]) * VectorMath.softmaxCrossEntropy(
-                        lb.baseAddress! + j * V, count: V, target: targetIds[j], excluded: excluded, weight: weights[j])
+                rowLoss.withUnsafeMutableBufferPointer { rl in
+                    let base = lb.baseAddress!, out = rl.baseAddress!
+                    parallelFor(P) { j in
+                        out[j] = Double(weights[j]) * VectorMath.softmaxCrossEntropy(
+                            base + j * V, count: V, target: targetIds[j], excluded: excluded, weight: weights[j])
+                    }
                 }
             }
+            for l in rowLoss { loss += l }
             var drows = [Float](repeating: 0, count: P * d)
             if c.tiedEmbeddings {
                 matmul.gemm(m: P, n: d, k: V, a: logits, lda: V, b: E, ldb: d, c: &drows, ldc: d)
@@ -290,26 +298,39 @@ public final class Backprop {
         }
     }
 
+    /// Runs body(i) for i in 0..<count on `matmul.threads` threads, contiguous chunks each.
+    /// Only for work whose iterations are independent and write disjoint memory, so the
+    /// result is the same for any thread count. Inner products then run single-threaded.
+    func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        let t = min(matmul.threads, count)
+        if t <= 1 { for i in 0..<count { body(i) }; return }
+        withoutActuallyEscaping(body) { body in
+            DispatchQueue.concurrentPerform(iterations: t) { part in
+                for i in (count * part / t)..<(count * (part + 1) / t) { body(i) }
+            }
+        }
+    }
+
     /// Attention forward; returns (out (BL, d), probabilities (B, H, L, L)).
+    /// Each (sequence, head) pair is independent: they are spread over the threads.
     func attentionForward(_ qkv: [Float], batch B: Int, length L: Int) -> ([Float], [Float]) {
         let d = config.dModel, H = config.nHeads, dh = config.headDim, ld = 3 * d
         let scale = 1 / Float(dh).squareRoot()
+        let causal = config.attention == .causal
         var out = [Float](repeating: 0, count: B * L * d)
         var probs = [Float](repeating: 0, count: B * H * L * L)
+        let single = MatMul(backend: matmul.backend, threads: 1)
         qkv.withUnsafeBufferPointer { q in
         probs.withUnsafeMutableBufferPointer { pb in
         out.withUnsafeMutableBufferPointer { ob in
-            for b in 0..<B {
-                for h in 0..<H {
-                    let base = q.baseAddress! + b * L * ld
-                    let P = pb.baseAddress! + (b * H + h) * L * L
-                    matmul.gemm(transB: true, m: L, n: L, k: dh, a: base + h * dh, lda: ld, b: base + d + h * dh, ldb: ld, c: P, ldc: L)
-                    for i in 0..<L {
-                        Ops.softmaxRow(P + i * L, valid: config.attention == .causal ? i + 1 : L, count: L, scale: scale)
-                    }
-                    matmul.gemm(m: L, n: dh, k: L, a: P, lda: L, b: base + 2 * d + h * dh, ldb: ld,
-                                c: ob.baseAddress! + b * L * d + h * dh, ldc: d)
-                }
+            let qBase = q.baseAddress!, pBase = pb.baseAddress!, oBase = ob.baseAddress!
+            parallelFor(B * H) { unit in
+                let b = unit / H, h = unit % H
+                let base = qBase + b * L * ld
+                let P = pBase + (b * H + h) * L * L
+                single.gemm(transB: true, m: L, n: L, k: dh, a: base + h * dh, lda: ld, b: base + d + h * dh, ldb: ld, c: P, ldc: L)
+                for i in 0..<L { Ops.softmaxRow(P + i * L, valid: causal ? i + 1 : L, count: L, scale: scale) }
+                single.gemm(m: L, n: dh, k: L, a: P, lda: L, b: base + 2 * d + h * dh, ldb: ld, c: oBase + b * L * d + h * dh, ldc: d)
             }
         } } }
         return (out, probs)
@@ -317,33 +338,35 @@ public final class Backprop {
 
     /// Attention backward: dout (BL, d) → dqkv (BL, 3d), before undoing rotary.
     ///   dP = dout·Vᵀ, dV = Pᵀ·dout, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = s·dS·K, dK = s·dSᵀ·Q
+    /// Each (sequence, head) pair writes its own columns of dqkv, so they run in parallel.
     func attentionBackward(_ dout: [Float], qkv: [Float], probs: [Float], batch B: Int, length L: Int) -> [Float] {
         let d = config.dModel, H = config.nHeads, dh = config.headDim, ld = 3 * d
         let scale = 1 / Float(dh).squareRoot()
         var dqkv = [Float](repeating: 0, count: B * L * ld)
-        var dP = [Float](repeating: 0, count: L * L)
+        var scratch = [Float](repeating: 0, count: B * H * L * L)  // dP / dS per pair
+        let single = MatMul(backend: matmul.backend, threads: 1)
         qkv.withUnsafeBufferPointer { q in
         probs.withUnsafeBufferPointer { pb in
         dout.withUnsafeBufferPointer { db in
         dqkv.withUnsafeMutableBufferPointer { gb in
-        dP.withUnsafeMutableBufferPointer { dpb in
-            let dS = dpb.baseAddress!
-            for b in 0..<B {
-                for h in 0..<H {
-                    let base = q.baseAddress! + b * L * ld
-                    let gbase = gb.baseAddress! + b * L * ld
-                    let P = pb.baseAddress! + (b * H + h) * L * L
-                    let dO = db.baseAddress! + b * L * d + h * dh
-                    matmul.gemm(transB: true, m: L, n: L, k: dh, a: dO, lda: d, b: base + 2 * d + h * dh, ldb: ld, c: dS, ldc: L)
-                    matmul.gemm(transA: true, m: L, n: dh, k: L, a: P, lda: L, b: dO, ldb: d, c: gbase + 2 * d + h * dh, ldc: ld)
-                    for i in 0..<L {
-                        var dot: Float = 0
-                        for j in 0..<L { dot += dS[i * L + j] * P[i * L + j] }
-                        for j in 0..<L { dS[i * L + j] = P[i * L + j] * (dS[i * L + j] - dot) * scale }
-                    }
-                    matmul.gemm(m: L, n: dh, k: L, a: dS, lda: L, b: base + d + h * dh, ldb: ld, c: gbase + h * dh, ldc: ld)
-                    matmul.gemm(transA: true, m: L, n: dh, k: L, a: dS, lda: L, b: base + h * dh, ldb: ld, c: gbase + d + h * dh, ldc: ld)
+        scratch.withUnsafeMutableBufferPointer { sb in
+            let qBase = q.baseAddress!, pBase = pb.baseAddress!, dBase = db.baseAddress!, gBase = gb.baseAddress!, sBase = sb.baseAddress!
+            parallelFor(B * H) { unit in
+                let b = unit / H, h = unit % H
+                let base = qBase + b * L * ld
+                let gbase = gBase + b * L * ld
+                let P = pBase + unit * L * L
+                let dS = sBase + unit * L * L
+                let dO = dBase + b * L * d + h * dh
+                single.gemm(transB: true, m: L, n: L, k: dh, a: dO, lda: d, b: base + 2 * d + h * dh, ldb: ld, c: dS, ldc: L)
+                single.gemm(transA: true, m: L, n: dh, k: L, a: P, lda: L, b: dO, ldb: d, c: gbase + 2 * d + h * dh, ldc: ld)
+                for i in 0..<L {
+                    var dot: Float = 0
+                    for j in 0..<L { dot += dS[i * L + j] * P[i * L + j] }
+                    for j in 0..<L { dS[i * L + j] = P[i * L + j] * (dS[i * L + j] - dot) * scale }
                 }
+                single.gemm(m: L, n: dh, k: L, a: dS, lda: L, b: base + d + h * dh, ldb: ld, c: gbase + h * dh, ldc: ld)
+                single.gemm(transA: true, m: L, n: dh, k: L, a: dS, lda: L, b: base + h * dh, ldb: ld, c: gbase + d + h * dh, ldc: ld)
             }
         } } } } }
         return dqkv

@@ -112,3 +112,25 @@ final class GradientCheckTests: XCTestCase {
         for i in 0..<p.count { XCTAssertEqual(ours.grads.data[i], blas.grads.data[i], accuracy: 1e-5) }
     }
 }
+
+final class BackpropDeterminismTests: XCTestCase {
+    /// Loss and every gradient are bit-identical for 1 and 2 threads.
+    func testThreadCountDoesNotChangeAnything() throws {
+        var c = ModelConfig(vocabSize: 300, dModel: 64, nLayers: 2, nHeads: 4, dFF: 128, contextLength: 32, maskTokenId: 299)
+        for attention in ModelConfig.Attention.allCases {
+            c.attention = attention
+            let p = ParameterBuffer.random(config: c, seed: 8)
+            let ids = (0..<(4 * 32)).map { ($0 * 37) % 299 }
+            let positions = Array(stride(from: 0, to: 128, by: 3))
+            let targets = TrainingTargets.tokens(positions: positions, targets: positions.map { ($0 * 11) % 299 },
+                                                 weights: positions.map { _ in 0.01 }, excluded: 299)
+            let one = Backprop(params: p, matmul: MatMul(threads: 1)), two = Backprop(params: p, matmul: MatMul(threads: 2))
+            one.zeroGradients(); two.zeroGradients()
+            let l1 = try one.step(ids: ids, batch: 4, length: 32, targets: targets)
+            let l2 = try two.step(ids: ids, batch: 4, length: 32, targets: targets)
+            XCTAssertEqual(l1.bitPattern, l2.bitPattern)
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: one.grads.data, count: p.count)).map(\.bitPattern),
+                           Array(UnsafeBufferPointer(start: two.grads.data, count: p.count)).map(\.bitPattern))
+        }
+    }
+}
