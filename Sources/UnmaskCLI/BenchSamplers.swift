@@ -38,7 +38,10 @@ struct BenchSamplersCommand: ParsableCommand {
         }
         if !json { print("model: \(origin); length \(L); \(samples) sample(s) per sampler; backend \(engine.backend.rawValue), \(engine.threads) thread(s)") }
         var fhsSeconds: Double?
-        for spec in specs {
+        let bar = ProgressBar("bench samplers", total: specs.count)
+        defer { bar.finish() }
+        for (i, spec) in specs.enumerated() {
+            bar.update(i)
             let sampler = try DiffusionSampler(spec: spec, planner: planner)
             let canvases = [[Int]](repeating: [Int](repeating: denoiser.maskId, count: L), count: samples)
             let r = try sampler.sample(canvases: canvases, denoiser: denoiser, seed: seed)

@@ -80,9 +80,9 @@ struct CompareCommand: ParsableCommand {
         let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: load(planner, "planner")) : nil
         let eot = tokenizer.endOfTextId
         var rows: [Row] = []
-        let tty = isatty(2) != 0
-        for spec in specs {
-            if tty { fputs("\r\u{1B}[Ksampling \(spec.description) …", stderr) }
+        let bar = ProgressBar("compare", total: specs.count + 2)
+        for (i, spec) in specs.enumerated() {
+            bar.update(i)
             let s = try DiffusionSampler(spec: spec, planner: plannerModel)
             let canvases = [[Int]](repeating: [Int](repeating: denoiser.maskId, count: length), count: samples)
             let r = try s.sample(canvases: canvases, denoiser: denoiser, seed: seed)
@@ -97,10 +97,10 @@ struct CompareCommand: ParsableCommand {
             let windows = (0..<samples).map { Array(tokens[($0 * stride)..<($0 * stride + length)]) }
             rows.append(try measure("held-out text", windows, evalModel, eot, nfe: nil, seconds: nil))
         }
-        if tty { fputs("\r\u{1B}[Ksampling the evaluator …", stderr) }
+        bar.update(specs.count + 1)
         let own = try Evaluation.autoregressiveSamples(model: evalModel, count: samples, length: length, seed: seed, endOfText: eot)
         rows.append(try measure("evaluator samples (T=1)", own, evalModel, eot, nfe: Double(length), seconds: nil))
-        if tty { fputs("\r\u{1B}[K", stderr) }
+        bar.finish()
 
         if json {
             for r in rows {

@@ -58,14 +58,18 @@ struct EvalCommand: ParsableCommand {
         var fields: [(String, JSONValue)] = [("tokens", .int(tokens.count)), ("bytes", .int(raw.count))]
         var lines = ["\(path): \(raw.count) bytes, \(tokens.count) tokens"]
         if let denoiser {
-            let r = try Evaluation.denoiserELBO(model: denoiser, tokens: tokens, draws: masks, seed: seed)
+            let bar = ProgressBar("denoiser ELBO", total: tokens.count)
+            let r = try Evaluation.denoiserELBO(model: denoiser, tokens: tokens, draws: masks, seed: seed) { bar.update($0) ; _ = $1 }
+            bar.finish()
             let perByte = r.natsPerToken * Double(r.tokens) / Double(raw.count)
             fields += [("elbo_nats_per_token", .double(r.natsPerToken)), ("elbo_standard_error", .double(r.standardError)),
                        ("elbo_ppl", .double(exp(r.natsPerToken))), ("elbo_nats_per_byte", .double(perByte))]
             lines.append("denoiser ELBO: \(fixed(r.natsPerToken, 4)) ± \(fixed(r.standardError, 4)) nats/token (perplexity bound \(fixed(exp(r.natsPerToken), 2))), \(fixed(perByte, 4)) nats/byte, \(masks) masks per window")
         }
         if let eval {
-            let (nats, n) = try Evaluation.causalNLL(model: eval, tokens: tokens)
+            let bar = ProgressBar("evaluator", total: tokens.count)
+            let (nats, n) = try Evaluation.causalNLL(model: eval, tokens: tokens) { bar.update($0); _ = $1 }
+            bar.finish()
             fields += [("evaluator_nats_per_token", .double(nats / Double(n))), ("evaluator_ppl", .double(exp(nats / Double(n)))),
                        ("evaluator_nats_per_byte", .double(nats / Double(raw.count)))]
             lines.append("evaluator: \(fixed(nats / Double(n), 4)) nats/token (perplexity \(fixed(exp(nats / Double(n)), 2))), \(fixed(nats / Double(raw.count), 4)) nats/byte over \(n) scored tokens")

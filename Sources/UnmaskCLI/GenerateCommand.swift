@@ -140,9 +140,15 @@ struct GenerateCommand: ParsableCommand {
             fputs(out, stdout)
             fflush(stdout)
         } : nil
+        let toFill = canvas.filter { $0 == tokenizer.maskId }.count * samples
+        let bar = ProgressBar("generating", total: toFill)
+        let progressObserver: StepObserver = { seqs in
+            bar.update(toFill - seqs.reduce(0) { $0 + $1.filter { $0 == tokenizer.maskId }.count })
+        }
         let sampler = try DiffusionSampler(spec: spec, planner: plannerModel)
         let result = try sampler.sample(canvases: [[Int]](repeating: canvas, count: samples), denoiser: denoiser,
-                                        seed: seed, observer: observer)
+                                        seed: seed, observer: observer ?? progressObserver)
+        bar.finish()
         if animate { fputs("\u{1B}[\(drawnLines)F\u{1B}[J", stdout) }
         for (i, ids) in result.sequences.enumerated() {
             let text = try tokenizer.decodeText(ids)

@@ -13,7 +13,7 @@ public enum Evaluation {
     /// positions 1..<L, every later one only its second half, so each scored token sees at
     /// least L/2 tokens of context and no token is scored twice. The stream's first token
     /// has no context and is not scored. Returns (total NLL in nats, tokens scored).
-    public static func causalNLL(model: Transformer, tokens: [Int]) throws -> (nats: Double, tokens: Int) {
+    public static func causalNLL(model: Transformer, tokens: [Int], progress: ((Int, Int) -> Void)? = nil) throws -> (nats: Double, tokens: Int) {
         guard model.config.attention == .causal, model.config.head == .tokens else {
             throw UnmaskError("the evaluator must be a causal model with a token head")
         }
@@ -30,6 +30,7 @@ public enum Evaluation {
                 total += nll(logits, row: i - 1, vocab: V, target: window[i], excluded: model.config.maskTokenId)
                 count += 1
             }
+            progress?(end, tokens.count)
             if end == tokens.count { break }
             start += L / 2
             firstScored = L - L / 2
@@ -60,7 +61,8 @@ public enum Evaluation {
     /// schedule, weight 1/t), Σ_masked (1/t)·(−log p(x₀ | x_t)) / L. The mean over windows
     /// and draws is the estimate; its standard error is the standard deviation of the
     /// per-(window, draw) values over √(count).
-    public static func denoiserELBO(model: Transformer, tokens: [Int], draws: Int, seed: UInt64)
+    public static func denoiserELBO(model: Transformer, tokens: [Int], draws: Int, seed: UInt64,
+                                    progress: ((Int, Int) -> Void)? = nil)
         throws -> (natsPerToken: Double, standardError: Double, tokens: Int) {
         guard model.config.head == .tokens, model.config.attention == .bidirectional else {
             throw UnmaskError("the denoiser must be a bidirectional model with a token head")
@@ -93,6 +95,7 @@ public enum Evaluation {
             }
             start += L
             w += 1
+            progress?(min(start, tokens.count), tokens.count)
         }
         let n = Double(values.count)
         let mean = values.reduce(0, +) / n
