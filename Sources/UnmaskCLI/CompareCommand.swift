@@ -25,9 +25,7 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "Write a generative-perplexity vs entropy plot (SVG).") var plot: String?
     @Option(help: "Held-out text for the real-text reference row.") var reference: String?
-    @Option(help: "Denoiser (default: models/denoiser).") var model: String?
-    @Option(help: "Evaluator (default: models/evaluator).") var evaluator: String?
-    @Option(help: "DDPD planner (default: models/planner).") var planner: String?
+    @OptionGroup var models: ModelSetOptions
     @Flag(help: "One JSON object per row.") var json = false
     @OptionGroup var vocabOptions: VocabOptions
     @OptionGroup var engine: EngineOptions
@@ -43,13 +41,6 @@ struct CompareCommand: ParsableCommand {
         var genPPL: Double, pplError: Double
         var entropy: Double, entropyError: Double
         var nfe: Double?, secondsPerSample: Double?
-    }
-
-    func load(_ explicit: String?, _ bundled: String) throws -> Transformer {
-        guard let dir = explicit ?? Files.locateResource("models/\(bundled)") else {
-            throw UnmaskError("cannot find models/\(bundled) (pass --\(bundled == "denoiser" ? "model" : bundled) DIR)")
-        }
-        return try Transformer.load(directory: dir, matmul: engine.matmul)
     }
 
     func measure(_ name: String, _ seqs: [[Int]], _ eval: Transformer, _ eot: Int, nfe: Double?, seconds: Double?) throws -> Row {
@@ -71,13 +62,13 @@ struct CompareCommand: ParsableCommand {
     func run() throws {
         let specs = try samplers.map { try SamplerSpec.parse($0) }
         let tokenizer = try vocabOptions.load()
-        let denoiserModel = try load(model, "denoiser")
-        let evalModel = try load(evaluator, "evaluator")
+        let denoiserModel = try models.required(.denoiser, matmul: engine.matmul)
+        let evalModel = try models.required(.evaluator, matmul: engine.matmul)
         guard length <= denoiserModel.config.contextLength else {
             throw UnmaskError("--length \(length) exceeds the denoiser's context of \(denoiserModel.config.contextLength)")
         }
         let denoiser = try TransformerDenoiser(model: denoiserModel)
-        let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: load(planner, "planner")) : nil
+        let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: models.required(.planner, matmul: engine.matmul)) : nil
         let eot = tokenizer.endOfTextId
         var rows: [Row] = []
         let bar = ProgressBar("compare", total: specs.count + 2)

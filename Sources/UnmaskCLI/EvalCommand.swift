@@ -21,8 +21,7 @@ struct EvalCommand: ParsableCommand {
 
     @Argument(help: "Samples as JSONL.") var samples: String?
     @Option(help: "Held-out text file.") var text: String?
-    @Option(help: "Denoiser model directory (default: models/denoiser).") var model: String?
-    @Option(help: "Evaluator model directory (default: models/evaluator).") var evaluator: String?
+    @OptionGroup var models: ModelSetOptions
     @Option(help: "Random masks per window for the ELBO.") var masks = 8
     @Option(help: "Seed for the ELBO masks.") var seed: UInt64 = 1
     @OptionGroup var vocabOptions: VocabOptions
@@ -32,12 +31,6 @@ struct EvalCommand: ParsableCommand {
     func validate() throws {
         if (samples == nil) == (text == nil) { throw ValidationError("give either SAMPLES.jsonl or --text FILE") }
         if masks < 1 || masks > 10_000 { throw ValidationError("--masks must be in 1...10000") }
-    }
-
-    func loadModel(_ explicit: String?, bundled: String) throws -> Transformer? {
-        if let explicit { return try Transformer.load(directory: explicit, matmul: engine.matmul) }
-        guard let dir = Files.locateResource("models/\(bundled)") else { return nil }
-        return try Transformer.load(directory: dir, matmul: engine.matmul)
     }
 
     func run() throws {
@@ -52,8 +45,8 @@ struct EvalCommand: ParsableCommand {
         }
         let tokens = try tokenizer.encode(utf8: Reflow.paragraphs(raw))
         guard tokens.count >= 2 else { throw UnmaskError("\(path) is too short to evaluate") }
-        let denoiser = try loadModel(model, bundled: "denoiser")
-        let eval = try loadModel(evaluator, bundled: "evaluator")
+        let denoiser = try models.optional(.denoiser, matmul: engine.matmul)
+        let eval = try models.optional(.evaluator, matmul: engine.matmul)
         guard denoiser != nil || eval != nil else { throw UnmaskError("no denoiser or evaluator model found (pass --model or --evaluator)") }
         var fields: [(String, JSONValue)] = [("tokens", .int(tokens.count)), ("bytes", .int(raw.count))]
         var lines = ["\(path): \(raw.count) bytes, \(tokens.count) tokens"]
@@ -101,9 +94,7 @@ struct EvalCommand: ParsableCommand {
             }
         }
         guard !samples.isEmpty else { throw UnmaskError("\(path): no samples (the file is empty)") }
-        guard let eval = try loadModel(evaluator, bundled: "evaluator") else {
-            throw UnmaskError("cannot find the evaluator model (models/evaluator); pass --evaluator DIR")
-        }
+        let eval = try models.required(.evaluator, matmul: engine.matmul)
         let r = try Evaluation.generativePerplexity(evaluator: eval, samples: samples, endOfText: tokenizer.endOfTextId)
         if json {
             print(JSON.line([("gen_ppl", .double(r.perplexity)), ("entropy", .double(r.meanEntropy)),

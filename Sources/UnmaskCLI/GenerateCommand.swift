@@ -77,8 +77,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Nucleus sampling threshold in (0, 1] (overrides the spec).") var topP: Double?
     @Option(help: "float64 (exact) or float32 (the legacy draw).") var precision: SamplingPrecision?
     @Option(help: "Infilling template, e.g. \"It is a truth [___ x6] that a single man\".") var template: String?
-    @Option(help: "Denoiser model directory (default: models/denoiser).") var model: String?
-    @Option(help: "DDPD planner model directory (default: models/planner).") var planner: String?
+    @OptionGroup var models: ModelSetOptions
     @Flag(help: "Animate the unmasking in the terminal.") var show = false
     @Flag(help: "One JSON object per sample.") var json = false
     @OptionGroup var vocabOptions: VocabOptions
@@ -97,20 +96,14 @@ struct GenerateCommand: ParsableCommand {
         if let precision { spec.draw.precision = precision }
         try spec.draw.validate()
         let tokenizer = try vocabOptions.load()
-        guard let dir = model ?? Files.locateResource("models/denoiser") else {
-            throw UnmaskError("cannot find the bundled models/denoiser (pass --model DIR)")
-        }
-        let net = try Transformer.load(directory: dir, matmul: engine.matmul)
+        let net = try models.required(.denoiser, matmul: engine.matmul)
         guard net.config.vocabSize == tokenizer.vocabSize, net.config.maskTokenId == tokenizer.maskId else {
-            throw UnmaskError("\(dir): the model's vocabulary (\(net.config.vocabSize)) does not match the tokenizer's (\(tokenizer.vocabSize))")
+            throw UnmaskError("the denoiser's vocabulary (\(net.config.vocabSize)) does not match the tokenizer's (\(tokenizer.vocabSize))")
         }
         let denoiser = try TransformerDenoiser(model: net)
         var plannerModel: CorruptionPlanner?
         if spec.kind == .ddpd {
-            guard let pdir = planner ?? Files.locateResource("models/planner") else {
-                throw UnmaskError("sampler ddpd needs a planner model (models/planner or --planner DIR)")
-            }
-            plannerModel = try TransformerPlanner(model: Transformer.load(directory: pdir, matmul: engine.matmul))
+            plannerModel = try TransformerPlanner(model: models.required(.planner, matmul: engine.matmul))
         }
         let canvas: [Int]
         if let template {

@@ -68,3 +68,35 @@ struct InfoCommand: ParsableCommand {
         }
     }
 }
+
+/// `--model`, `--evaluator`, `--planner`: the three bundled roles, each overridable.
+struct ModelSetOptions: ParsableArguments {
+    enum Role: String { case denoiser, evaluator, planner }
+
+    @Option(help: "Denoiser model directory (default: models/denoiser).") var model: String?
+    @Option(help: "Evaluator model directory (default: models/evaluator).") var evaluator: String?
+    @Option(help: "DDPD planner model directory (default: models/planner).") var planner: String?
+
+    func explicit(_ role: Role) -> String? {
+        switch role {
+        case .denoiser: return model
+        case .evaluator: return evaluator
+        case .planner: return planner
+        }
+    }
+
+    /// The model for `role`: the directory given, else the bundled one, else nil.
+    func optional(_ role: Role, matmul: MatMul) throws -> Transformer? {
+        guard let dir = explicit(role) ?? Files.locateResource("models/\(role.rawValue)") else { return nil }
+        return try Transformer.load(directory: dir, matmul: matmul)
+    }
+
+    /// Like `optional`, but a missing model is an error that says how to give one.
+    func required(_ role: Role, matmul: MatMul) throws -> Transformer {
+        guard let m = try optional(role, matmul: matmul) else {
+            let flag = role == .denoiser ? "--model" : "--\(role.rawValue)"
+            throw UnmaskError("cannot find the bundled models/\(role.rawValue) (pass \(flag) DIR)")
+        }
+        return m
+    }
+}
