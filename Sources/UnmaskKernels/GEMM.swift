@@ -272,22 +272,21 @@ public enum GEMM {
                         }
                         continue
                     }
-                    // Edge tile: the full-size kernel into a scratch tile, then copy the valid part.
+                    // Edge tile: the full-size kernel on a scratch tile, then copy the valid part.
+                    // When accumulating, the tile starts as a copy of C, so every element gets
+                    // exactly the FMA chain a full tile would give it: a row's result never
+                    // depends on where the tile boundaries fall (i.e. on the batch size).
+                    if accumulate {
+                        scratch.tile.update(repeating: 0, count: mr * nr)
+                        for ii in 0..<rows { (scratch.tile + ii * nr).update(from: cTile + ii * ldc, count: cols) }
+                    }
                     if rows == mr && !packAll {
                         kernel.runDirect(kc: kcb, a: a + i * lda + p0, lda: lda, b: bSliver, c: scratch.tile, ldc: nr,
-                                         accumulate: false)
+                                         accumulate: accumulate)
                     } else {
-                        kernel.run(kc: kcb, a: aSliver, b: bSliver, c: scratch.tile, ldc: nr, accumulate: false)
+                        kernel.run(kc: kcb, a: aSliver, b: bSliver, c: scratch.tile, ldc: nr, accumulate: accumulate)
                     }
-                    for ii in 0..<rows {
-                        let src = scratch.tile + ii * nr
-                        let dst = cTile + ii * ldc
-                        if accumulate {
-                            for jj in 0..<cols { dst[jj] += src[jj] }
-                        } else {
-                            dst.update(from: src, count: cols)
-                        }
-                    }
+                    for ii in 0..<rows { (cTile + ii * ldc).update(from: scratch.tile + ii * nr, count: cols) }
                 }
                 j += nr
                 bSliver += kcb * nr

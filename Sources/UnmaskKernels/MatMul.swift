@@ -32,6 +32,10 @@ public struct MatMul: Sendable {
         case .unmask where m > GEMM.skinnyRows:
             GEMM.gemmPacked(m: m, a: a, lda: lda, w: weight.packed, c: c, ldc: ldc, accumulate: accumulate,
                             threads: threads)
+        case .unmask:
+            // A few rows: stream the (in, out) weights; same summation order as the packed path.
+            GEMM.sgemm(transA: false, transB: false, m: m, n: weight.cols, k: weight.rows, a: a, lda: lda,
+                       b: weight.inOut, ldb: weight.cols, c: c, ldc: ldc, accumulate: accumulate, threads: threads)
         default:
             gemm(transA: false, transB: weight.transposed, m: m, n: weight.cols, k: weight.rows, a: a, lda: lda,
                  b: weight.raw, ldb: weight.transposed ? weight.rows : weight.cols, c: c, ldc: ldc, accumulate: accumulate)
@@ -48,6 +52,11 @@ public final class Weight: @unchecked Sendable {
     public let raw: UnsafePointer<Float>
     public let transposed: Bool
     public let packed: PackedMatrix
+    /// W laid out (in, out) for the few-rows path: `raw` itself, or a transposed copy when
+    /// the raw storage is (out, in). The copy makes the few-rows path sum in the same order
+    /// as the packed one, so a row's result does not depend on how many rows came with it.
+    public let inOut: UnsafePointer<Float>
+    private let ownedCopy: UnsafeMutablePointer<Float>?
 
     public init(rows: Int, cols: Int, raw: UnsafePointer<Float>, transposed: Bool = false) {
         self.rows = rows
@@ -55,5 +64,16 @@ public final class Weight: @unchecked Sendable {
         self.raw = raw
         self.transposed = transposed
         packed = PackedMatrix(k: rows, n: cols, source: raw, ld: transposed ? rows : cols, transposed: transposed)
+        if transposed {
+            let copy = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
+            for r in 0..<rows { for c in 0..<cols { copy[r * cols + c] = raw[c * rows + r] } }
+            ownedCopy = copy
+            inOut = UnsafePointer(copy)
+        } else {
+            ownedCopy = nil
+            inOut = raw
+        }
     }
+
+    deinit { ownedCopy?.deallocate() }
 }

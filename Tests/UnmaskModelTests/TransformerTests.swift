@@ -98,3 +98,26 @@ final class TransformerTests: XCTestCase {
         XCTAssertThrowsError(try one.forward(ids: [c.vocabSize], batch: 1, length: 1))
     }
 }
+
+final class BatchIndependenceTests: XCTestCase {
+    /// A sequence's outputs are bit-identical whether it is run alone, with one requested
+    /// position or many, or inside a batch of other sequences (our backend): samplers can
+    /// then promise that a sample does not depend on the batch it was drawn in.
+    func testOutputsDoNotDependOnTheBatch() throws {
+        let (c, p) = try TransformerTests.randomModel()
+        let model = try Transformer(config: c, source: p, matmul: MatMul(threads: 2))
+        var rng = SplitMix64(seed: 12)
+        let seqs = (0..<7).map { _ in (0..<37).map { _ in Int(rng.next() % 299) } }
+        let V = c.vocabSize
+        // Row 36 of a 37-row sequence is in an edge tile alone (37 = 3·12 + 1) and in a full
+        // tile inside the batch (3·37 + 36 = 147); row 5 is in a full tile both times.
+        for pos in [5, 36] {
+            let alone = try model.forward(ids: seqs[3], batch: 1, length: 37, positions: [pos])
+            let batched = try model.forward(ids: seqs.flatMap { $0 }, batch: 7, length: 37,
+                                            positions: (0..<7).map { $0 * 37 + pos })
+            XCTAssertEqual(alone.map(\.bitPattern), Array(batched[(3 * V)..<(4 * V)]).map(\.bitPattern), "position \(pos)")
+            let all = try model.forward(ids: seqs[3], batch: 1, length: 37)
+            XCTAssertEqual(alone.map(\.bitPattern), Array(all[(pos * V)..<((pos + 1) * V)]).map(\.bitPattern), "position \(pos)")
+        }
+    }
+}
