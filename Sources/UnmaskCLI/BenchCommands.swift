@@ -20,11 +20,11 @@ struct BenchAllCommand: ParsableCommand {
     @Flag(help: "One JSON object per line.") var json = false
 
     func run() throws {
-        var gemm = try BenchGEMMCommand.parse(json ? ["--json"] : [])
+        let gemm = try BenchGEMMCommand.parse(json ? ["--json"] : [])
         try gemm.run()
-        var forward = try BenchForwardCommand.parse(json ? ["--json"] : [])
+        let forward = try BenchForwardCommand.parse(json ? ["--json"] : [])
         try forward.run()
-        var samplers = try BenchSamplersCommand.parse(json ? ["--json"] : [])
+        let samplers = try BenchSamplersCommand.parse(json ? ["--json"] : [])
         try samplers.run()
     }
 }

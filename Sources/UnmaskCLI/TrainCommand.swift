@@ -26,7 +26,8 @@ struct TrainCommand: ParsableCommand {
     var corpus: [String]
     @Option(help: "Output directory (model, checkpoint, log.jsonl, loss.svg, README.md).") var out: String
     @Option(help: "A config.json to train.") var config: String?
-    @Option(help: "Start from this model's weights.") var initFrom: String?
+    @Option(name: [.customLong("init"), .customLong("init-from")], help: "Start from this model's weights (a model directory).")
+    var initFrom: String?
     @Flag(help: "Continue from the checkpoint in --out.") var resume = false
     @Option(help: "Training steps.") var steps: Int?
     @Option(help: "Wall-clock budget in minutes.") var minutes: Double?

@@ -11,6 +11,7 @@ struct UnmaskCommand: ParsableCommand {
             DetokenizeCommand.self,
             TokenizerCommand.self,
             InfoCommand.self,
+            ConvertCommand.self,
             TrainCommand.self,
             EvalCommand.self,
             GenerateCommand.self,

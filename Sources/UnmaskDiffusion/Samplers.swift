@@ -112,9 +112,14 @@ public final class DiffusionSampler {
         switch spec.kind {
         case .ancestral:
             if spec.draw.precision == .float32 {
-                try run.ancestralStepwise(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw, legacyFloat32: true)
+                // The legacy draw needs every step's all-position race, so it is always
+                // stepwise; with the cache on it reuses the network's output across steps
+                // in which nothing unmasked, as MDLM's cached sampler does.
+                try run.ancestralStepwise(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw,
+                                          legacyFloat32: true, reuseUnchanged: spec.cache)
             } else if !spec.cache {
-                try run.ancestralStepwise(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw, legacyFloat32: false)
+                try run.ancestralStepwise(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw,
+                                          legacyFloat32: false, reuseUnchanged: false)
             } else {
                 try run.ancestralCached(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw)
             }
@@ -229,14 +234,24 @@ final class Run {
     /// the log domain). With `legacyFloat32` it is computed as float32 code does it —
     /// float32 probabilities and the exponential race argmax_j q_j/E_j, E_j = −log u_j with
     /// 24-bit uniforms (E_j ≥ 6e-8, i.e. Gumbel noise ≤ 16.6) — which starves rare tokens:
-    /// the bias to measure.
-    func ancestralStepwise(steps T: Int, schedule: NoiseSchedule, draw options: CategoricalOptions, legacyFloat32: Bool) throws {
+    /// the bias to measure. With `reuseUnchanged`, a step in which no token unmasked keeps
+    /// the previous call's output (MDLM's cache: the denoiser is time-agnostic, so the same
+    /// input gives the same distribution); the draws are still made at every step.
+    func ancestralStepwise(steps T: Int, schedule: NoiseSchedule, draw options: CategoricalOptions, legacyFloat32: Bool,
+                           reuseUnchanged: Bool) throws {
+        var cached: (positions: [[Int]], rows: [[ArraySlice<Float>]])?
         for i in stride(from: T, through: 1, by: -1) {
             let t = Double(i) / Double(T), s = Double(i - 1) / Double(T)
             let at = schedule.alpha(t), as_ = i == 1 ? 1.0 : schedule.alpha(s)
             let positions = (0..<B).map { maskedPositions($0) }
             if positions.allSatisfy({ $0.isEmpty }) { break }
-            let rows = try call(positions)
+            let rows: [[ArraySlice<Float>]]
+            if reuseUnchanged, let c = cached, c.positions == positions {
+                rows = c.rows
+            } else {
+                rows = try call(positions)
+                cached = (positions, rows)
+            }
             let logMove = log(as_ - at) - log(1 - at)
             let logStay = log(1 - as_) - log(1 - at)
             for b in 0..<B {

@@ -82,12 +82,12 @@ public final class ParameterBuffer: TensorSource, @unchecked Sendable {
     }
 
     /// Writes `config.json` and `model.safetensors` into `directory`, each atomically.
-    public func save(directory: String, metadata: [(String, String)] = []) throws {
+    public func save(directory: String, metadata: [(String, String)] = [], dtype: StorageType = .f32) throws {
         try Files.createDirectory(directory)
         let tensors = layout.map { t in
             (name: t.name, shape: t.shape, data: UnsafeBufferPointer(start: UnsafePointer(data + t.offset), count: t.shape.reduce(1, *)))
         }
-        try SafetensorsFile.write(path: directory + "/model.safetensors", tensors: tensors, metadata: metadata)
+        try SafetensorsFile.write(path: directory + "/model.safetensors", tensors: tensors, metadata: metadata, dtype: dtype)
         try Files.writeAtomically(Array((config.json.serialized(indent: 2) + "\n").utf8), to: directory + "/config.json")
     }
 }

@@ -68,6 +68,20 @@ final class SamplerBehaviourTests: XCTestCase {
         XCTAssertLessThan(chi2, fiveSigma(dof))
     }
 
+    /// The legacy float32 sampler's cache only skips calls whose input is unchanged, so it
+    /// must give bit-identical samples to cache=off (same draws, same rows) with fewer calls:
+    /// at most one per distinct masked set, so at most L for a sample alone.
+    func testLegacyCacheChangesCallsNotSamples() throws {
+        let canvases = [[Int]](repeating: [Int](repeating: 3, count: 5), count: 8)
+        let cached = try DiffusionSampler("ancestral:steps=200:precision=float32").sample(canvases: canvases, denoiser: toy, seed: 4)
+        let stepwise = try DiffusionSampler("ancestral:steps=200:precision=float32:cache=off").sample(canvases: canvases, denoiser: toy, seed: 4)
+        XCTAssertEqual(cached.sequences, stepwise.sequences)
+        XCTAssertLessThan(cached.nfe.reduce(0, +), stepwise.nfe.reduce(0, +))
+        let alone = try DiffusionSampler("ancestral:steps=200:precision=float32").sample(canvases: [canvases[0]], denoiser: toy, seed: 4)
+        XCTAssertLessThanOrEqual(alone.nfe[0], 5)
+        XCTAssertGreaterThan(stepwise.nfe[0], 5)
+    }
+
     func testSpecErrors() {
         let bad: [(String, String)] = [
             ("ancestral:steps=0", "steps must be in"),
