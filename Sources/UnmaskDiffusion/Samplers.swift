@@ -239,48 +239,51 @@ final class Run {
     /// input gives the same distribution); the draws are still made at every step.
     func ancestralStepwise(steps T: Int, schedule: NoiseSchedule, draw options: CategoricalOptions, legacyFloat32: Bool,
                            reuseUnchanged: Bool) throws {
-        var cached: (positions: [[Int]], rows: [[ArraySlice<Float>]])?
+        // Per sample and masked position: log-probabilities (float64 path) or float32
+        // probabilities (legacy path), computed once per network call, not once per step.
+        var cached: (positions: [[Int]], logProbs: [[[Double]]], probs32: [[[Float]]])?
         for i in stride(from: T, through: 1, by: -1) {
             let t = Double(i) / Double(T), s = Double(i - 1) / Double(T)
             let at = schedule.alpha(t), as_ = i == 1 ? 1.0 : schedule.alpha(s)
             let positions = (0..<B).map { maskedPositions($0) }
             if positions.allSatisfy({ $0.isEmpty }) { break }
-            let rows: [[ArraySlice<Float>]]
-            if reuseUnchanged, let c = cached, c.positions == positions {
-                rows = c.rows
-            } else {
-                rows = try call(positions)
-                cached = (positions, rows)
+            if !(reuseUnchanged && cached?.positions == positions) {
+                let rows = try call(positions)
+                let logProbs = rows.map { $0.map { logProbabilities($0, options) } }
+                let probs32 = legacyFloat32 ? logProbs.map { $0.map { $0.map { Float(exp($0)) } } } : []
+                cached = (positions, logProbs, probs32)
             }
+            let c = cached!
             let logMove = log(as_ - at) - log(1 - at)
             let logStay = log(1 - as_) - log(1 - at)
+            // q_j = p_j·(move_t − move_s), q_mask = move_s (move = 1 − α), in float32.
+            let moveGap = Float(as_ - at), moveS = Float(1 - as_)
             for b in 0..<B {
+                var rng = rngs[b]  // a local copy: no exclusivity check per draw
+                defer { rngs[b] = rng }
                 for (j, pos) in positions[b].enumerated() {
-                    var lp = logProbabilities(rows[b][j], options)
+                    var best = mask
                     if legacyFloat32 {
-                        // q_j = p_j·(move_t − move_s), q_mask = move_s (move = 1 − α), in float32.
-                        let moveGap = Float(as_ - at), moveS = Float(1 - as_)
-                        var best = mask
                         var bestScore = -Float.infinity
-                        for v in 0..<V {
-                            let q = v == mask ? moveS : Float(exp(lp[v])) * moveGap
-                            // As MDLM's _sample_categorical: 1e-10 − log(u + 1e-10), in float32.
-                            let e = 1e-10 - logf(rngs[b].uniform32() + 1e-10)
-                            let score = q / e
-                            if score > bestScore { bestScore = score; best = v }
+                        c.probs32[b][j].withUnsafeBufferPointer { p in
+                            for v in 0..<V {
+                                let q = v == mask ? moveS : p[v] * moveGap
+                                // As MDLM's _sample_categorical: 1e-10 − log(u + 1e-10), in float32.
+                                let e = 1e-10 - logf(rng.uniform32() + 1e-10)
+                                let score = q / e
+                                if score > bestScore { bestScore = score; best = v }
+                            }
                         }
-                        if best != mask { seqs[b][pos] = best }
                     } else {
-                        for v in 0..<V { lp[v] += logMove }
-                        lp[mask] = logStay
-                        var best = mask
                         var bestScore = -Double.infinity
-                        for v in 0..<V {
-                            let score = lp[v] + rngs[b].gumbel64()
-                            if score > bestScore { bestScore = score; best = v }
+                        c.logProbs[b][j].withUnsafeBufferPointer { lp in
+                            for v in 0..<V {
+                                let score = (v == mask ? logStay : lp[v] + logMove) + rng.gumbel64()
+                                if score > bestScore { bestScore = score; best = v }
+                            }
                         }
-                        if best != mask { seqs[b][pos] = best }
                     }
+                    if best != mask { seqs[b][pos] = best }
                 }
             }
             observer?(seqs)
