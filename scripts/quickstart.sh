@@ -28,7 +28,8 @@ echo "building (release) ..." >&2
 swift build -c release --product unmask 2>&1 | grep -E "error|warning: unre|Compiling UnmaskCLI|Build complete" >&2 || true
 test -x .build/release/unmask || { echo "error: build failed; run 'swift build -c release' to see why" >&2; exit 1; }
 
-# The main job. Until the bundled models exist it shows the tokenizer at work.
-text="It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife."
-echo "$ echo \"$text\" | unmask tokenize --json" >&2
-echo "$text" | .build/release/unmask tokenize --json
+# The main job: text from the bundled denoiser (models/denoiser), after a prompt, with the
+# default sampler. Same seed, same text; try --seed, --sampler, --show or --template.
+prompt="It is a truth universally acknowledged"
+echo "$ unmask generate \"$prompt\" --samples 3" >&2
+.build/release/unmask generate "$prompt" --samples 3

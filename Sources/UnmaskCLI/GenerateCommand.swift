@@ -121,13 +121,20 @@ struct GenerateCommand: ParsableCommand {
         }
         let animate = show && isatty(1) != 0 && !json
         var drawnLines = 0
+        let columns = terminalColumns()
         let observer: StepObserver? = animate ? { seqs in
             var out = drawnLines > 0 ? "\u{1B}[\(drawnLines)F\u{1B}[J" : ""
             var lines = 0
             for s in seqs {
-                let text = s.map { $0 == tokenizer.maskId ? "\u{1B}[2m░\u{1B}[0m" : String(decoding: tokenizer.tokenBytes[$0], as: UTF8.self) }.joined()
+                let pieces = s.map { $0 == tokenizer.maskId ? nil : String(decoding: tokenizer.tokenBytes[$0], as: UTF8.self) }
+                let text = pieces.map { $0 ?? "\u{1B}[2m░\u{1B}[0m" }.joined()
                 out += text + "\n\n"
-                lines += text.split(separator: "\n", omittingEmptySubsequences: false).count + 1
+                // Rows on screen, counting the terminal's wrapping (a masked position is one column).
+                let plain = pieces.map { $0 ?? "░" }.joined()
+                for line in plain.split(separator: "\n", omittingEmptySubsequences: false) {
+                    lines += max(1, (line.unicodeScalars.count + columns - 1) / columns)
+                }
+                lines += 1
             }
             drawnLines = lines
             fputs(out, stdout)
@@ -158,3 +165,10 @@ struct GenerateCommand: ParsableCommand {
 }
 
 extension SamplingPrecision: ExpressibleByArgument {}
+
+/// The terminal's width in columns (80 if stdout is not a terminal or does not say).
+func terminalColumns() -> Int {
+    var size = winsize()
+    guard ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+    return Int(size.ws_col)
+}
