@@ -67,6 +67,11 @@ struct CompareCommand: ParsableCommand {
         guard length <= denoiserModel.config.contextLength else {
             throw UnmaskError("--length \(length) exceeds the denoiser's context of \(denoiserModel.config.contextLength)")
         }
+        // The evaluator scores each sample after an <|endoftext|>, so it needs length + 1
+        // positions: check before sampling, not after minutes of it.
+        guard length + 1 <= evalModel.config.contextLength else {
+            throw UnmaskError("--length \(length) + 1 (the <|endoftext|> the evaluator reads first) exceeds the evaluator's context of \(evalModel.config.contextLength)")
+        }
         let denoiser = try TransformerDenoiser(model: denoiserModel)
         let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: models.required(.planner, matmul: engine.matmul)) : nil
         let eot = tokenizer.endOfTextId

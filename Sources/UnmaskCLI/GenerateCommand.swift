@@ -69,7 +69,7 @@ struct GenerateCommand: ParsableCommand {
     )
 
     @Argument(help: "Text to continue.") var prompt: String?
-    @Option(help: "Sampler spec.") var sampler = "fhs"
+    @Option(help: "Sampler spec (default: first-hitting with nucleus 0.9, the best-reading text of the bundled denoiser).") var sampler = "fhs:top_p=0.9"
     @Option(help: "Tokens to generate after the prompt.") var length = 64
     @Option(help: "Number of samples.") var samples = 1
     @Option(help: "Seed (sample i uses stream i of it).") var seed: UInt64 = 1

@@ -25,7 +25,7 @@ final class GenerateCLITests: XCTestCase {
         XCTAssertEqual(withoutTime(a.stdout), withoutTime(b.stdout))
         let lines = a.stdout.split(separator: "\n")
         XCTAssertEqual(lines.count, 2)
-        for key in ["\"text\":", "\"ids\":", "\"nfe\":8", "\"seconds\":", "\"sampler\":\"fhs\"", "\"seed\":5"] {
+        for key in ["\"text\":", "\"ids\":", "\"nfe\":8", "\"seconds\":", "\"sampler\":\"fhs:top_p=0.9\"", "\"seed\":5"] {
             XCTAssertTrue(lines[0].contains(key), "\(key) missing in \(lines[0])")
         }
         let c = try runUnmask(["generate", "It was", "--model", GenerateCLITests.modelDir, "--length", "8", "--seed", "6", "--json"])
