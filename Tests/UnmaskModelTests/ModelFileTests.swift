@@ -81,7 +81,7 @@ final class ModelFileTests: XCTestCase {
         let cases: [(String, [UInt8], String)] = [
             ("{not json", [], "not valid JSON"),
             (#"{"embed.weight": {"dtype": "F32", "shape": [37, 16], "data_offsets": [0, 99999]}}"#, [UInt8](repeating: 0, count: 64), "outside"),
-            (#"{"embed.weight": {"dtype": "F16", "shape": [37, 16], "data_offsets": [0, 1184]}}"#, [UInt8](repeating: 0, count: 1184), "is F16, expected F32"),
+            (#"{"embed.weight": {"dtype": "I32", "shape": [37, 16], "data_offsets": [0, 2368]}}"#, [UInt8](repeating: 0, count: 2368), "is I32; model weights must be F32, F16 or BF16"),
             (#"{"embed.weight": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 8]}}"#, [UInt8](repeating: 0, count: 8), "unsupported dtype"),
             (#"{"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}, "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}}"#, [UInt8](repeating: 0, count: 24), "overlap"),
             (#"{"a": {"dtype": "F32", "shape": [5], "data_offsets": [0, 16]}}"#, [UInt8](repeating: 0, count: 16), "needs 20"),
