@@ -44,7 +44,10 @@ struct BenchForwardCommand: ParsableCommand {
                 let times = interleavedMedianSeconds([
                     { _ = try! ours.forward(ids: ids, batch: batch, length: length) },
                     { _ = try! blas.forward(ids: ids, batch: batch, length: length) },
-                ], rounds: 7, batchSeconds: 0.1, between: { i in if i == 1 && t > 1 { usleep(150_000) } })
+                ], rounds: 7, batchSeconds: 0.1, between: { i in
+                    // Let the other side's spinning workers sleep first (see bench gemm).
+                    if t > 1 { usleep(i == 1 ? 150_000 : useconds_t(WorkerPool.spinSeconds * 5e6)) }
+                })
                 let tokensPerSecond = Double(batch * length) / times[0]
                 if json {
                     print(JSON.line([("batch", .int(batch)), ("length", .int(length)), ("threads", .int(t)),

@@ -98,9 +98,11 @@ struct BenchGEMMCommand: ParsableCommand {
                         { OpenBLAS.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: A, lda: k, b: B, ldb: n,
                                          c: C, ldc: n, threads: threads) },
                     ], between: { i in
-                        // OpenBLAS's worker threads spin for ~0.1 s after a call; let them
-                        // sleep before anything else is timed, or they steal the second core.
-                        if i == 2 && threads > 1 { usleep(150_000) }
+                        // Both sides' worker threads spin after a call (OpenBLAS's for ~0.1 s,
+                        // ours for WorkerPool.spinSeconds); let them sleep before the other
+                        // side is timed, or they steal its second core.
+                        if threads > 1 && i == 1 { usleep(useconds_t(WorkerPool.spinSeconds * 5e6)) }
+                        if threads > 1 && i == 2 { usleep(150_000) }
                     })
                     let (ours, pre, blas) = (times[0], times[1], times[2])
                     return (flops / ours / 1e9, flops / pre / 1e9, flops / blas / 1e9)

@@ -101,30 +101,41 @@ public enum GEMM {
             return
         }
         if m <= skinnyRows {
-            skinnyGEMM(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
-                       c: c, ldc: ldc, accumulate: accumulate)
+            // Columns split into 16-wide chunks, contiguous ranges per thread: each element
+            // of C still sees the same k order, so the split changes only the timing.
+            let chunks = (n + 15) / 16
+            let t = effectiveThreads(threads, m: m, n: n, k: k, slivers: chunks)
+            let work = { (part: Int) in
+                let (s0, s1) = split(chunks, parts: t, index: part)
+                if s0 == s1 { return }
+                let j0 = s0 * 16, j1 = min(n, s1 * 16)
+                skinnyGEMM(transA: transA, transB: transB, m: m, n: j1 - j0, k: k, a: a, lda: lda,
+                           b: transB ? b + j0 * ldb : b + j0, ldb: ldb, c: c + j0, ldc: ldc, accumulate: accumulate)
+            }
+            WorkerPool.shared.run(parts: t, work)
             return
         }
         let nr = kernel.nr
         let slivers = (n + nr - 1) / nr
-        let t = effectiveThreads(threads, m: m, n: n, k: k, slivers: slivers)
+        let t = effectiveThreads(threads, m: m, n: n, k: k, slivers: max(slivers, m / kernel.mr))
+        let plan = ThreadSplit(kernel: kernel, transA: transA, m: m, n: n, lda: lda, prepackedB: false, threads: t)
         let work = { (part: Int) in
-            let (s0, s1) = split(slivers, parts: t, index: part)
-            if s0 == s1 { return }
-            let j0 = s0 * nr, j1 = min(n, s1 * nr)
+            let (i0, i1, j0, j1) = plan.ranges(part)
+            if i0 == i1 || j0 == j1 { return }
             let scratch = GEMMScratch.acquire(kernel: kernel, kcMax: min(k, GEMMBlocking.kc), ncMax: j1 - j0)
             defer { scratch.release() }
+            let aPart = transA ? a + i0 : a + i0 * lda
             var p0 = 0
             while p0 < k {
                 let kcb = min(GEMMBlocking.kc, k - p0)
                 packB(transB: transB, b: b, ldb: ldb, p0: p0, kcb: kcb, j0: j0, j1: j1, nr: nr, into: scratch.b)
-                macroLoop(kernel: kernel, transA: transA, m: m, a: a, lda: lda, p0: p0, kcb: kcb,
+                macroLoop(kernel: kernel, transA: transA, m: i1 - i0, a: aPart, lda: lda, p0: p0, kcb: kcb,
                           packedB: UnsafePointer(scratch.b), j0: j0, j1: j1,
-                          c: c, ldc: ldc, accumulate: accumulate || p0 > 0, scratch: scratch)
+                          c: c + i0 * ldc, ldc: ldc, accumulate: accumulate || p0 > 0, scratch: scratch)
                 p0 += kcb
             }
         }
-        if t == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: t, execute: work) }
+        WorkerPool.shared.run(parts: t, work)
     }
 
     /// C = [C +] op(A)·W with W packed once (see PackedMatrix).
@@ -136,25 +147,27 @@ public enum GEMM {
         let kernel = w.kernel
         let nr = kernel.nr
         let slivers = w.slivers
-        let t = effectiveThreads(threads, m: m, n: n, k: k, slivers: slivers)
+        let t = effectiveThreads(threads, m: m, n: n, k: k, slivers: max(slivers, m / kernel.mr))
+        let plan = ThreadSplit(kernel: kernel, transA: transA, m: m, n: n, lda: lda, prepackedB: true, threads: t)
         let work = { (part: Int) in
-            let (s0, s1) = split(slivers, parts: t, index: part)
-            if s0 == s1 { return }
-            let j0 = s0 * nr, j1 = min(n, s1 * nr)
+            let (i0, i1, j0, j1) = plan.ranges(part)
+            if i0 == i1 || j0 == j1 { return }
+            let s0 = j0 / nr
             let scratch = GEMMScratch.acquire(kernel: kernel, kcMax: min(k, GEMMBlocking.kc), ncMax: 0)
             defer { scratch.release() }
+            let aPart = transA ? a + i0 : a + i0 * lda
             var p0 = 0
             while p0 < k {
                 let kcb = min(GEMMBlocking.kc, k - p0)
                 // Block p0 of the packed weights: (kcb, slivers * NR); our range starts at sliver s0.
                 let block = w.data + p0 * slivers * nr + s0 * kcb * nr
-                macroLoop(kernel: kernel, transA: transA, m: m, a: a, lda: lda, p0: p0, kcb: kcb,
+                macroLoop(kernel: kernel, transA: transA, m: i1 - i0, a: aPart, lda: lda, p0: p0, kcb: kcb,
                           packedB: UnsafePointer(block), j0: j0, j1: j1,
-                          c: c, ldc: ldc, accumulate: accumulate || p0 > 0, scratch: scratch)
+                          c: c + i0 * ldc, ldc: ldc, accumulate: accumulate || p0 > 0, scratch: scratch)
                 p0 += kcb
             }
         }
-        if t == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: t, execute: work) }
+        WorkerPool.shared.run(parts: t, work)
     }
 
     /// At most this many rows of A go to `skinnyGEMM` instead of the blocked path.
@@ -226,6 +239,14 @@ public enum GEMM {
         return max(1, min(threads, slivers))
     }
 
+    /// Whether macroLoop packs A (rather than reading it in place) for this layout.
+    @inline(__always)
+    static func packsA(transA: Bool, lda: Int) -> Bool {
+        // Rows 4 KB apart map to the same L1 set (8 ways), so 12 row streams at such a
+        // stride evict each other: pack A then, like a transposed one.
+        transA || (lda * 4) % 4096 == 0
+    }
+
     @inline(__always)
     static func split(_ count: Int, parts: Int, index: Int) -> (Int, Int) {
         (count * index / parts, count * (index + 1) / parts)
@@ -239,9 +260,7 @@ public enum GEMM {
                           p0: Int, kcb: Int, packedB: UnsafePointer<Float>, j0: Int, j1: Int,
                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: GEMMScratch) {
         let mr = kernel.mr, nr = kernel.nr
-        // Rows 4 KB apart map to the same L1 set (8 ways), so 12 row streams at such a
-        // stride evict each other: pack A then, like a transposed one.
-        let packAll = transA || (lda * 4) % 4096 == 0
+        let packAll = packsA(transA: transA, lda: lda)
         var i0 = 0
         while i0 < m {
             let mcb = min(GEMMBlocking.mc, m - i0)
@@ -354,4 +373,41 @@ final class GEMMScratch {
 func alignedFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
     let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
     return raw.bindMemory(to: Float.self, capacity: max(1, count))
+}
+
+/// How the threads share one product: by columns (slivers of NR) or by rows (slivers of MR).
+///
+/// Splitting columns makes every thread pack all of A whenever A is packed (transposed, or
+/// rows 4 KB apart); splitting rows makes every thread pack all of B, unless B was packed
+/// once in advance. So rows are split when A is packed and that duplicates more than the
+/// B packing would (B prepacked, or m > n), and there are enough row slivers to balance.
+/// Either way the boundaries fall on whole micro-tiles, the very tiles one thread would
+/// compute, so the split never changes a result.
+struct ThreadSplit {
+    let byRows: Bool
+    let m: Int, n: Int, mr: Int, nr: Int, threads: Int
+
+    init(kernel: MicroKernel, transA: Bool, m: Int, n: Int, lda: Int, prepackedB: Bool, threads: Int) {
+        self.m = m
+        self.n = n
+        self.mr = kernel.mr
+        self.nr = kernel.nr
+        self.threads = threads
+        let rowSlivers = m / kernel.mr
+        byRows = threads > 1 && GEMM.packsA(transA: transA, lda: lda)
+            && (prepackedB ? rowSlivers >= 4 * threads : (m > n && rowSlivers >= 2 * threads))
+    }
+
+    /// Rows i0..<i1 and columns j0..<j1 of C for one part.
+    @inline(__always)
+    func ranges(_ part: Int) -> (Int, Int, Int, Int) {
+        if byRows {
+            let slivers = (m + mr - 1) / mr
+            let (s0, s1) = GEMM.split(slivers, parts: threads, index: part)
+            return (s0 * mr, min(m, s1 * mr), 0, n)
+        }
+        let slivers = (n + nr - 1) / nr
+        let (s0, s1) = GEMM.split(slivers, parts: threads, index: part)
+        return (0, m, s0 * nr, min(n, s1 * nr))
+    }
 }

@@ -304,10 +304,8 @@ public final class Backprop {
     func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         let t = min(matmul.threads, count)
         if t <= 1 { for i in 0..<count { body(i) }; return }
-        withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: t) { part in
-                for i in (count * part / t)..<(count * (part + 1) / t) { body(i) }
-            }
+        WorkerPool.shared.run(parts: t) { part in
+            for i in (count * part / t)..<(count * (part + 1) / t) { body(i) }
         }
     }
 

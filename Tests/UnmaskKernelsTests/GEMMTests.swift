@@ -113,7 +113,8 @@ final class GEMMTests: XCTestCase {
     }
 
     func testPackedWeightsAgainstReference() {
-        for (m, n, k) in GEMMTests.awkwardShapes + [(3, 300, 600)] {
+        // (300, 200, 1024): big enough for 2 threads, rows 4 KB apart: split by rows.
+        for (m, n, k) in GEMMTests.awkwardShapes + [(3, 300, 600), (300, 200, 1024)] {
             for transB in [false, true] {
                 for transA in [false, true] {
                     let p = Problem(m: m, n: n, k: k, transA: transA, transB: transB, seed: UInt64(m * 1000 + n + k))
@@ -155,13 +156,27 @@ final class GEMMTests: XCTestCase {
     }
 
     func testOneAndTwoThreadsAreBitIdentical() {
-        for (m, n, k) in [(128, 768, 256), (1024, 256, 1024), (1, 4096, 256), (300, 100, 70)] {
-            for transB in [false, true] {
-                let p = Problem(m: m, n: n, k: k, transA: false, transB: transB, seed: 99)
+        for (m, n, k) in [(128, 768, 256), (1024, 256, 1024), (1, 4096, 256), (4, 4099, 257), (3, 1000, 700), (300, 100, 70)] {
+            // Threads split columns, or rows where A is packed (transposed, or rows 4 KB
+            // apart as in (1024, 256, 1024)): both must give the 1-thread bits.
+            for transB in [false, true] { for transA in [false, true] {
+                let p = Problem(m: m, n: n, k: k, transA: transA, transB: transB, seed: 99)
                 let one = runOurs(p, kernel: .selected, accumulate: false, threads: 1)
                 let two = runOurs(p, kernel: .selected, accumulate: false, threads: 2)
-                XCTAssertEqual(one.map(\.bitPattern), two.map(\.bitPattern), "m=\(m) n=\(n) k=\(k)")
-            }
+                XCTAssertEqual(bitDifferences(one, two), 0, "m=\(m) n=\(n) k=\(k) tA=\(transA) tB=\(transB)")
+                let w = p.b.withUnsafeBufferPointer {
+                    PackedMatrix(k: k, n: n, source: $0.baseAddress!, ld: p.ldb, transposed: transB, kernel: .selected)
+                }
+                let packed = [1, 2].map { threads in
+                    var c = p.c0
+                    p.a.withUnsafeBufferPointer { ap in c.withUnsafeMutableBufferPointer { cp in
+                        GEMM.gemmPacked(transA: transA, m: m, a: ap.baseAddress!, lda: p.lda, w: w,
+                                        c: cp.baseAddress!, ldc: n, accumulate: false, threads: threads)
+                    } }
+                    return c
+                }
+                XCTAssertEqual(bitDifferences(packed[0], packed[1]), 0, "packed, m=\(m) n=\(n) k=\(k) tA=\(transA) tB=\(transB)")
+            } }
         }
     }
 
@@ -176,6 +191,11 @@ final class GEMMTests: XCTestCase {
 extension SplitMix64 {
     /// Test data in [-1, 1).
     mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
+}
+
+/// How many elements differ in their bits (0 for bit-identical results).
+func bitDifferences(_ x: [Float], _ y: [Float]) -> Int {
+    x.count != y.count ? max(x.count, y.count) : zip(x, y).filter { $0.bitPattern != $1.bitPattern }.count
 }
 
 func fixedRatio(_ x: Double) -> String { String(Double(Int(x * 1000)) / 1000) }

@@ -4,4 +4,14 @@
    where the CPU has it and the AVX2 one elsewhere. Swift has no cpuid intrinsic. */
 int unmask_cpu_has_avx512f(void);
 int unmask_cpu_has_avx2_fma(void);
+
+/* A spin-wait hint (x86 PAUSE, arm64 YIELD): lets the sibling hyper-thread run and saves
+   power while a worker thread polls for the next GEMM. Swift has no intrinsic for it. */
+static inline void unmask_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 #endif
