@@ -241,19 +241,26 @@ final class Run {
                            reuseUnchanged: Bool) throws {
         // Per sample and masked position: log-probabilities (float64 path) or float32
         // probabilities (legacy path), computed once per network call, not once per step.
-        var cached: (positions: [[Int]], logProbs: [[[Double]]], probs32: [[[Float]]])?
+        // The cache is per sample: in a batch, a sample in which nothing unmasked is not
+        // sent to the network again (else every sample would pay for the busiest one, and
+        // its NFE would depend on the batch size).
+        var cachedPositions = [[Int]?](repeating: nil, count: B)
+        var cachedLogProbs = [[[Double]]](repeating: [], count: B)
+        var cachedProbs32 = [[[Float]]](repeating: [], count: B)
         for i in stride(from: T, through: 1, by: -1) {
             let t = Double(i) / Double(T), s = Double(i - 1) / Double(T)
             let at = schedule.alpha(t), as_ = i == 1 ? 1.0 : schedule.alpha(s)
             let positions = (0..<B).map { maskedPositions($0) }
             if positions.allSatisfy({ $0.isEmpty }) { break }
-            if !(reuseUnchanged && cached?.positions == positions) {
-                let rows = try call(positions)
-                let logProbs = rows.map { $0.map { logProbabilities($0, options) } }
-                let probs32 = legacyFloat32 ? logProbs.map { $0.map { $0.map { Float(exp($0)) } } } : []
-                cached = (positions, logProbs, probs32)
+            let wanted = (0..<B).map { b in reuseUnchanged && cachedPositions[b] == positions[b] ? [] : positions[b] }
+            if wanted.contains(where: { !$0.isEmpty }) {
+                let rows = try call(wanted)
+                for b in 0..<B where !wanted[b].isEmpty {
+                    cachedPositions[b] = positions[b]
+                    cachedLogProbs[b] = rows[b].map { logProbabilities($0, options) }
+                    if legacyFloat32 { cachedProbs32[b] = cachedLogProbs[b].map { $0.map { Float(exp($0)) } } }
+                }
             }
-            let c = cached!
             let logMove = log(as_ - at) - log(1 - at)
             let logStay = log(1 - as_) - log(1 - at)
             // q_j = p_j·(move_t − move_s), q_mask = move_s (move = 1 − α), in float32.
@@ -265,7 +272,7 @@ final class Run {
                     var best = mask
                     if legacyFloat32 {
                         var bestScore = -Float.infinity
-                        c.probs32[b][j].withUnsafeBufferPointer { p in
+                        cachedProbs32[b][j].withUnsafeBufferPointer { p in
                             for v in 0..<V {
                                 let q = v == mask ? moveS : p[v] * moveGap
                                 // As MDLM's _sample_categorical: 1e-10 − log(u + 1e-10), in float32.
@@ -276,7 +283,7 @@ final class Run {
                         }
                     } else {
                         var bestScore = -Double.infinity
-                        c.logProbs[b][j].withUnsafeBufferPointer { lp in
+                        cachedLogProbs[b][j].withUnsafeBufferPointer { lp in
                             for v in 0..<V {
                                 let score = (v == mask ? logStay : lp[v] + logMove) + rng.gumbel64()
                                 if score > bestScore { bestScore = score; best = v }

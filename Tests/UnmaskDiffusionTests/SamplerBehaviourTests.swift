@@ -80,6 +80,11 @@ final class SamplerBehaviourTests: XCTestCase {
         let alone = try DiffusionSampler("ancestral:steps=200:precision=float32").sample(canvases: [canvases[0]], denoiser: toy, seed: 4)
         XCTAssertLessThanOrEqual(alone.nfe[0], 5)
         XCTAssertGreaterThan(stepwise.nfe[0], 5)
+        // The cache is per sample: in a batch of 8, each sample still makes at most L calls,
+        // exactly as many as alone, and draws the same sequence.
+        XCTAssertTrue(cached.nfe.allSatisfy { $0 <= 5 }, "\(cached.nfe)")
+        XCTAssertEqual(cached.nfe[0], alone.nfe[0])
+        XCTAssertEqual(cached.sequences[0], alone.sequences[0])
     }
 
     func testSpecErrors() {
