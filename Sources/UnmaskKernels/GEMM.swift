@@ -76,11 +76,16 @@ public enum GEMMBackend: String, Sendable, CaseIterable {
     case openblas
 }
 
-/// Cache blocking. KC x NR floats of B (32 KB for the AVX-512 kernel at KC=256) and
-/// MR x KC of A stream through L1 per micro-kernel call; MC x KC of A (144 KB) sits in L2.
+/// Cache blocking. Per micro-kernel call, a KC x NR sliver of B (64 KB for the AVX-512
+/// kernel at KC=512) streams from L2 while its 12-row A sliver stays in L1; MC x KC of A
+/// (288 KB) and the B block sit in L2 (1 MB on Zen 4). KC=512 rather than 256: half as many
+/// passes over C, and half as many packing/copy calls, for products with k = d_ff = 1024.
+/// Measured here, `bench gemm --threads 1` while another process ran on the other core:
+/// geometric mean 1.15x OpenBLAS at KC=256 (worst shape 0.92x), 1.21x at KC=512 (worst 0.94x).
+/// UNMASK_GEMM_KC / UNMASK_GEMM_MC override them, for such experiments.
 /// MC is a multiple of both MRs (12 and 6).
 public enum GEMMBlocking {
-    public static let kc = envInt("UNMASK_GEMM_KC") ?? 256
+    public static let kc = envInt("UNMASK_GEMM_KC") ?? 512
     public static let mc = envInt("UNMASK_GEMM_MC") ?? 144
 }
 
@@ -254,24 +259,46 @@ public enum GEMM {
 
     /// For one k-block: run the micro-kernel over all tiles of columns j0..<j1, block of
     /// MC rows by block of MC rows. `packedB` holds the slivers of those columns, each (kcb, NR).
-    /// A row-major A is read in place by the direct kernel; only a last partial sliver is
-    /// packed (zero-padded). A transposed A is packed block by block.
+    ///
+    /// How A reaches the kernel, per MC block:
+    ///   - row-major A: read in place by the direct kernel (no copy at all);
+    ///   - row-major A whose rows are 4 KB apart (d_ff = 1024 floats): the rows map to the
+    ///     same L1 set (8 ways), so 12 row streams would evict each other. The block is
+    ///     copied row by row to a buffer whose stride is not a multiple of 4 KB — a
+    ///     sequential SIMD copy, several times cheaper than transposing it into slivers —
+    ///     and the direct kernel reads the copy;
+    ///   - transposed A: packed into MR-row slivers (a transpose is needed anyway).
+    /// A last partial sliver of rows is always packed, zero-padded, for the packed kernel.
     static func macroLoop(kernel: MicroKernel, transA: Bool, m: Int, a: UnsafePointer<Float>, lda: Int,
                           p0: Int, kcb: Int, packedB: UnsafePointer<Float>, j0: Int, j1: Int,
                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: GEMMScratch) {
         let mr = kernel.mr, nr = kernel.nr
-        let packAll = packsA(transA: transA, lda: lda)
+        let copyRows = !transA && packsA(transA: transA, lda: lda)
         var i0 = 0
         while i0 < m {
             let mcb = min(GEMMBlocking.mc, m - i0)
             let rowSlivers = (mcb + mr - 1) / mr
             let fullSlivers = mcb / mr
-            if packAll {
-                packA(transA: transA, a: a, lda: lda, i0: i0, mcb: mcb, p0: p0, kcb: kcb, mr: mr, into: scratch.a)
-            } else if fullSlivers < rowSlivers {
-                let r = fullSlivers * mr
-                packA(transA: false, a: a, lda: lda, i0: i0 + r, mcb: mcb - r, p0: p0, kcb: kcb, mr: mr,
-                      into: scratch.a + fullSlivers * mr * kcb)
+            // Where the direct kernel reads full slivers: (rows, k) at stride directLd.
+            var direct = a + i0 * lda + p0
+            var directLd = lda
+            if transA {
+                packA(transA: true, a: a, lda: lda, i0: i0, mcb: mcb, p0: p0, kcb: kcb, mr: mr, into: scratch.a)
+            } else {
+                if fullSlivers < rowSlivers {
+                    let r = fullSlivers * mr
+                    packA(transA: false, a: a, lda: lda, i0: i0 + r, mcb: mcb - r, p0: p0, kcb: kcb, mr: mr,
+                          into: scratch.a + fullSlivers * mr * kcb)
+                }
+                if copyRows && fullSlivers > 0 {
+                    let ld = GEMMScratch.copyStride(kcb)
+                    let dst = scratch.copy
+                    for row in 0..<(fullSlivers * mr) {
+                        copyFloats(from: a + (i0 + row) * lda + p0, to: dst + row * ld, count: kcb)
+                    }
+                    direct = UnsafePointer(dst)
+                    directLd = ld
+                }
             }
             var j = j0
             var bSliver = packedB
@@ -281,12 +308,13 @@ public enum GEMM {
                     let i = i0 + r * mr
                     let rows = min(mr, m - i)
                     let aSliver = UnsafePointer(scratch.a + r * mr * kcb)
+                    let aDirect = direct + r * mr * directLd
                     let cTile = c + i * ldc + j
                     if rows == mr && cols == nr {
-                        if packAll {
+                        if transA {
                             kernel.run(kc: kcb, a: aSliver, b: bSliver, c: cTile, ldc: ldc, accumulate: accumulate)
                         } else {
-                            kernel.runDirect(kc: kcb, a: a + i * lda + p0, lda: lda, b: bSliver, c: cTile, ldc: ldc,
+                            kernel.runDirect(kc: kcb, a: aDirect, lda: directLd, b: bSliver, c: cTile, ldc: ldc,
                                              accumulate: accumulate)
                         }
                         continue
@@ -299,8 +327,8 @@ public enum GEMM {
                         scratch.tile.update(repeating: 0, count: mr * nr)
                         for ii in 0..<rows { (scratch.tile + ii * nr).update(from: cTile + ii * ldc, count: cols) }
                     }
-                    if rows == mr && !packAll {
-                        kernel.runDirect(kc: kcb, a: a + i * lda + p0, lda: lda, b: bSliver, c: scratch.tile, ldc: nr,
+                    if rows == mr && !transA {
+                        kernel.runDirect(kc: kcb, a: aDirect, lda: directLd, b: bSliver, c: scratch.tile, ldc: nr,
                                          accumulate: accumulate)
                     } else {
                         kernel.run(kc: kcb, a: aSliver, b: bSliver, c: scratch.tile, ldc: nr, accumulate: accumulate)
@@ -315,19 +343,43 @@ public enum GEMM {
     }
 }
 
+/// Copies `count` floats with 16-wide SIMD moves (the rows of an A block, see macroLoop).
+@inline(__always)
+func copyFloats(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+    let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+    var q = 0
+    while q + 16 <= count {
+        d.storeBytes(of: s.loadUnaligned(fromByteOffset: q * 4, as: SIMD16<Float>.self), toByteOffset: q * 4,
+                     as: SIMD16<Float>.self)
+        q += 16
+    }
+    while q < count {
+        dst[q] = src[q]
+        q += 1
+    }
+}
+
 /// Packing buffers, 64-byte aligned so the micro-kernels can use aligned loads.
 /// Allocating them per call is not an option: buffers over 128 KB come from mmap, and
 /// faulting in fresh pages on every call cost more than the packing itself. They are
 /// kept in a small pool instead and grow to the largest size asked for.
 final class GEMMScratch {
     var a: UnsafeMutablePointer<Float>     // (MC / MR slivers, kc, MR)
+    var copy: UnsafeMutablePointer<Float>  // (MC, copyStride(kc)): rows of A copied away from a 4 KB stride
     var b: UnsafeMutablePointer<Float>     // (NC / NR slivers, kc, NR)
     var tile: UnsafeMutablePointer<Float>  // (MR, NR) edge tile
-    var aCapacity = 0, bCapacity = 0
+    var aCapacity = 0, bCapacity = 0, copyCapacity = 0
 
     private init() {
-        a = alignedFloats(1); b = alignedFloats(1)
+        a = alignedFloats(1); b = alignedFloats(1); copy = alignedFloats(1)
         tile = alignedFloats(avx512MR * avx512NR)  // the largest tile of any kernel
+    }
+
+    /// Row stride of the copy buffer: past kc by one cache line, and never a multiple of
+    /// 4 KB, so the copied rows fall in different L1 sets.
+    static func copyStride(_ kc: Int) -> Int {
+        let ld = (kc + 15) / 16 * 16 + 16
+        return (ld * 4) % 4096 == 0 ? ld + 16 : ld
     }
 
     private func reserve(kernel: MicroKernel, kcMax: Int, ncMax: Int) {
@@ -338,6 +390,12 @@ final class GEMMScratch {
             UnsafeMutableRawPointer(a).deallocate()
             a = alignedFloats(needA)
             aCapacity = needA
+        }
+        let needCopy = mcPadded * GEMMScratch.copyStride(kcMax)
+        if needCopy > copyCapacity {
+            UnsafeMutableRawPointer(copy).deallocate()
+            copy = alignedFloats(needCopy)
+            copyCapacity = needCopy
         }
         if needB > bCapacity {
             UnsafeMutableRawPointer(b).deallocate()
