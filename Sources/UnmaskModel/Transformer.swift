@@ -132,7 +132,9 @@ public final class Transformer {
             ff = [Float](repeating: 0, count: rows * config.dFF)
             capacityRows = rows
         }
-        if scores.count < length * length { scores = [Float](repeating: 0, count: length * length) }
+        // One (L, L) score buffer per thread (attention spreads heads over the threads).
+        let scoreFloats = length * length * matmul.threads
+        if scores.count < scoreFloats { scores = [Float](repeating: 0, count: scoreFloats) }
     }
 
     /// Runs the network on `ids` (batch, length), row-major, and returns the head's output
@@ -227,18 +229,34 @@ public final class Transformer {
             }
         }
         let scale = 1 / Float(dh).squareRoot()
-        for b in 0..<batch {
+        // One (sequence, head) pair: its products are a few MFLOP, too small to split well,
+        // so with several threads the pairs are spread over them instead, each thread with
+        // its own (L, L) score buffer and single-threaded products. Every pair is computed
+        // the same way whatever the thread count: the results are bit-identical.
+        func head(_ unit: Int, _ s: UnsafeMutablePointer<Float>, _ mm: MatMul) {
+            let b = unit / config.nHeads, hd = unit % config.nHeads
             let base = qkv + b * L * ld
-            for hd in 0..<config.nHeads {
-                let q = base + hd * dh, k = base + d + hd * dh, v = base + 2 * d + hd * dh
-                // scores (L, L) = Q·Kᵀ
-                matmul.gemm(transB: true, m: L, n: L, k: dh, a: q, lda: ld, b: k, ldb: ld, c: s, ldc: L)
-                for i in 0..<L {
-                    Ops.softmaxRow(s + i * L, valid: causal ? i + 1 : L, count: L, scale: scale)
-                }
-                // out (L, dh) = P·V, written into this head's columns
-                matmul.gemm(m: L, n: dh, k: L, a: s, lda: L, b: v, ldb: ld, c: out + b * L * d + hd * dh, ldc: d)
+            let q = base + hd * dh, k = base + d + hd * dh, v = base + 2 * d + hd * dh
+            // scores (L, L) = Q·Kᵀ
+            mm.gemm(transB: true, m: L, n: L, k: dh, a: q, lda: ld, b: k, ldb: ld, c: s, ldc: L)
+            for i in 0..<L {
+                Ops.softmaxRow(s + i * L, valid: causal ? i + 1 : L, count: L, scale: scale)
             }
+            // out (L, dh) = P·V, written into this head's columns
+            mm.gemm(m: L, n: dh, k: L, a: s, lda: L, b: v, ldb: ld, c: out + b * L * d + hd * dh, ldc: d)
+        }
+        let units = batch * config.nHeads
+        let t = min(matmul.threads, units)
+        if t <= 1 {
+            for unit in 0..<units { head(unit, s, matmul) }
+            return
+        }
+        var single = matmul
+        single.threads = 1
+        if matmul.backend == .openblas { OpenBLAS.setThreads(1) }  // before the workers call it
+        WorkerPool.shared.run(parts: t) { part in
+            let scores = s + part * L * L
+            for unit in (units * part / t)..<(units * (part + 1) / t) { head(unit, scores, single) }
         }
     }
 }
