@@ -24,6 +24,8 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Tokens per sample.") var length = 64
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "Write a generative-perplexity vs entropy plot (SVG).") var plot: String?
+    @Option(help: ArgumentHelp("Redraw --plot (and the table) from the rows a `compare --json` run printed, without sampling.",
+                               valueName: "JSONL")) var replot: String?
     @Option(help: "Held-out text for the real-text reference row.") var reference: String?
     @OptionGroup var models: ModelSetOptions
     @Flag(help: "One JSON object per row.") var json = false
@@ -31,6 +33,11 @@ struct CompareCommand: ParsableCommand {
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
+        if replot != nil {
+            if !samplers.isEmpty { throw ValidationError("--replot redraws a saved run; it takes no --sampler") }
+            if plot == nil && !json { throw ValidationError("--replot needs --plot FILE.svg (or --json)") }
+            return
+        }
         if samplers.isEmpty { throw ValidationError("give at least one --sampler SPEC") }
         if samples < 2 || samples > 10_000 { throw ValidationError("--samples must be in 2...10000 (standard errors need two)") }
         if length < 1 { throw ValidationError("--length must be at least 1") }
@@ -59,7 +66,36 @@ struct CompareCommand: ParsableCommand {
                    entropyError: entSD / n.squareRoot(), nfe: nfe, secondsPerSample: seconds)
     }
 
+    /// Rows from `compare --json` output, with the run's sample count and length.
+    func readRows(_ path: String) throws -> (rows: [Row], samples: Int, length: Int) {
+        guard let text = String(validating: try Files.read(path), as: UTF8.self) else {
+            throw UnmaskError("\(path): not UTF-8 text")
+        }
+        var rows: [Row] = []
+        var samples = 0, length = 0
+        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            func bad(_ why: String) -> UnmaskError { UnmaskError("\(path):\(n + 1): \(why)") }
+            guard let value = try? JSON.parse(String(line)) else { throw bad("not a JSON object (expected `compare --json` output)") }
+            func number(_ key: String) -> Double? { value[key]?.doubleValue }
+            guard let name = value["sampler"]?.stringValue, let ppl = number("gen_ppl"), let ent = number("entropy") else {
+                throw bad("missing sampler, gen_ppl or entropy")
+            }
+            rows.append(Row(name: name, genPPL: ppl, pplError: number("gen_ppl_se") ?? 0, entropy: ent,
+                            entropyError: number("entropy_se") ?? 0, nfe: number("nfe"),
+                            secondsPerSample: number("seconds_per_sample")))
+            samples = Int(number("samples") ?? 0)
+            length = Int(number("length") ?? 0)
+        }
+        if rows.isEmpty { throw UnmaskError("\(path): no rows") }
+        return (rows, samples, length)
+    }
+
     func run() throws {
+        if let replot {
+            let saved = try readRows(replot)
+            try report(saved.rows, samples: saved.samples, length: saved.length)
+            return
+        }
         let specs = try samplers.map { try SamplerSpec.parse($0) }
         let tokenizer = try vocabOptions.load()
         let denoiserModel = try models.required(.denoiser, matmul: engine.matmul)
@@ -97,13 +133,18 @@ struct CompareCommand: ParsableCommand {
         let own = try Evaluation.autoregressiveSamples(model: evalModel, count: samples, length: length, seed: seed, endOfText: eot)
         rows.append(try measure("evaluator samples (T=1)", own, evalModel, eot, nfe: Double(length), seconds: nil))
         bar.finish()
+        try report(rows, samples: samples, length: length)
+    }
 
+    /// The table (or JSON rows) and the plot.
+    func report(_ rows: [Row], samples: Int, length: Int) throws {
         if json {
             for r in rows {
                 print(JSON.line([("sampler", .string(r.name)), ("gen_ppl", .double(r.genPPL)), ("gen_ppl_se", .double(r.pplError)),
                                  ("entropy", .double(r.entropy)), ("entropy_se", .double(r.entropyError)),
                                  ("nfe", r.nfe.map { .double($0) } ?? .null),
-                                 ("seconds_per_sample", r.secondsPerSample.map { .double($0) } ?? .null)]))
+                                 ("seconds_per_sample", r.secondsPerSample.map { .double($0) } ?? .null),
+                                 ("samples", .int(samples)), ("length", .int(length))]))
             }
         } else {
             print("\(samples) samples × \(length) tokens, seed \(seed); ± = one standard error")
@@ -113,10 +154,14 @@ struct CompareCommand: ParsableCommand {
             }
         }
         if let plot {
-            var p = SVGPlot(title: "Generative perplexity vs entropy (\(samples) × \(length) tokens)", xLabel: "unigram entropy (nats)", yLabel: "generative perplexity")
+            var p = SVGPlot(title: "Generative perplexity vs entropy (\(samples) × \(length) tokens, ± 1 s.e.)",
+                            xLabel: "unigram entropy (nats)", yLabel: "generative perplexity (log scale)")
+            p.logY = true
             let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+            let markers = SVGPlot.Marker.allCases
             p.series = rows.enumerated().map { i, r in
-                SVGPlot.Series(name: r.name, points: [(r.entropy, r.genPPL)], color: colors[i % colors.count], lines: false)
+                SVGPlot.Series(name: r.name, points: [(r.entropy, r.genPPL)], color: colors[i % colors.count], lines: false,
+                               errors: [(r.entropyError, r.pplError)], marker: markers[(i / colors.count) % markers.count])
             }
             try Files.writeAtomically(Array(p.render(width: 860).utf8), to: plot)
         }

@@ -75,5 +75,19 @@ final class CompareCLITests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: plot, encoding: .utf8).hasPrefix("<svg"))
         assertCleanFailure(try runUnmask(["compare", "--sampler", "nope", "--model", m, "--evaluator", evaluator]), mentioning: "unknown sampler")
         assertCleanFailure(try runUnmask(["compare", "--sampler", "fhs", "--length", "99", "--model", m, "--evaluator", evaluator]), mentioning: "context")
+
+        // --replot redraws from the saved JSON rows, without models: the same rows come back.
+        let saved = evaluator + "-rows.jsonl", replotted = evaluator + "-replot.svg"
+        try r.stdout.write(toFile: saved, atomically: true, encoding: .utf8)
+        let again = try runUnmask(["compare", "--replot", saved, "--plot", replotted, "--json"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(again.stdout, r.stdout)
+        let svg = try String(contentsOfFile: replotted, encoding: .utf8)
+        XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("held-out text") && svg.contains("confidence"))
+        try "{\"sampler\":\"fhs\"}\n".write(toFile: saved, atomically: true, encoding: .utf8)
+        assertCleanFailure(try runUnmask(["compare", "--replot", saved, "--plot", replotted]), mentioning: ":1: missing")
+        try "not json\n".write(toFile: saved, atomically: true, encoding: .utf8)
+        assertCleanFailure(try runUnmask(["compare", "--replot", saved, "--plot", replotted]), mentioning: "not a JSON object")
+        assertCleanFailure(try runUnmask(["compare", "--replot", saved, "--sampler", "fhs", "--plot", replotted]), mentioning: "takes no --sampler")
     }
 }
