@@ -57,8 +57,19 @@ public struct SVGPlot {
         let logY = self.logY
         // y in plot space: log10 on a log axis (non-positive values cannot be drawn there).
         func ty(_ y: Double) -> Double { logY ? (y > 0 ? log10(y) : .nan) : y }
-        let all = series.flatMap(\.points).map { (x: $0.x, y: ty($0.y)) }.filter { $0.x.isFinite && $0.y.isFinite }
-        let left = 70.0, right = 250.0, top = 40.0, bottom = 50.0
+        // The axes cover every point and its error bars.
+        var extents: [(x: Double, y: Double)] = []
+        for ser in series {
+            for (k, p) in ser.points.enumerated() {
+                extents.append(p)
+                if k < ser.errors.count {
+                    let e = ser.errors[k]
+                    extents += [(p.x - e.x, p.y), (p.x + e.x, p.y), (p.x, p.y + e.y), (p.x, p.y - e.y)]
+                }
+            }
+        }
+        let all = extents.map { (x: $0.x, y: ty($0.y)) }.filter { $0.x.isFinite && $0.y.isFinite }
+        let left = 70.0, right = 300.0, top = 40.0, bottom = 50.0
         var minX = all.map(\.x).min() ?? 0, maxX = all.map(\.x).max() ?? 1
         var minY = all.map(\.y).min() ?? 0, maxY = all.map(\.y).max() ?? 1
         if maxX == minX { maxX += 1; minX -= 1 }
