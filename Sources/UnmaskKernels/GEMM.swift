@@ -76,9 +76,9 @@ public enum GEMMBackend: String, Sendable, CaseIterable {
     case openblas
 }
 
-/// Cache blocking. Per micro-kernel call, a KC x NR sliver of B (64 KB for the AVX-512
-/// kernel at KC=512) streams from L2 while its 12-row A sliver stays in L1; MC x KC of A
-/// (288 KB) and the B block sit in L2 (1 MB on Zen 4). KC=512 rather than 256: half as many
+/// Cache blocking. A KC x NR sliver of B (64 KB for the AVX-512 kernel at KC=512) is reused
+/// by the micro-kernel for every MR-row sliver of the MC x KC block of A (288 KB); both sit
+/// in L2 (1 MB on Zen 4) and stream through L1. KC=512 rather than 256: half as many
 /// passes over C, and half as many packing/copy calls, for products with k = d_ff = 1024.
 /// Measured here, `bench gemm --threads 1` while another process ran on the other core:
 /// geometric mean 1.15x OpenBLAS at KC=256 (worst shape 0.92x), 1.21x at KC=512 (worst 0.94x).
