@@ -246,17 +246,15 @@ public final class Transformer {
             mm.gemm(m: L, n: dh, k: L, a: s, lda: L, b: v, ldb: ld, c: out + b * L * d + hd * dh, ldc: d)
         }
         let units = batch * config.nHeads
-        let t = min(matmul.threads, units)
-        if t <= 1 {
+        if min(matmul.threads, units) <= 1 {
             for unit in 0..<units { head(unit, s, matmul) }
             return
         }
         var single = matmul
         single.threads = 1
         if matmul.backend == .openblas { OpenBLAS.setThreads(1) }  // before the workers call it
-        WorkerPool.shared.run(parts: t) { part in
-            let scores = s + part * L * L
-            for unit in (units * part / t)..<(units * (part + 1) / t) { head(unit, scores, single) }
+        WorkerPool.shared.forEachRange(units, threads: matmul.threads) { part, range in
+            for unit in range { head(unit, s + part * L * L, single) }
         }
     }
 }

@@ -302,10 +302,8 @@ public final class Backprop {
     /// Only for work whose iterations are independent and write disjoint memory, so the
     /// result is the same for any thread count. Inner products then run single-threaded.
     func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-        let t = min(matmul.threads, count)
-        if t <= 1 { for i in 0..<count { body(i) }; return }
-        WorkerPool.shared.run(parts: t) { part in
-            for i in (count * part / t)..<(count * (part + 1) / t) { body(i) }
+        WorkerPool.shared.forEachRange(count, threads: matmul.threads) { _, range in
+            for i in range { body(i) }
         }
     }
 
