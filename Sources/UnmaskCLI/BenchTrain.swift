@@ -19,6 +19,7 @@ struct BenchTrainCommand: ParsableCommand {
         let params = ParameterBuffer.random(config: c, seed: 1)
         let bp = Backprop(params: params, matmul: engine.matmul)
         let opt = AdamW(params: params, learningRate: 1e-3, totalSteps: 100)
+        opt.threads = engine.threads
         var rng = SplitMix64(seed: 2)
         func oneStep() throws {
             let ids = (0..<(batch * L)).map { _ in Int(rng.next() % UInt64(c.vocabSize - 2)) }

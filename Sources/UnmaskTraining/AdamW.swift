@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import UnmaskKernels
 import UnmaskModel
 
 /// AdamW (Loshchilov & Hutter) over a ParameterBuffer, with linear warmup then cosine
@@ -19,6 +20,8 @@ public final class AdamW {
     public var minLearningRateFraction: Double
     public var clipNorm: Double?
     public var step = 0
+    /// Threads for the update (element-wise, and a fixed-block norm): results do not depend on it.
+    public var threads = 1
     let m: UnsafeMutablePointer<Float>
     let v: UnsafeMutablePointer<Float>
     let decayMask: [Bool]  // per tensor of the layout
@@ -61,8 +64,23 @@ public final class AdamW {
     @discardableResult
     public func update(params: ParameterBuffer, grads: ParameterBuffer) -> Double {
         step += 1
+        // Σ g² in fixed blocks of 2^16 elements, added in block order: the same sum for
+        // any thread count (a per-thread partial would depend on the split).
+        let block = 1 << 16, blocks = (count + block - 1) / block
+        var partial = [Double](repeating: 0, count: blocks)
+        let g = grads.data, pdata = params.data, m = m, v = v
+        partial.withUnsafeMutableBufferPointer { pb in
+            let out = pb.baseAddress!
+            WorkerPool.shared.forEachRange(blocks, threads: threads) { _, range in
+                for b in range {
+                    var s = 0.0
+                    for i in (b * block)..<min(count, (b + 1) * block) { s += Double(g[i]) * Double(g[i]) }
+                    out[b] = s
+                }
+            }
+        }
         var sq = 0.0
-        for i in 0..<count { sq += Double(grads.data[i]) * Double(grads.data[i]) }
+        for s in partial { sq += s }
         let norm = sq.squareRoot()
         let scale = clipNorm.map { norm > $0 ? $0 / norm : 1 } ?? 1
         let lr = learningRate(at: step)
@@ -70,14 +88,18 @@ public final class AdamW {
         for (t, tensor) in params.layout.enumerated() {
             let n = tensor.shape.reduce(1, *)
             let decay = decayMask[t] ? weightDecay : 0
-            for i in tensor.offset..<(tensor.offset + n) {
-                let gi = Double(grads.data[i]) * scale
-                let mi = beta1 * Double(m[i]) + (1 - beta1) * gi
-                let vi = beta2 * Double(v[i]) + (1 - beta2) * gi * gi
-                m[i] = Float(mi)
-                v[i] = Float(vi)
-                let p = Double(params.data[i])
-                params.data[i] = Float(p - lr * ((mi / b1c) / ((vi / b2c).squareRoot() + epsilon) + decay * p))
+            let beta1 = beta1, beta2 = beta2, epsilon = epsilon
+            // Each element's update reads and writes only its own entries: any split is exact.
+            WorkerPool.shared.forEachRange(n, threads: n >= 1 << 14 ? threads : 1) { _, range in
+                for i in (tensor.offset + range.lowerBound)..<(tensor.offset + range.upperBound) {
+                    let gi = Double(g[i]) * scale
+                    let mi = beta1 * Double(m[i]) + (1 - beta1) * gi
+                    let vi = beta2 * Double(v[i]) + (1 - beta2) * gi * gi
+                    m[i] = Float(mi)
+                    v[i] = Float(vi)
+                    let p = Double(pdata[i])
+                    pdata[i] = Float(p - lr * ((mi / b1c) / ((vi / b2c).squareRoot() + epsilon) + decay * p))
+                }
             }
         }
         return norm

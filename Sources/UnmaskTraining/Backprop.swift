@@ -73,11 +73,12 @@ public final class Backprop {
         // ---- forward ----
         var x = [Float](repeating: 0, count: BL * d)  // (BL, d)
         let E = p("embed.weight")
-        for r in 0..<BL {
-            for i in 0..<d { x[r * d + i] = E[ids[r] * d + i] }
-            if c.positions == .learned {
-                let P = p("pos_embed.weight")
-                for i in 0..<d { x[r * d + i] += P[(r % L) * d + i] }
+        let positionTable: UnsafeMutablePointer<Float>? = c.positions == .learned ? p("pos_embed.weight") : nil
+        x.withUnsafeMutableBufferPointer { xb in
+            let xp = xb.baseAddress!
+            parallelFor(BL) { r in
+                (xp + r * d).update(from: E + ids[r] * d, count: d)
+                if let P = positionTable { for i in 0..<d { xp[r * d + i] += P[(r % L) * d + i] } }
             }
         }
         var caches: [LayerCache] = []
@@ -89,19 +90,22 @@ public final class Backprop {
             applyRope(&cache.qkv, rows: BL, length: L, inverse: false)
             (cache.att, cache.probs) = attentionForward(cache.qkv, batch: B, length: L)
             let o = linear(cache.att, rows: BL, inDim: d, weight: p("\(pre).attn.out.weight"), outDim: d)
-            for i in 0..<(BL * d) { x[i] += o[i] }
+            add(o, into: &x)
             cache.xMid = x
             (cache.h2, cache.r2, cache.m2) = normForward(x, rows: BL, prefix: "\(pre).mlp_norm")
             cache.uPre = linear(cache.h2, rows: BL, inDim: d, weight: p("\(pre).mlp.up.weight"), outDim: F)
             cache.u = cache.uPre
-            cache.u.withUnsafeMutableBufferPointer {
-                switch c.activation {
-                case .gelu: Ops.gelu($0.baseAddress!, count: $0.count)
-                case .silu: Ops.silu($0.baseAddress!, count: $0.count)
+            cache.u.withUnsafeMutableBufferPointer { ub in
+                let up = ub.baseAddress!
+                parallelChunks(ub.count) { range in
+                    switch c.activation {
+                    case .gelu: Ops.gelu(up + range.lowerBound, count: range.count)
+                    case .silu: Ops.silu(up + range.lowerBound, count: range.count)
+                    }
                 }
             }
             let down = linear(cache.u, rows: BL, inDim: F, weight: p("\(pre).mlp.down.weight"), outDim: d)
-            for i in 0..<(BL * d) { x[i] += down[i] }
+            add(down, into: &x)
             caches.append(cache)
         }
         let (hf, rf, mf) = normForward(x, rows: BL, prefix: "final_norm")
@@ -174,14 +178,14 @@ public final class Backprop {
             activationBackward(&du, pre: cache.uPre)
             let dh2 = linearBackward(du, input: cache.h2, rows: BL, inDim: d, outDim: F, weight: "\(pre).mlp.up.weight")
             let dxMid = normBackward(dh2, input: cache.xMid, r: cache.r2, m: cache.m2, rows: BL, prefix: "\(pre).mlp_norm")
-            for i in 0..<(BL * d) { dx[i] += dxMid[i] }
+            add(dxMid, into: &dx)
             // Attention: xMid = xIn + attn(h1)·Wo
             let datt = linearBackward(dx, input: cache.att, rows: BL, inDim: d, outDim: d, weight: "\(pre).attn.out.weight")
             var dqkv = attentionBackward(datt, qkv: cache.qkv, probs: cache.probs, batch: B, length: L)
             applyRope(&dqkv, rows: BL, length: L, inverse: true)
             let dh1 = linearBackward(dqkv, input: cache.h1, rows: BL, inDim: d, outDim: 3 * d, weight: "\(pre).attn.qkv.weight")
             let dxIn = normBackward(dh1, input: cache.xIn, r: cache.r1, m: cache.m1, rows: BL, prefix: "\(pre).attn_norm")
-            for i in 0..<(BL * d) { dx[i] += dxIn[i] }
+            add(dxIn, into: &dx)
         }
         let gE = g("embed.weight")
         for r in 0..<BL {
@@ -213,65 +217,116 @@ public final class Backprop {
     }
 
     /// Norm forward; returns (y, 1/std, mean). RMSNorm's mean is unused (zeros).
+    /// Rows are independent and spread over the threads.
     func normForward(_ x: [Float], rows: Int, prefix: String) -> ([Float], [Float], [Float]) {
-        let d = config.dModel, eps = Float(config.normEps)
+        let d = config.dModel, eps = Float(config.normEps), layer = config.norm == .layernorm
         let w = p("\(prefix).weight")
-        let b: UnsafeMutablePointer<Float>? = config.norm == .layernorm ? p("\(prefix).bias") : nil
+        let b: UnsafeMutablePointer<Float>? = layer ? p("\(prefix).bias") : nil
         var y = [Float](repeating: 0, count: rows * d), rs = [Float](repeating: 0, count: rows), ms = rs
-        for r in 0..<rows {
-            var mean: Float = 0
-            if config.norm == .layernorm {
-                for i in 0..<d { mean += x[r * d + i] }
-                mean /= Float(d)
+        x.withUnsafeBufferPointer { xb in
+        y.withUnsafeMutableBufferPointer { yb in
+        rs.withUnsafeMutableBufferPointer { rb in
+        ms.withUnsafeMutableBufferPointer { mb in
+            let xp = xb.baseAddress!, yp = yb.baseAddress!, rp = rb.baseAddress!, mp = mb.baseAddress!
+            parallelFor(rows) { r in
+                let xr = xp + r * d, yr = yp + r * d
+                var mean: Float = 0
+                if layer {
+                    for i in 0..<d { mean += xr[i] }
+                    mean /= Float(d)
+                }
+                var v: Float = 0
+                for i in 0..<d { let c = xr[i] - mean; v += c * c }
+                let rstd = 1 / (v / Float(d) + eps).squareRoot()
+                for i in 0..<d { yr[i] = (xr[i] - mean) * rstd * w[i] + (b?[i] ?? 0) }
+                rp[r] = rstd
+                mp[r] = mean
             }
-            var v: Float = 0
-            for i in 0..<d { let c = x[r * d + i] - mean; v += c * c }
-            let rstd = 1 / (v / Float(d) + eps).squareRoot()
-            for i in 0..<d { y[r * d + i] = (x[r * d + i] - mean) * rstd * w[i] + (b?[i] ?? 0) }
-            rs[r] = rstd
-            ms[r] = mean
-        }
+        } } } }
         return (y, rs, ms)
     }
+
+    /// Rows per block of the norm-weight gradient's partial sums. Fixed, not per thread:
+    /// blocks are summed in block order afterwards, so the gradient is the same for any
+    /// thread count (a per-thread partial would make it depend on the split).
+    static let normGradientBlockRows = 32
 
     /// Norm backward: accumulates dweight (and dbias), returns dx.
     /// With x̂ = (x − mean)·r and y = x̂·w (+ b):
     ///   RMSNorm:   dx = r·(dy·w) − r·x̂·mean(dy·w·x̂)
     ///   LayerNorm: dx = r·(dy·w − mean(dy·w) − x̂·mean(dy·w·x̂))
+    /// dx rows are independent; dweight is a sum over rows, taken in fixed blocks of rows
+    /// (one partial row per block) that are then added in order.
     func normBackward(_ dy: [Float], input x: [Float], r: [Float], m: [Float], rows: Int, prefix: String) -> [Float] {
-        let d = config.dModel
+        let d = config.dModel, layer = config.norm == .layernorm
         let w = p("\(prefix).weight"), gw = g("\(prefix).weight")
-        let gb: UnsafeMutablePointer<Float>? = config.norm == .layernorm ? g("\(prefix).bias") : nil
+        let gb: UnsafeMutablePointer<Float>? = layer ? g("\(prefix).bias") : nil
+        let blockRows = Backprop.normGradientBlockRows
+        let blocks = (rows + blockRows - 1) / blockRows
         var dx = [Float](repeating: 0, count: rows * d)
-        for row in 0..<rows {
-            var meanDg: Float = 0, meanDgX: Float = 0
-            for i in 0..<d {
-                let xhat = (x[row * d + i] - m[row]) * r[row]
-                let dg = dy[row * d + i] * w[i]
-                meanDg += dg
-                meanDgX += dg * xhat
-                gw[i] += dy[row * d + i] * xhat
-                gb?[i] += dy[row * d + i]
+        var partialW = [Float](repeating: 0, count: blocks * d)               // (blocks, d)
+        var partialB = [Float](repeating: 0, count: layer ? blocks * d : 0)   // (blocks, d)
+        dy.withUnsafeBufferPointer { dyb in
+        x.withUnsafeBufferPointer { xb in
+        r.withUnsafeBufferPointer { rb in
+        m.withUnsafeBufferPointer { mb in
+        dx.withUnsafeMutableBufferPointer { dxb in
+        partialW.withUnsafeMutableBufferPointer { pwb in
+        partialB.withUnsafeMutableBufferPointer { pbb in
+            let dyp = dyb.baseAddress!, xp = xb.baseAddress!, rp = rb.baseAddress!, mp = mb.baseAddress!
+            // An empty array's buffer may still have a base address: test the norm, not nil.
+            let dxp = dxb.baseAddress!, pw = pwb.baseAddress!, pb = layer ? pbb.baseAddress : nil
+            parallelFor(blocks) { block in
+                let pwRow = pw + block * d
+                for row in (block * blockRows)..<min(rows, (block + 1) * blockRows) {
+                    let dyr = dyp + row * d, xr = xp + row * d, dxr = dxp + row * d
+                    let rstd = rp[row], mean = mp[row]
+                    var meanDg: Float = 0, meanDgX: Float = 0
+                    for i in 0..<d {
+                        let xhat = (xr[i] - mean) * rstd
+                        let dg = dyr[i] * w[i]
+                        meanDg += dg
+                        meanDgX += dg * xhat
+                        pwRow[i] += dyr[i] * xhat
+                    }
+                    if let pb { for i in 0..<d { pb[block * d + i] += dyr[i] } }
+                    meanDg = layer ? meanDg / Float(d) : 0
+                    meanDgX /= Float(d)
+                    for i in 0..<d {
+                        let xhat = (xr[i] - mean) * rstd
+                        dxr[i] = rstd * (dyr[i] * w[i] - meanDg - xhat * meanDgX)
+                    }
+                }
             }
-            meanDg /= Float(d)
-            meanDgX /= Float(d)
-            if config.norm == .rmsnorm { meanDg = 0 }
-            for i in 0..<d {
-                let xhat = (x[row * d + i] - m[row]) * r[row]
-                let dg = dy[row * d + i] * w[i]
-                dx[row * d + i] = r[row] * (dg - meanDg - xhat * meanDgX)
-            }
+        } } } } } } }
+        for block in 0..<blocks {
+            for i in 0..<d { gw[i] += partialW[block * d + i] }
+            if let gb { for i in 0..<d { gb[i] += partialB[block * d + i] } }
         }
         return dx
     }
 
-    /// du ← du ⊙ act′(uPre)
+    /// y ← y + x, element-wise, over the threads.
+    func add(_ x: [Float], into y: inout [Float]) {
+        precondition(x.count == y.count)
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                let xp = xb.baseAddress!, yp = yb.baseAddress!
+                parallelChunks(yb.count) { range in for i in range { yp[i] += xp[i] } }
+            }
+        }
+    }
+
+    /// du ← du ⊙ act′(uPre), element-wise, over the threads.
     func activationBackward(_ du: inout [Float], pre: [Float]) {
         du.withUnsafeMutableBufferPointer { d in
             pre.withUnsafeBufferPointer { x in
-                switch config.activation {
-                case .gelu: VectorMath.geluBackward(d.baseAddress!, pre: x.baseAddress!, count: d.count)
-                case .silu: VectorMath.siluBackward(d.baseAddress!, pre: x.baseAddress!, count: d.count)
+                let dp = d.baseAddress!, xp = x.baseAddress!
+                parallelChunks(d.count) { range in
+                    switch config.activation {
+                    case .gelu: VectorMath.geluBackward(dp + range.lowerBound, pre: xp + range.lowerBound, count: range.count)
+                    case .silu: VectorMath.siluBackward(dp + range.lowerBound, pre: xp + range.lowerBound, count: range.count)
+                    }
                 }
             }
         }
@@ -281,21 +336,26 @@ public final class Backprop {
     /// backward of a rotation is the rotation by the opposite angle).
     func applyRope(_ qkv: inout [Float], rows: Int, length L: Int, inverse: Bool) {
         guard config.positions == .rotary else { return }
-        let d = config.dModel, dh = config.headDim, half = dh / 2
-        for r in 0..<rows {
-            let pos = r % L
-            for part in 0..<2 {
-                for h in 0..<config.nHeads {
-                    let base = r * 3 * d + part * d + h * dh
-                    for i in 0..<half {
-                        let cs = ropeCos[pos * half + i], sn = inverse ? -ropeSin[pos * half + i] : ropeSin[pos * half + i]
-                        let a = qkv[base + i], b = qkv[base + i + half]
-                        qkv[base + i] = a * cs - b * sn
-                        qkv[base + i + half] = b * cs + a * sn
+        let d = config.dModel, dh = config.headDim, half = dh / 2, heads = config.nHeads
+        qkv.withUnsafeMutableBufferPointer { qb in
+        ropeCos.withUnsafeBufferPointer { cb in
+        ropeSin.withUnsafeBufferPointer { sb in
+            let q = qb.baseAddress!, cosTable = cb.baseAddress!, sinTable = sb.baseAddress!
+            parallelFor(rows) { r in
+                let pos = r % L
+                for part in 0..<2 {
+                    for h in 0..<heads {
+                        let base = q + r * 3 * d + part * d + h * dh
+                        for i in 0..<half {
+                            let cs = cosTable[pos * half + i], sn = inverse ? -sinTable[pos * half + i] : sinTable[pos * half + i]
+                            let a = base[i], b = base[i + half]
+                            base[i] = a * cs - b * sn
+                            base[i + half] = b * cs + a * sn
+                        }
                     }
                 }
             }
-        }
+        } } }
     }
 
     /// Runs body(i) for i in 0..<count on `matmul.threads` threads, contiguous chunks each.
@@ -304,6 +364,16 @@ public final class Backprop {
     func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         WorkerPool.shared.forEachRange(count, threads: matmul.threads) { _, range in
             for i in range { body(i) }
+        }
+    }
+
+    /// Runs body(range) over 0..<count cut into one contiguous chunk per thread, chunk
+    /// edges on multiples of 16 floats (whole vectors, 64-byte lines when aligned). For
+    /// element-wise work only, where any split gives the same result.
+    func parallelChunks(_ count: Int, _ body: (Range<Int>) -> Void) {
+        let vectors = (count + 15) / 16
+        WorkerPool.shared.forEachRange(vectors, threads: matmul.threads) { _, range in
+            body((range.lowerBound * 16)..<min(count, range.upperBound * 16))
         }
     }
 

@@ -68,6 +68,7 @@ public final class Trainer {
         totalSteps = settings.steps ?? 1_000_000
         optimizer = AdamW(params: params, learningRate: settings.learningRate, weightDecay: settings.weightDecay,
                           warmupSteps: settings.warmupSteps, totalSteps: totalSteps)
+        optimizer.threads = matmul.threads
         try Files.createDirectory(outputDirectory)
         // Fail now, not after an hour, if the directory cannot be written.
         try Files.writeAtomically(Array("ok\n".utf8), to: outputDirectory + "/.write-test")

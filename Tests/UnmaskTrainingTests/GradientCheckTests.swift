@@ -114,23 +114,55 @@ final class GradientCheckTests: XCTestCase {
 }
 
 final class BackpropDeterminismTests: XCTestCase {
-    /// Loss and every gradient are bit-identical for 1 and 2 threads.
+    /// Loss and every gradient are bit-identical for 1, 2 and 3 threads (3 splits the
+    /// norm-gradient blocks and element-wise chunks unevenly), for both attention masks
+    /// and both norms (layer norm adds the bias-gradient partials and learned positions).
     func testThreadCountDoesNotChangeAnything() throws {
         var c = ModelConfig(vocabSize: 300, dModel: 64, nLayers: 2, nHeads: 4, dFF: 128, contextLength: 32, maskTokenId: 299)
         for attention in ModelConfig.Attention.allCases {
-            c.attention = attention
-            let p = ParameterBuffer.random(config: c, seed: 8)
-            let ids = (0..<(4 * 32)).map { ($0 * 37) % 299 }
-            let positions = Array(stride(from: 0, to: 128, by: 3))
-            let targets = TrainingTargets.tokens(positions: positions, targets: positions.map { ($0 * 11) % 299 },
-                                                 weights: positions.map { _ in 0.01 }, excluded: 299)
-            let one = Backprop(params: p, matmul: MatMul(threads: 1)), two = Backprop(params: p, matmul: MatMul(threads: 2))
-            one.zeroGradients(); two.zeroGradients()
-            let l1 = try one.step(ids: ids, batch: 4, length: 32, targets: targets)
-            let l2 = try two.step(ids: ids, batch: 4, length: 32, targets: targets)
-            XCTAssertEqual(l1.bitPattern, l2.bitPattern)
-            XCTAssertEqual(Array(UnsafeBufferPointer(start: one.grads.data, count: p.count)).map(\.bitPattern),
-                           Array(UnsafeBufferPointer(start: two.grads.data, count: p.count)).map(\.bitPattern))
+            for norm in [ModelConfig.Norm.rmsnorm, .layernorm] {
+                c.attention = attention
+                c.norm = norm
+                c.positions = norm == .layernorm ? .learned : .rotary
+                let p = ParameterBuffer.random(config: c, seed: 8)
+                let ids = (0..<(4 * 32)).map { ($0 * 37) % 299 }
+                let positions = Array(stride(from: 0, to: 128, by: 3))
+                let targets = TrainingTargets.tokens(positions: positions, targets: positions.map { ($0 * 11) % 299 },
+                                                     weights: positions.map { _ in 0.01 }, excluded: 299)
+                let one = Backprop(params: p, matmul: MatMul(threads: 1))
+                one.zeroGradients()
+                let l1 = try one.step(ids: ids, batch: 4, length: 32, targets: targets)
+                let g1 = Array(UnsafeBufferPointer(start: one.grads.data, count: p.count)).map(\.bitPattern)
+                for threads in [2, 3] {
+                    let many = Backprop(params: p, matmul: MatMul(threads: threads))
+                    many.zeroGradients()
+                    let l2 = try many.step(ids: ids, batch: 4, length: 32, targets: targets)
+                    XCTAssertEqual(l1.bitPattern, l2.bitPattern, "\(attention) \(norm) \(threads) threads")
+                    XCTAssertEqual(g1, Array(UnsafeBufferPointer(start: many.grads.data, count: p.count)).map(\.bitPattern),
+                                   "\(attention) \(norm) \(threads) threads")
+                }
+            }
         }
+    }
+
+    /// AdamW's update and its gradient norm (fixed 2^16-element blocks) are bit-identical
+    /// for 1, 2 and 3 threads, on a model big enough for several norm blocks and threaded
+    /// tensors.
+    func testAdamWThreadCountDoesNotChangeAnything() {
+        let c = ModelConfig(vocabSize: 1000, dModel: 128, nLayers: 1, nHeads: 4, dFF: 256, contextLength: 16, maskTokenId: 999)
+        var results: [[UInt32]] = [], norms: [UInt64] = []
+        for threads in [1, 2, 3] {
+            let p = ParameterBuffer.random(config: c, seed: 4), g = ParameterBuffer.random(config: c, seed: 5)
+            XCTAssertGreaterThan(p.count, 3 << 16)
+            let opt = AdamW(params: p, learningRate: 1e-3, warmupSteps: 1, totalSteps: 10, clipNorm: 0.5)
+            opt.threads = threads
+            var norm = 0.0
+            for _ in 0..<3 { norm = opt.update(params: p, grads: g) }
+            results.append(Array(UnsafeBufferPointer(start: p.data, count: p.count)).map(\.bitPattern))
+            norms.append(norm.bitPattern)
+        }
+        XCTAssertEqual(results[0], results[1])
+        XCTAssertEqual(results[0], results[2])
+        XCTAssertEqual(Set(norms).count, 1)
     }
 }
