@@ -35,6 +35,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Sequences per step.") var batch = 32
     @Option(help: "Peak learning rate.") var lr = 1e-3
     @Option(help: "Warm-up steps.") var warmup = 100
+    @Option(help: "Residual dropout rate in [0, 1): on each block's attention and MLP outputs, training only.") var dropout = 0.0
     @Option(help: "Minutes between validation evaluations.") var evalEvery = 2.0
     @Option(help: "Minutes between checkpoints.") var checkpointEvery = 5.0
     @Option(help: "d_model when no config is given.") var dModel = 256
@@ -53,6 +54,7 @@ struct TrainCommand: ParsableCommand {
         if batch < 1 || batch > 4096 { throw ValidationError("--batch must be in 1...4096") }
         if !(lr > 0 && lr < 1) { throw ValidationError("--lr must be in (0, 1)") }
         if warmup < 0 { throw ValidationError("--warmup must be >= 0") }
+        if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
     }
 
     func run() throws {
@@ -81,6 +83,7 @@ struct TrainCommand: ParsableCommand {
         settings.batch = batch
         settings.learningRate = lr
         settings.warmupSteps = warmup
+        settings.dropout = dropout
         settings.steps = steps
         settings.minutes = minutes
         settings.seed = seed

@@ -6,7 +6,10 @@ import Glibc
 /// the same math as Transformer.forward, no GEMM, no workspace, no packing. Tests compare
 /// the fast forward against it, and training's gradient check differentiates it
 /// numerically. Returns the head's output for every position, (B·L, outputSize).
-public func referenceForward(config c: ModelConfig, source: TensorSource, ids: [Int], batch B: Int, length L: Int) throws -> [Double] {
+/// `branchFactors`, for training's dropout check: per block l, [2l] multiplies the
+/// attention output and [2l+1] the MLP output, (B·L, d) each, before the residual add.
+public func referenceForward(config c: ModelConfig, source: TensorSource, ids: [Int], batch B: Int, length L: Int,
+                             branchFactors: [[Double]]? = nil) throws -> [Double] {
     let d = c.dModel, H = c.nHeads, dh = c.headDim
     func t(_ name: String, _ shape: [Int]) throws -> [Double] {
         let p = try source.float32(name, shape: shape)
@@ -73,14 +76,14 @@ public func referenceForward(config c: ModelConfig, source: TensorSource, ids: [
             }
         } } }
         let o = matmul(att, rows, try t("\(p).attn.out.weight", [d, d]), d, d)
-        for i in 0..<x.count { x[i] += o[i] }
+        for i in 0..<x.count { x[i] += o[i] * (branchFactors?[2 * l][i] ?? 1) }
         var u = matmul(try norm(x, "\(p).mlp_norm"), rows, try t("\(p).mlp.up.weight", [d, c.dFF]), d, c.dFF)
         for i in 0..<u.count {
             let v = u[i]
             u[i] = c.activation == .gelu ? 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))) : v / (1 + exp(-v))
         }
         let dn = matmul(u, rows, try t("\(p).mlp.down.weight", [c.dFF, d]), c.dFF, d)
-        for i in 0..<x.count { x[i] += dn[i] }
+        for i in 0..<x.count { x[i] += dn[i] * (branchFactors?[2 * l + 1][i] ?? 1) }
     }
     x = try norm(x, "final_norm")
     switch c.head {

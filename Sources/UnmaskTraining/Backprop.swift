@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Dispatch
+import UnmaskDiffusion
 import UnmaskKernels
 import UnmaskModel
 import UnmaskSupport
@@ -27,6 +28,15 @@ public final class Backprop {
     public let params: ParameterBuffer
     public let grads: ParameterBuffer
     public var matmul: MatMul
+    /// Residual dropout rate, 0 ≤ p < 1 (0: off). Where GPT-2 puts it: on each block's
+    /// attention output and MLP output, before they join the residual stream; kept
+    /// activations are scaled by 1/(1 − p), so nothing changes at evaluation time. A
+    /// regulariser for the small corpus, on which an undropped model overfits.
+    public var dropout: Float = 0
+    /// Key of the current step's dropout masks. The trainer sets it from (seed, step), so
+    /// masks, like batches, are a function of (seed, step) and a resumed run redraws the
+    /// same ones.
+    public var dropoutKey: UInt64 = 0
     let ropeCos: [Float], ropeSin: [Float]
 
     public init(params: ParameterBuffer, matmul: MatMul = MatMul()) {
@@ -61,6 +71,8 @@ public final class Backprop {
         var m2: [Float]
         var uPre: [Float]     // (BL, d_ff) h2·Wup
         var u: [Float]        // (BL, d_ff) act(uPre)
+        var keepAttn: [Float] = []  // (BL, d) dropout factors on att·Wo, 0 or 1/(1−p); [] when off
+        var keepMLP: [Float] = []   // (BL, d) dropout factors on the MLP output
     }
 
     /// One forward and backward pass; returns the loss. Gradients are added to `grads`
@@ -89,7 +101,8 @@ public final class Backprop {
             cache.qkv = linear(cache.h1, rows: BL, inDim: d, weight: p("\(pre).attn.qkv.weight"), outDim: 3 * d)
             applyRope(&cache.qkv, rows: BL, length: L, inverse: false)
             (cache.att, cache.probs) = attentionForward(cache.qkv, batch: B, length: L)
-            let o = linear(cache.att, rows: BL, inDim: d, weight: p("\(pre).attn.out.weight"), outDim: d)
+            var o = linear(cache.att, rows: BL, inDim: d, weight: p("\(pre).attn.out.weight"), outDim: d)
+            cache.keepAttn = applyDropout(&o, rows: BL, site: 2 * l)
             add(o, into: &x)
             cache.xMid = x
             (cache.h2, cache.r2, cache.m2) = normForward(x, rows: BL, prefix: "\(pre).mlp_norm")
@@ -104,7 +117,8 @@ public final class Backprop {
                     }
                 }
             }
-            let down = linear(cache.u, rows: BL, inDim: F, weight: p("\(pre).mlp.down.weight"), outDim: d)
+            var down = linear(cache.u, rows: BL, inDim: F, weight: p("\(pre).mlp.down.weight"), outDim: d)
+            cache.keepMLP = applyDropout(&down, rows: BL, site: 2 * l + 1)
             add(down, into: &x)
             caches.append(cache)
         }
@@ -174,13 +188,13 @@ public final class Backprop {
             let pre = "layers.\(l)"
             let cache = caches[l]
             // MLP: x_out = xMid + act(h2·Wup)·Wdown
-            var du = linearBackward(dx, input: cache.u, rows: BL, inDim: F, outDim: d, weight: "\(pre).mlp.down.weight")
+            var du = linearBackward(dropped(dx, cache.keepMLP), input: cache.u, rows: BL, inDim: F, outDim: d, weight: "\(pre).mlp.down.weight")
             activationBackward(&du, pre: cache.uPre)
             let dh2 = linearBackward(du, input: cache.h2, rows: BL, inDim: d, outDim: F, weight: "\(pre).mlp.up.weight")
             let dxMid = normBackward(dh2, input: cache.xMid, r: cache.r2, m: cache.m2, rows: BL, prefix: "\(pre).mlp_norm")
             add(dxMid, into: &dx)
             // Attention: xMid = xIn + attn(h1)·Wo
-            let datt = linearBackward(dx, input: cache.att, rows: BL, inDim: d, outDim: d, weight: "\(pre).attn.out.weight")
+            let datt = linearBackward(dropped(dx, cache.keepAttn), input: cache.att, rows: BL, inDim: d, outDim: d, weight: "\(pre).attn.out.weight")
             var dqkv = attentionBackward(datt, qkv: cache.qkv, probs: cache.probs, batch: B, length: L)
             applyRope(&dqkv, rows: BL, length: L, inverse: true)
             let dh1 = linearBackward(dqkv, input: cache.h1, rows: BL, inDim: d, outDim: 3 * d, weight: "\(pre).attn.qkv.weight")
@@ -304,6 +318,45 @@ public final class Backprop {
             if let gb { for i in 0..<d { gb[i] += partialB[block * d + i] } }
         }
         return dx
+    }
+
+    /// Dropout on y (rows, d), in place: each entry kept with probability 1 − p and scaled
+    /// by 1/(1 − p), else zeroed. Returns the factors (rows, d) for the backward pass, or
+    /// [] when dropout is off. Row r's draws come from its own Philox stream (site, r)
+    /// under this step's key, so any thread can draw any row with the same result.
+    func applyDropout(_ y: inout [Float], rows: Int, site: Int) -> [Float] {
+        guard dropout > 0 else { return [] }
+        let d = config.dModel, key = dropoutKey
+        let threshold = UInt32(min(Double(dropout) * 4294967296.0, 4294967295.0))  // drop if next32 < p·2³²
+        let scale = 1 / (1 - dropout)
+        var keep = [Float](repeating: 0, count: rows * d)
+        keep.withUnsafeMutableBufferPointer { kb in
+            y.withUnsafeMutableBufferPointer { yb in
+                let kp = kb.baseAddress!, yp = yb.baseAddress!
+                parallelFor(rows) { r in
+                    var rng = Philox(seed: key, stream: UInt64(site) << 32 | UInt64(r))
+                    for i in 0..<d {
+                        let factor: Float = rng.next32() < threshold ? 0 : scale
+                        kp[r * d + i] = factor
+                        yp[r * d + i] *= factor
+                    }
+                }
+            }
+        }
+        return keep
+    }
+
+    /// dy ⊙ keep: the gradient through a dropout whose factors are `keep` (dy when off).
+    func dropped(_ dy: [Float], _ keep: [Float]) -> [Float] {
+        guard !keep.isEmpty else { return dy }
+        var out = dy
+        out.withUnsafeMutableBufferPointer { ob in
+            keep.withUnsafeBufferPointer { kb in
+                let op = ob.baseAddress!, kp = kb.baseAddress!
+                parallelChunks(ob.count) { range in for i in range { op[i] *= kp[i] } }
+            }
+        }
+        return out
     }
 
     /// y ← y + x, element-wise, over the threads.

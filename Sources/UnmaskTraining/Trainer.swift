@@ -12,6 +12,8 @@ public struct TrainingSettings: Sendable {
     public var batch = 32
     public var learningRate = 1e-3
     public var weightDecay = 0.1
+    /// Residual dropout rate (Backprop.dropout); 0 is off.
+    public var dropout = 0.0
     public var warmupSteps = 100
     public var steps: Int?          // a fixed number of steps, or
     public var minutes: Double?     // a wall-clock budget (steps estimated after warm-up)
@@ -69,6 +71,7 @@ public final class Trainer {
         optimizer = AdamW(params: params, learningRate: settings.learningRate, weightDecay: settings.weightDecay,
                           warmupSteps: settings.warmupSteps, totalSteps: totalSteps)
         optimizer.threads = matmul.threads
+        backprop.dropout = Float(settings.dropout)  // evalBackprop keeps 0: validation sees the whole model
         try Files.createDirectory(outputDirectory)
         // Fail now, not after an hour, if the directory cannot be written.
         try Files.writeAtomically(Array("ok\n".utf8), to: outputDirectory + "/.write-test")
@@ -91,7 +94,7 @@ public final class Trainer {
             ("config", config.json.serialized()), ("objective", settings.objective.rawValue),
             ("step", String(step)), ("elapsed_seconds", String(elapsed)), ("tokens_seen", String(tokensSeen)),
             ("total_steps", String(totalSteps)), ("seed", String(settings.seed)), ("batch", String(settings.batch)),
-            ("log", JSONValue.array(log).serialized()),
+            ("dropout", String(settings.dropout)), ("log", JSONValue.array(log).serialized()),
         ]
         try SafetensorsFile.write(path: checkpointPath, tensors: tensors, metadata: metadata)
     }
@@ -110,6 +113,11 @@ public final class Trainer {
         guard meta("objective") == settings.objective.rawValue, meta("seed") == String(settings.seed),
               meta("batch") == String(settings.batch) else {
             throw UnmaskError("--resume: the checkpoint was made with another objective, seed or batch (objective \(meta("objective") ?? "?"), seed \(meta("seed") ?? "?"), batch \(meta("batch") ?? "?"))")
+        }
+        // Checkpoints from before dropout existed have no entry: they were made without it.
+        let savedDropout = Double(meta("dropout") ?? "0") ?? 0
+        guard savedDropout == settings.dropout else {
+            throw UnmaskError("--resume: the checkpoint was made with --dropout \(savedDropout), not \(settings.dropout)")
         }
         for t in params.layout {
             let n = t.shape.reduce(1, *)
@@ -155,6 +163,7 @@ public final class Trainer {
             let (ids, targets) = settings.objective.batch(windows, length: L, config: config, schedule: settings.schedule,
                                                           seed: settings.seed, step: step)
             backprop.zeroGradients()
+            backprop.dropoutKey = settings.seed ^ 0xD209_0D7E_0000_0000 ^ UInt64(step)
             let loss = try backprop.step(ids: ids, batch: settings.batch, length: L, targets: targets)
             guard loss.isFinite else { throw UnmaskError("training diverged at step \(step + 1) (loss \(loss)); try a lower --lr") }
             optimizer.update(params: params, grads: backprop.grads)
@@ -242,6 +251,7 @@ public final class Trainer {
         | steps × batch × length | \(step) × \(settings.batch) × \(config.contextLength) |
         | tokens seen | \(tokensSeen) |
         | parameters | \(config.parameterCount) |
+        | learning rate, warm-up, dropout | \(settings.learningRate) (cosine to 10%), \(settings.warmupSteps) steps, \(settings.dropout) |
         | training data | \(data.train.count) tokens from \(data.documents) files (\(data.bytes) bytes); validation \(data.validation.count) tokens (last 1/\(TrainingData.validationFraction) of each file) |
         | final train loss (mean of last 20 steps) | \(fixed(lastTrain, 4)) nats/token |
         | final validation loss | \(fixed(lastVal, 4)) nats/token |

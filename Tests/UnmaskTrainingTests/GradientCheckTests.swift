@@ -16,8 +16,9 @@ import UnmaskSupport
 final class GradientCheckTests: XCTestCase {
     enum Objective { case mdm, ar, planner }
 
-    func lossFromReference(_ c: ModelConfig, _ p: ParameterBuffer, ids: [Int], B: Int, L: Int, targets: TrainingTargets) throws -> Double {
-        let out = try referenceForward(config: c, source: p, ids: ids, batch: B, length: L)
+    func lossFromReference(_ c: ModelConfig, _ p: ParameterBuffer, ids: [Int], B: Int, L: Int, targets: TrainingTargets,
+                           branchFactors: [[Double]]? = nil) throws -> Double {
+        let out = try referenceForward(config: c, source: p, ids: ids, batch: B, length: L, branchFactors: branchFactors)
         switch targets {
         case let .tokens(positions, targetIds, weights, excluded):
             let V = c.vocabSize
@@ -39,7 +40,7 @@ final class GradientCheckTests: XCTestCase {
         }
     }
 
-    func check(_ objective: Objective, _ mutate: (inout ModelConfig) -> Void) throws {
+    func check(_ objective: Objective, dropout: Float = 0, _ mutate: (inout ModelConfig) -> Void) throws {
         var c = ModelConfig(vocabSize: 13, dModel: 8, nLayers: 2, nHeads: 2, dFF: 12, contextLength: 6, maskTokenId: 12)
         mutate(&c)
         let p = ParameterBuffer.random(config: c, seed: 21)
@@ -62,8 +63,26 @@ final class GradientCheckTests: XCTestCase {
             targets = .binary(labels: (0..<(B * L)).map { Float($0 % 3 == 0 ? 1 : 0) }, weights: (0..<(B * L)).map { _ in 0.1 })
         }
         let bp = Backprop(params: p)
+        bp.dropout = dropout
+        bp.dropoutKey = 77
+        // With dropout, the reference gets the same factors: the masks Backprop draws for
+        // this key, read back by dropping out a block of ones.
+        var factors: [[Double]]? = nil
+        if dropout > 0 {
+            factors = (0..<(2 * c.nLayers)).map { site in
+                var ones = [Float](repeating: 1, count: B * L * c.dModel)
+                return bp.applyDropout(&ones, rows: B * L, site: site).map(Double.init)
+            }
+            let all = factors!.joined()
+            let dropped = all.filter { $0 == 0 }.count
+            XCTAssertGreaterThan(dropped, 0)
+            XCTAssertLessThan(dropped, all.count)
+        }
         bp.zeroGradients()
         let loss = try bp.step(ids: ids, batch: B, length: L, targets: targets)
+        func lossFromReference(_ c: ModelConfig, _ p: ParameterBuffer, ids: [Int], B: Int, L: Int, targets: TrainingTargets) throws -> Double {
+            try self.lossFromReference(c, p, ids: ids, B: B, L: L, targets: targets, branchFactors: factors)
+        }
         let refLoss = try lossFromReference(c, p, ids: ids, B: B, L: L, targets: targets)
         XCTAssertEqual(loss, refLoss, accuracy: 1e-4 * max(1, abs(refLoss)), "loss")
         var worst = 0.0
@@ -91,13 +110,16 @@ final class GradientCheckTests: XCTestCase {
                 XCTAssertLessThanOrEqual(abs(analytic - numeric), allowed, "\(objective) \(t.name)[\(i - t.offset)]: analytic \(analytic) numeric \(numeric)")
             }
         }
-        print("gradient check \(objective): \(p.layout.count) tensors, worst relative error \(worst)")
+        print("gradient check \(objective)\(dropout > 0 ? " with dropout \(dropout)" : ""): \(p.layout.count) tensors, worst relative error \(worst)")
     }
 
     func testMaskedDiffusionObjective() throws { try check(.mdm) { _ in } }
     func testAutoregressiveObjectiveWithLayerNormLearnedPositionsUntiedHead() throws {
         try check(.ar) { $0.attention = .causal; $0.norm = .layernorm; $0.activation = .silu; $0.positions = .learned; $0.tiedEmbeddings = false }
     }
+    /// Dropout's backward: the reference forward multiplied by the same 0 or 1/(1−p)
+    /// factors, differentiated numerically, with the same threshold.
+    func testDropout() throws { try check(.ar, dropout: 0.3) { _ in } }
     func testPlannerObjective() throws { try check(.planner) { $0.head = .binary; $0.tiedEmbeddings = false } }
     func testOpenBLASBackendGivesTheSameGradients() throws {
         let c = ModelConfig(vocabSize: 13, dModel: 8, nLayers: 1, nHeads: 2, dFF: 12, contextLength: 6, maskTokenId: 12)
@@ -164,5 +186,29 @@ final class BackpropDeterminismTests: XCTestCase {
         XCTAssertEqual(results[0], results[1])
         XCTAssertEqual(results[0], results[2])
         XCTAssertEqual(Set(norms).count, 1)
+    }
+}
+
+final class DropoutTests: XCTestCase {
+    /// The masks drop a fraction p of entries and scale the rest by 1/(1−p). 200 000 draws
+    /// at p = 0.1: the dropped fraction's standard error is sqrt(0.1·0.9/2e5) = 6.7e-4, so
+    /// the 5-sigma tolerance is 3.4e-3. Different keys give different masks; the same key
+    /// gives the same mask (bit for bit) on 1 and 2 threads.
+    func testRateScaleAndDeterminism() {
+        let c = ModelConfig(vocabSize: 50, dModel: 100, nLayers: 1, nHeads: 2, dFF: 16, contextLength: 8, maskTokenId: 49)
+        let p = ParameterBuffer.random(config: c, seed: 1)
+        func mask(key: UInt64, threads: Int) -> [Float] {
+            let bp = Backprop(params: p, matmul: MatMul(threads: threads))
+            bp.dropout = 0.1
+            bp.dropoutKey = key
+            var ones = [Float](repeating: 1, count: 2000 * 100)
+            return bp.applyDropout(&ones, rows: 2000, site: 1)
+        }
+        let a = mask(key: 5, threads: 1)
+        let fraction = Double(a.filter { $0 == 0 }.count) / Double(a.count)
+        XCTAssertEqual(fraction, 0.1, accuracy: 5 * (0.1 * 0.9 / Double(a.count)).squareRoot())
+        XCTAssertTrue(a.allSatisfy { $0 == 0 || $0 == Float(1) / Float(0.9) })
+        XCTAssertEqual(a.map(\.bitPattern), mask(key: 5, threads: 2).map(\.bitPattern))
+        XCTAssertNotEqual(a, mask(key: 6, threads: 1))
     }
 }
