@@ -24,7 +24,7 @@ final class TrainerTests: XCTestCase {
         try BPETrainer(vocabSize: 300).train(texts: [Files.read(corpus)])
     }
 
-    func trainer(_ objective: Objective, out: String, steps: Int, stopAfter: Int? = nil) throws -> Trainer {
+    func trainer(_ objective: Objective, out: String, steps: Int, stopAfter: Int? = nil, dropout: Double = 0) throws -> Trainer {
         let corpus = try corpusFile()
         let tok = try tokenizer(corpus)
         var c = ModelConfig(vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, dFF: 24, contextLength: 16, maskTokenId: tok.maskId)
@@ -38,19 +38,21 @@ final class TrainerTests: XCTestCase {
         s.learningRate = 3e-3
         s.stopAfterSteps = stopAfter
         s.validationWindows = 4
+        s.dropout = dropout
         let data = try TrainingData(corpus: [corpus], tokenizer: tok, window: c.contextLength)
         return try Trainer(config: c, data: data, settings: s, outputDirectory: out, matmul: MatMul(threads: 2))
     }
 
-    /// Killed at step 20 and resumed, a 40-step run ends bit-identical to an uninterrupted one.
+    /// Killed at step 20 and resumed, a 40-step run ends bit-identical to an uninterrupted
+    /// one (ar also with dropout: its masks are a function of (seed, step) too).
     func testResumeIsBitExact() throws {
-        for objective in Objective.allCases {
-            let straight = try trainer(objective, out: dir + "/a-\(objective)", steps: 40)
+        for (objective, dropout) in Objective.allCases.map({ ($0, 0.0) }) + [(.ar, 0.2)] {
+            let straight = try trainer(objective, out: dir + "/a-\(objective)-\(dropout)", steps: 40, dropout: dropout)
             try straight.run()
-            let first = try trainer(objective, out: dir + "/b-\(objective)", steps: 40, stopAfter: 20)
+            let first = try trainer(objective, out: dir + "/b-\(objective)-\(dropout)", steps: 40, stopAfter: 20, dropout: dropout)
             try first.run()
-            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/b-\(objective)/model.safetensors"))
-            let second = try trainer(objective, out: dir + "/b-\(objective)", steps: 40)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/b-\(objective)-\(dropout)/model.safetensors"))
+            let second = try trainer(objective, out: dir + "/b-\(objective)-\(dropout)", steps: 40, dropout: dropout)
             try second.resume()
             try second.run()
             let a = Array(UnsafeBufferPointer(start: straight.params.data, count: straight.params.count))
@@ -91,5 +93,8 @@ final class TrainerTests: XCTestCase {
         try t.run()
         let other = try trainer(.mdm, out: dir + "/r", steps: 3)
         XCTAssertThrowsError(try other.resume()) { XCTAssertTrue("\($0)".contains("another")) }
+        // So is resuming with another dropout rate.
+        let dropped = try trainer(.ar, out: dir + "/r", steps: 3, dropout: 0.1)
+        XCTAssertThrowsError(try dropped.resume()) { XCTAssertTrue("\($0)".contains("--dropout")) }
     }
 }
