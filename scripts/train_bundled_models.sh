@@ -27,10 +27,14 @@ for f in emma mansfield_park northanger_abbey pride_and_prejudice sense_and_sens
   $U train --objective ar --corpus "${files[@]}" --out "$work/parent" --steps 600 --seed 1 --threads 1 --eval-every 4
   $U train --objective mdm --corpus "${files[@]}" --out "$work/denoiser-stage1" --init "$work/parent" --steps 1800 \
     --lr 5e-4 --seed 3 --threads 1 --eval-every 5
-  # Stage 2 continues from stage 1 as it was bundled before (F16), with a fresh schedule.
+  # Stages 2 and 3 continue from the previous stage as it was bundled (F16), each with a
+  # fresh warm-up and cosine schedule and a lower peak learning rate.
   $U convert --model "$work/denoiser-stage1" --out "$work/denoiser-stage1-f16" --dtype f16
-  $U train --objective mdm --corpus "${files[@]}" --out "$work/denoiser" --init "$work/denoiser-stage1-f16" \
+  $U train --objective mdm --corpus "${files[@]}" --out "$work/denoiser-stage2" --init "$work/denoiser-stage1-f16" \
     --steps 1500 --lr 3e-4 --seed 5 --threads 1 --eval-every 5
+  $U convert --model "$work/denoiser-stage2" --out "$work/denoiser-stage2-f16" --dtype f16
+  $U train --objective mdm --corpus "${files[@]}" --out "$work/denoiser" --init "$work/denoiser-stage2-f16" \
+    --steps 1800 --lr 2e-4 --seed 6 --threads 1 --eval-every 5
 ) > "$work/laneA.log" 2>&1 &
 laneA=$!
 (
@@ -45,5 +49,11 @@ wait $laneA $laneB
 for m in denoiser evaluator planner; do
   $U convert --model "$work/$m" --out "models/$m" --dtype f16
   cp "$work/$m/README.md" "$work/$m/loss.svg" "$work/$m/log.jsonl" "models/$m/"
+done
+# The generated card of the denoiser describes its last stage only; the committed card adds
+# the lineage and the earlier stages' curves, which are these:
+for stage in 1 2; do
+  cp "$work/denoiser-stage$stage/log.jsonl" "models/denoiser/log_stage$stage.jsonl"
+  cp "$work/denoiser-stage$stage/loss.svg" "models/denoiser/loss_stage$stage.svg"
 done
 echo "models/ written; held-out figures: $U eval --text $corpus/persuasion.txt"
