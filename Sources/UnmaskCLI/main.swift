@@ -4,7 +4,7 @@ import Unmask
 import Glibc
 #endif
 
-keepFreedHeapMemory()  // see heap.c: page faults were 12% of a training step
+keepFreedHeapMemory()  // see heap.c: without it every training step page-faults its activations afresh
 
 // Entry point. Every failure a user can cause ends as one line on stderr,
 // `error: <what and where>`, and exit status 1 (help and --version exit 0).
