@@ -55,6 +55,10 @@ struct TrainCommand: ParsableCommand {
         if !(lr > 0 && lr < 1) { throw ValidationError("--lr must be in (0, 1)") }
         if warmup < 0 { throw ValidationError("--warmup must be >= 0") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
+        if !(evalEvery > 0 && evalEvery.isFinite) { throw ValidationError("--eval-every must be a positive number of minutes") }
+        if !(checkpointEvery > 0 && checkpointEvery.isFinite) {
+            throw ValidationError("--checkpoint-every must be a positive number of minutes")
+        }
     }
 
     func run() throws {

@@ -158,16 +158,17 @@ public final class Trainer {
         var lastEval = -Double.infinity, lastCheckpoint = start
         var recentLoss: [Double] = []
         var endOfFirstStep: Double?, firstEvaluationSeconds = 0.0    // for a --minutes budget
+        // The seed is hashed before the step is mixed in: a plain seed ^ step would give seed 2,
+        // step 3 the dropout masks of seed 3, step 2.
+        var seedHash = SplitMix64(seed: settings.seed ^ 0xD209_0D7E_0000_0000)
+        let dropoutSeedKey = seedHash.next()
         func elapsed() -> Double { elapsedBefore + monotonicSeconds() - start }
         while step < totalSteps {
             let windows = data.trainingWindows(batch: settings.batch, length: L, seed: settings.seed, step: step)
             let (ids, targets) = settings.objective.batch(windows, length: L, config: config, schedule: settings.schedule,
                                                           seed: settings.seed, step: step)
             backprop.zeroGradients()
-            // Hash the seed before mixing in the step: a plain seed ^ step would give seed 2,
-            // step 3 the dropout masks of seed 3, step 2.
-            var seedHash = SplitMix64(seed: settings.seed ^ 0xD209_0D7E_0000_0000)
-            backprop.dropoutKey = seedHash.next() ^ UInt64(step)
+            backprop.dropoutKey = dropoutSeedKey ^ UInt64(step)
             let loss = try backprop.step(ids: ids, batch: settings.batch, length: L, targets: targets)
             guard loss.isFinite else { throw UnmaskError("training diverged at step \(step + 1) (loss \(loss)); try a lower --lr") }
             optimizer.update(params: params, grads: backprop.grads)
@@ -185,7 +186,8 @@ public final class Trainer {
                 let perStep = (now - stepOneEnd) / 4
                 let remaining = minutes * 60 - (now - start)
                 let evaluations = (remaining / (settings.evalEveryMinutes * 60)).rounded(.up) + 1
-                totalSteps = max(6, 5 + Int((remaining - evaluations * firstEvaluationSeconds) / perStep))
+                let affordable = (remaining - evaluations * firstEvaluationSeconds) / perStep
+                totalSteps = max(6, 5 + Int(min(max(affordable, 0), 1e9)))    // clamped: Int(±inf) traps
                 optimizer.totalSteps = totalSteps
             }
             let now = monotonicSeconds()
