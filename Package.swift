@@ -4,9 +4,9 @@
 //
 // The targets read bottom-up, and every dependency points down this list:
 //
-//   UnmaskSupport    JSON, atomic file writes, errors          (no deps)
+//   UnmaskSupport    JSON, atomic file writes, errors, signals, terminal (C helpers only)
 //   UnmaskTokenizer  byte-level BPE, utf8proc NFC, tokenizer.json
-//   UnmaskKernels    GEMM (ours + OpenBLAS), norms, activations, attention
+//   UnmaskKernels    GEMM (ours + OpenBLAS), its worker pool, norms, activations
 //   UnmaskModel      config.json, safetensors (mmap), the transformer forward pass
 //   UnmaskDiffusion  schedules, corruption kernels, Philox, categorical draws, samplers
 //   UnmaskEvaluation held-out ELBO, evaluator perplexity, generative perplexity, entropy
@@ -61,7 +61,7 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "UnmaskSupport"),
+        .target(name: "UnmaskSupport", dependencies: ["CCPUFeatures"]),
         .target(name: "UnmaskTokenizer", dependencies: ["UnmaskSupport", "CUtf8proc"]),
         .target(name: "CCPUFeatures"),
         .target(name: "UnmaskKernelsAVX512", swiftSettings: avx512KernelFlags),

@@ -37,7 +37,7 @@ struct BenchTokenizerCommand: ParsableCommand {
     )
 
     @OptionGroup var vocabOptions: VocabOptions
-    @Option(help: "Runs per file; the fastest is reported.")
+    @Option(parsing: .unconditional, help: "Runs per file; the fastest is reported (1...1000).")
     var `repeat` = 3
     @Flag(help: "One JSON object per line.")
     var json = false
@@ -46,7 +46,7 @@ struct BenchTokenizerCommand: ParsableCommand {
 
     func validate() throws {
         if files.isEmpty { throw ValidationError("give at least one text file") }
-        if `repeat` < 1 { throw ValidationError("--repeat must be at least 1") }
+        if `repeat` < 1 || `repeat` > 1000 { throw ValidationError("--repeat must be in 1...1000") }
     }
 
     func run() throws {

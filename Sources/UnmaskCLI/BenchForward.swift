@@ -21,13 +21,23 @@ struct BenchForwardCommand: ParsableCommand {
     @Option(help: "Thread counts to measure, comma-separated.") var threads = "1,2"
     @Flag(help: "One JSON object per line.") var json = false
 
+    func validate() throws {
+        if threadCounts.isEmpty { throw ValidationError("--threads must list thread counts in 1...64, e.g. 1,2") }
+    }
+
+    /// Every entry must be a number in 1...64: "1,x" is an error, not "1".
+    var threadCounts: [Int] {
+        let parsed = threads.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.filter { $0 != " " }) }
+        if parsed.contains(where: { $0 == nil || $0! < 1 || $0! > 64 }) { return [] }
+        return parsed.map { $0! }
+    }
+
     func run() throws {
-        let threadCounts = threads.split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 && $0 <= 64 }
-        guard !threadCounts.isEmpty else { throw ValidationError("--threads must list positive integers") }
         let source: TensorSource
         let config: ModelConfig
         if let model {
-            config = try ModelConfig.load(path: model + "/config.json")
+            let loaded = try Transformer.load(directory: model)  // validates the folder first
+            config = loaded.config
             source = try SafetensorsFile(path: model + "/model.safetensors")
         } else {
             config = .standard

@@ -18,22 +18,31 @@ struct BenchGEMMCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "d_model of the shapes.") var dModel = 256
-    @Option(help: "d_ff of the shapes.") var dFF = 1024
-    @Option(help: "Vocabulary size of the shapes.") var vocab = 4096
-    @Option(help: "Context length of the shapes.") var context = 128
+    @Option(parsing: .unconditional, help: "d_model of the shapes.") var dModel = 256
+    @Option(parsing: .unconditional, help: "d_ff of the shapes.") var dFF = 1024
+    @Option(name: .customLong("vocab-size"), parsing: .unconditional, help: "Vocabulary size of the shapes (a number; --vocab is a tokenizer file elsewhere).")
+    var vocabSize = 4096
+    @Option(parsing: .unconditional, help: "Context length of the shapes.") var context = 128
     @Option(help: "Thread counts to measure, comma-separated.") var threads = "1,2"
     @Flag(help: "One JSON object per line.") var json = false
 
     func validate() throws {
-        for v in [dModel, dFF, vocab, context] where v < 1 || v > 1 << 16 {
+        for v in [dModel, dFF, vocabSize, context] where v < 1 || v > 1 << 16 {
             throw ValidationError("shape parameters must be in 1...65536")
+        }
+        // The largest operand, [8·context, max(d_ff, V)] or its transpose, in floats: the three
+        // matrices of a shape must fit in memory together, with room to spare.
+        let biggest = shapes.map { max($0.m * $0.k, $0.k * $0.n, $0.m * $0.n) }.max() ?? 0
+        let bytes = Double(biggest) * 4 * 3
+        let have = Double(physicalMemoryBytes())
+        if have > 0 && bytes > 0.5 * have {
+            throw ValidationError("these shapes need about \(fixed(bytes / 1e9, 1)) GB of matrices; this machine has \(fixed(have / 1e9, 1)) GB: use smaller --context, --d-ff or --vocab-size")
         }
         if threadCounts.isEmpty { throw ValidationError("--threads must list positive integers, e.g. 1,2") }
     }
 
     var threadCounts: [Int] {
-        let parsed = threads.split(separator: ",").map { Int($0.filter { $0 != " " }) }
+        let parsed = threads.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.filter { $0 != " " }) }
         if parsed.contains(where: { $0 == nil || $0! < 1 || $0! > 64 }) { return [] }
         return parsed.map { $0! }
     }
@@ -45,8 +54,8 @@ struct BenchGEMMCommand: ParsableCommand {
             out.append(("qkv B=\(b)", rows, 3 * dModel, dModel))
             out.append(("ff_up B=\(b)", rows, dFF, dModel))
             out.append(("ff_down B=\(b)", rows, dModel, dFF))
-            out.append(("head_1pos B=\(b)", b, vocab, dModel))
-            out.append(("head_all B=\(b)", rows, vocab, dModel))
+            out.append(("head_1pos B=\(b)", b, vocabSize, dModel))
+            out.append(("head_all B=\(b)", rows, vocabSize, dModel))
         }
         for s in [256, 512, 1024] { out.append(("square \(s)", s, s, s)) }
         return out

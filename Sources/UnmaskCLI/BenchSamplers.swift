@@ -19,9 +19,9 @@ struct BenchSamplersCommand: ParsableCommand {
 
     @Option(name: .customLong("sampler"), help: "Sampler spec to run (repeatable). Default: the standard rows.")
     var samplers: [String] = []
-    @Option(help: "Samples per sampler.") var samples = 1
-    @Option(help: "Tokens to generate (default: the model's context).") var length: Int?
-    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Samples per sampler (1...10000).") var samples = 1
+    @Option(parsing: .unconditional, help: "Tokens to generate (default: the model's context).") var length: Int?
+    @Option(parsing: .unconditional, help: "Seed, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @OptionGroup var engine: EngineOptions
     @Flag(help: "One JSON object per line.") var json = false
 
@@ -44,7 +44,7 @@ struct BenchSamplersCommand: ParsableCommand {
             bar.update(i)
             let sampler = try DiffusionSampler(spec: spec, planner: planner)
             let canvases = [[Int]](repeating: [Int](repeating: denoiser.maskId, count: L), count: samples)
-            let r = try sampler.sample(canvases: canvases, denoiser: denoiser, seed: seed)
+            let r = try sampler.sample(canvases: canvases, denoiser: denoiser, seed: seed.value)
             let perSample = r.seconds / Double(samples)
             let nfe = Double(r.nfe.reduce(0, +)) / Double(samples)
             let fraction = max(0, 1 - r.networkSeconds / r.seconds)

@@ -9,13 +9,19 @@ struct BenchTrainCommand: ParsableCommand {
         discussion: "Reports tokens/s and the GFLOP/s it implies (6 · parameters · tokens, plus attention)."
     )
 
-    @Option(help: "Sequences per step.") var batch = 32
-    @Option(help: "Steps to time (after one warm-up step).") var steps = 3
+    @Option(parsing: .unconditional, help: "Sequences per step (1...4096, and what fits in memory).") var batch = 32
+    @Option(parsing: .unconditional, help: "Steps to time, after one warm-up step (1...10000).") var steps = 3
     @OptionGroup var engine: EngineOptions
+
+    func validate() throws {
+        if batch < 1 || batch > 4096 { throw ValidationError("--batch must be in 1...4096, got \(batch)") }
+        if steps < 1 || steps > 10_000 { throw ValidationError("--steps must be in 1...10000, got \(steps)") }
+    }
 
     func run() throws {
         let c = ModelConfig.standard
         let L = c.contextLength
+        try Backprop.checkFits(config: c, batch: batch)
         let params = ParameterBuffer.random(config: c, seed: 1)
         let bp = Backprop(params: params, matmul: engine.matmul)
         let opt = AdamW(params: params, learningRate: 1e-3, totalSteps: 100)

@@ -15,14 +15,17 @@ struct CompareCommand: ParsableCommand {
         evaluator; ± is one standard error, from the spread of the per-sample NLL (delta method). \
         Entropy is the mean per-sample unigram entropy ± its standard error. Reference rows: \
         held-out text (--reference FILE) cut into windows of the same length, and the \
-        evaluator's own samples at temperature 1.
+        evaluator's own samples at temperature 1. --length must fit in the denoiser's context \
+        and, plus one, in the evaluator's (128 each for the bundled models).
+
+        \(SamplerSpec.helpText)
         """
     )
 
     @Option(name: .customLong("sampler"), help: "Sampler spec (repeatable).") var samplers: [String] = []
-    @Option(help: "Samples per sampler.") var samples = 8
-    @Option(help: "Tokens per sample.") var length = 64
-    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Samples per sampler (2...10000).") var samples = 8
+    @Option(parsing: .unconditional, help: "Tokens per sample (at most the denoiser's context, and one less than the evaluator's).") var length = 64
+    @Option(parsing: .unconditional, help: "Seed, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @Option(help: "Write a generative-perplexity vs entropy plot (SVG).") var plot: String?
     @Option(help: ArgumentHelp("Redraw --plot (and the table) from the rows a `compare --json` run printed, without sampling.",
                                valueName: "JSONL")) var replot: String?
@@ -40,7 +43,24 @@ struct CompareCommand: ParsableCommand {
         }
         if samplers.isEmpty { throw ValidationError("give at least one --sampler SPEC") }
         if samples < 2 || samples > 10_000 { throw ValidationError("--samples must be in 2...10000 (standard errors need two)") }
-        if length < 1 { throw ValidationError("--length must be at least 1") }
+        if length < 1 || length > GenerateCommand.maxLength {
+            throw ValidationError("--length must be in 1...\(GenerateCommand.maxLength), got \(length)")
+        }
+    }
+
+    /// Before any sampling: the plot can be written, and it would not overwrite an input.
+    func checkOutputs() throws {
+        guard let plot else { return }
+        // Every file this run reads: the rows or text given, the tokenizer, the models.
+        var inputs = [replot, reference, vocabOptions.vocab ?? Files.locateResource("vocab/tokenizer.json")].compactMap { $0 }
+        for role in ModelRole.allCases {
+            guard let dir = models.explicit(role) ?? Files.locateResource("models/\(role.rawValue)") else { continue }
+            inputs += ["config.json", "model.safetensors", "README.md"].map { dir + "/" + $0 }
+        }
+        for input in inputs where Files.sameFile(plot, input) {
+            throw UnmaskError("--plot \(plot) is the input file \(input); choose another name")
+        }
+        try Files.checkWritableFile(plot, what: "--plot")
     }
 
     struct Row {
@@ -68,14 +88,13 @@ struct CompareCommand: ParsableCommand {
 
     /// Rows from `compare --json` output, with the run's sample count and length.
     func readRows(_ path: String) throws -> (rows: [Row], samples: Int, length: Int) {
-        guard let text = String(validating: try Files.read(path), as: UTF8.self) else {
-            throw UnmaskError("\(path): not UTF-8 text")
-        }
+        let reader = try LineReader(path: path, maxLineBytes: 1 << 20)
         var rows: [Row] = []
         var samples = 0, length = 0
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
-            func bad(_ why: String) -> UnmaskError { UnmaskError("\(path):\(n + 1): \(why)") }
-            guard let value = try? JSON.parse(String(line)) else { throw bad("not a JSON object (expected `compare --json` output)") }
+        while let line = try reader.next() {
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            func bad(_ why: String) -> UnmaskError { UnmaskError("\(path):\(reader.lineNumber): \(why)") }
+            guard let value = try? JSON.parse(line), value.objectPairs != nil else { throw bad("not a JSON object (expected `compare --json` output)") }
             func number(_ key: String) -> Double? { value[key]?.doubleValue }
             guard let name = value["sampler"]?.stringValue, let ppl = number("gen_ppl"), let ent = number("entropy") else {
                 throw bad("missing sampler, gen_ppl or entropy")
@@ -91,15 +110,17 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
+        try checkOutputs()
         if let replot {
             let saved = try readRows(replot)
             try report(saved.rows, samples: saved.samples, length: saved.length)
             return
         }
         let specs = try samplers.map { try SamplerSpec.parse($0) }
-        let tokenizer = try vocabOptions.load()
-        let denoiserModel = try models.required(.denoiser, matmul: engine.matmul)
-        let evalModel = try models.required(.evaluator, matmul: engine.matmul)
+        let vocab = try vocabOptions.loadNamed()
+        let tokenizer = vocab.tokenizer
+        let denoiserModel = try models.required(.denoiser, tokenizer: vocab, matmul: engine.matmul)
+        let evalModel = try models.required(.evaluator, tokenizer: vocab, matmul: engine.matmul)
         guard length <= denoiserModel.config.contextLength else {
             throw UnmaskError("--length \(length) exceeds the denoiser's context of \(denoiserModel.config.contextLength)")
         }
@@ -108,8 +129,20 @@ struct CompareCommand: ParsableCommand {
         guard length + 1 <= evalModel.config.contextLength else {
             throw UnmaskError("--length \(length) + 1 (the <|endoftext|> the evaluator reads first) exceeds the evaluator's context of \(evalModel.config.contextLength)")
         }
+        // The reference text is read and checked before minutes of sampling, not after.
+        var referenceWindows: [[Int]]?
+        if let reference {
+            let raw = try Files.read(reference)
+            if let bad = raw.withUnsafeBufferPointer({ TextNormalization.firstInvalidUTF8Offset($0) }) {
+                throw UnmaskError("\(reference) is not valid UTF-8 (offset \(bad))")
+            }
+            let tokens = try tokenizer.encode(utf8: Reflow.paragraphs(raw))
+            guard tokens.count >= length * samples else { throw UnmaskError("\(reference) is too short for \(samples) windows of \(length) tokens") }
+            let stride = tokens.count / samples
+            referenceWindows = (0..<samples).map { Array(tokens[($0 * stride)..<($0 * stride + length)]) }
+        }
         let denoiser = try TransformerDenoiser(model: denoiserModel)
-        let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: models.required(.planner, matmul: engine.matmul)) : nil
+        let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: engine.matmul)) : nil
         let eot = tokenizer.endOfTextId
         var rows: [Row] = []
         let bar = ProgressBar("compare", total: specs.count + 2)
@@ -117,20 +150,15 @@ struct CompareCommand: ParsableCommand {
             bar.update(i)
             let s = try DiffusionSampler(spec: spec, planner: plannerModel)
             let canvases = [[Int]](repeating: [Int](repeating: denoiser.maskId, count: length), count: samples)
-            let r = try s.sample(canvases: canvases, denoiser: denoiser, seed: seed)
+            let r = try s.sample(canvases: canvases, denoiser: denoiser, seed: seed.value)
             rows.append(try measure(spec.description, r.sequences, evalModel, eot,
                                     nfe: Double(r.nfe.reduce(0, +)) / Double(samples), seconds: r.seconds / Double(samples)))
         }
-        if let reference {
-            let raw = try Files.read(reference)
-            let tokens = try tokenizer.encode(utf8: Reflow.paragraphs(raw))
-            guard tokens.count >= length * samples else { throw UnmaskError("\(reference) is too short for \(samples) windows of \(length) tokens") }
-            let stride = tokens.count / samples
-            let windows = (0..<samples).map { Array(tokens[($0 * stride)..<($0 * stride + length)]) }
-            rows.append(try measure("held-out text", windows, evalModel, eot, nfe: nil, seconds: nil))
+        if let referenceWindows {
+            rows.append(try measure("held-out text", referenceWindows, evalModel, eot, nfe: nil, seconds: nil))
         }
         bar.update(specs.count + 1)
-        let own = try Evaluation.autoregressiveSamples(model: evalModel, count: samples, length: length, seed: seed, endOfText: eot)
+        let own = try Evaluation.autoregressiveSamples(model: evalModel, count: samples, length: length, seed: seed.value, endOfText: eot)
         rows.append(try measure("evaluator samples (T=1)", own, evalModel, eot, nfe: Double(length), seconds: nil))
         bar.finish()
         try report(rows, samples: samples, length: length)
@@ -147,7 +175,7 @@ struct CompareCommand: ParsableCommand {
                                  ("samples", .int(samples)), ("length", .int(length))]))
             }
         } else {
-            print("\(samples) samples × \(length) tokens, seed \(seed); ± = one standard error")
+            print("\(samples) samples × \(length) tokens, seed \(seed.value); ± = one standard error")
             print("\(padRight("sampler", 40)) \(padLeft("gen ppl", 16)) \(padLeft("entropy", 15)) \(padLeft("NFE", 7)) \(padLeft("s/sample", 9))")
             for r in rows {
                 print("\(padRight(r.name, 40)) \(padLeft(fixed(r.genPPL, 1) + " ± " + fixed(r.pplError, 1), 16)) \(padLeft(fixed(r.entropy, 3) + " ± " + fixed(r.entropyError, 3), 15)) \(padLeft(r.nfe.map { fixed($0, 1) } ?? "-", 7)) \(padLeft(r.secondsPerSample.map { fixed($0, 3) } ?? "-", 9))")

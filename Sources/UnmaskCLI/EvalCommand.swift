@@ -22,8 +22,8 @@ struct EvalCommand: ParsableCommand {
     @Argument(help: "Samples as JSONL.") var samples: String?
     @Option(help: "Held-out text file.") var text: String?
     @OptionGroup var models: ModelSetOptions
-    @Option(help: "Random masks per window for the ELBO.") var masks = 8
-    @Option(help: "Seed for the ELBO masks.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Random masks per window for the ELBO (1...10000).") var masks = 8
+    @Option(parsing: .unconditional, help: "Seed for the ELBO masks, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @OptionGroup var vocabOptions: VocabOptions
     @OptionGroup var engine: EngineOptions
     @Flag(help: "One JSON object.") var json = false
@@ -34,25 +34,28 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tokenizer = try vocabOptions.load()
-        if let text { try evaluateText(text, tokenizer) } else { try evaluateSamples(samples!, tokenizer) }
+        let vocab = try vocabOptions.loadNamed()
+        if let text { try evaluateText(text, vocab) } else { try evaluateSamples(samples!, vocab) }
     }
 
-    func evaluateText(_ path: String, _ tokenizer: Tokenizer) throws {
+    func evaluateText(_ path: String, _ vocab: LoadedTokenizer) throws {
+        let tokenizer = vocab.tokenizer
+        // Every input is checked before the first pass: a wrong evaluator used to be found
+        // only after the denoiser's (long) ELBO pass.
+        let denoiser = try models.optional(.denoiser, tokenizer: vocab, matmul: engine.matmul)
+        let eval = try models.optional(.evaluator, tokenizer: vocab, matmul: engine.matmul)
+        guard denoiser != nil || eval != nil else { throw UnmaskError("no denoiser or evaluator model found (pass --model or --evaluator)") }
         let raw = try Files.read(path)
         if let bad = raw.withUnsafeBufferPointer({ TextNormalization.firstInvalidUTF8Offset($0) }) {
             throw UnmaskError("\(path) is not valid UTF-8 (offset \(bad))")
         }
         let tokens = try tokenizer.encode(utf8: Reflow.paragraphs(raw))
         guard tokens.count >= 2 else { throw UnmaskError("\(path) is too short to evaluate") }
-        let denoiser = try models.optional(.denoiser, matmul: engine.matmul)
-        let eval = try models.optional(.evaluator, matmul: engine.matmul)
-        guard denoiser != nil || eval != nil else { throw UnmaskError("no denoiser or evaluator model found (pass --model or --evaluator)") }
         var fields: [(String, JSONValue)] = [("tokens", .int(tokens.count)), ("bytes", .int(raw.count))]
         var lines = ["\(path): \(raw.count) bytes, \(tokens.count) tokens"]
         if let denoiser {
             let bar = ProgressBar("denoiser ELBO", total: tokens.count)
-            let r = try Evaluation.denoiserELBO(model: denoiser, tokens: tokens, draws: masks, seed: seed) { bar.update($0) ; _ = $1 }
+            let r = try Evaluation.denoiserELBO(model: denoiser, tokens: tokens, draws: masks, seed: seed.value) { bar.update($0) ; _ = $1 }
             bar.finish()
             let perByte = r.natsPerToken * Double(r.tokens) / Double(raw.count)
             fields += [("elbo_nats_per_token", .double(r.natsPerToken)), ("elbo_standard_error", .double(r.standardError)),
@@ -70,37 +73,50 @@ struct EvalCommand: ParsableCommand {
         if json { print(JSON.line(fields)) } else { lines.forEach { print($0) } }
     }
 
-    func evaluateSamples(_ path: String, _ tokenizer: Tokenizer) throws {
-        let bytes = try Files.read(path)
-        var samples: [[Int]] = []
-        for (n, line) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
-            if line.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { continue }
+    /// Reads the JSONL one line at a time (each line at most `LineReader`'s limit) and scores
+    /// each sample as it is read, so the file can hold any number of samples.
+    func evaluateSamples(_ path: String, _ vocab: LoadedTokenizer) throws {
+        let tokenizer = vocab.tokenizer
+        let eval = try models.required(.evaluator, tokenizer: vocab, matmul: engine.matmul)
+        var tally = GenerativePerplexityTally(evaluator: eval, endOfText: tokenizer.endOfTextId)
+        let reader = try LineReader(path: path)
+        var skipped = 0
+        while let line = try reader.next() {
+            let n = reader.lineNumber
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             guard let value = try? JSON.parse(line), value.objectPairs != nil else {
-                throw UnmaskError("\(path): line \(n + 1) is not a JSON object")
+                throw UnmaskError("\(path): line \(n) is not a JSON object")
             }
+            var sample: [Int] = []
             if let ids = value["ids"]?.arrayValue {
-                var out: [Int] = []
                 for v in ids {
                     guard let id = v.intValue, id >= 0, id < tokenizer.vocabSize, !tokenizer.isSpecialToken(id) else {
-                        throw UnmaskError("\(path): line \(n + 1) has an id outside the vocabulary (\(v.serialized()))")
+                        throw UnmaskError("\(path): line \(n) has an id outside the vocabulary (\(v.serialized()))")
                     }
-                    out.append(id)
+                    sample.append(id)
                 }
-                samples.append(out)
             } else if let t = value["text"]?.stringValue {
-                samples.append(tokenizer.encode(t))
+                sample = tokenizer.encode(t)
             } else {
-                throw UnmaskError("\(path): line \(n + 1) has neither \"ids\" nor \"text\"")
+                throw UnmaskError("\(path): line \(n) has neither \"ids\" nor \"text\"")
             }
+            // An empty sample has nothing to score, and its entropy of 0 would pull the mean
+            // down: it is left out, and said so.
+            if sample.isEmpty {
+                fputs("warning: \(path): line \(n) is an empty sample; skipped\n", stderr)
+                skipped += 1
+                continue
+            }
+            try tally.add(sample)
         }
-        guard !samples.isEmpty else { throw UnmaskError("\(path): no samples (the file is empty)") }
-        let eval = try models.required(.evaluator, matmul: engine.matmul)
-        let r = try Evaluation.generativePerplexity(evaluator: eval, samples: samples, endOfText: tokenizer.endOfTextId)
+        guard tally.samples > 0 else {
+            throw UnmaskError(skipped > 0 ? "\(path): every sample is empty; nothing to score" : "\(path): no samples (the file is empty)")
+        }
         if json {
-            print(JSON.line([("gen_ppl", .double(r.perplexity)), ("entropy", .double(r.meanEntropy)),
-                             ("samples", .int(samples.count)), ("tokens", .int(r.tokens))]))
+            print(JSON.line([("gen_ppl", .double(tally.perplexity)), ("entropy", .double(tally.meanEntropy)),
+                             ("samples", .int(tally.samples)), ("tokens", .int(tally.tokens)), ("skipped_empty", .int(skipped))]))
         } else {
-            print("\(samples.count) samples, \(r.tokens) tokens: generative perplexity \(fixed(r.perplexity, 2)), mean unigram entropy \(fixed(r.meanEntropy, 3)) nats")
+            print("\(tally.samples) samples, \(tally.tokens) tokens: generative perplexity \(fixed(tally.perplexity, 2)), mean unigram entropy \(fixed(tally.meanEntropy, 3)) nats" + (skipped > 0 ? " (\(skipped) empty sample(s) skipped)" : ""))
         }
     }
 }

@@ -19,7 +19,7 @@ struct ModelOptions: ParsableArguments {
 struct EngineOptions: ParsableArguments {
     @Option(help: "Matrix multiply backend: unmask (our kernels) or openblas.")
     var backend: GEMMBackend = .unmask
-    @Option(help: "Threads for matrix products (results do not depend on it).")
+    @Option(parsing: .unconditional, help: "Threads for matrix products, 1...64 (results do not depend on it).")
     var threads: Int = 2
 
     func validate() throws {
@@ -70,8 +70,11 @@ struct InfoCommand: ParsableCommand {
 }
 
 /// `--model`, `--evaluator`, `--planner`: the three bundled roles, each overridable.
+/// Every model is checked when it is loaded, before any work: its role (a causal evaluator
+/// is not a denoiser) and its vocabulary against the tokenizer's, which also makes the
+/// denoiser, the evaluator and the planner agree with one another.
 struct ModelSetOptions: ParsableArguments {
-    enum Role: String { case denoiser, evaluator, planner }
+    typealias Role = ModelRole
 
     @Option(help: "Denoiser model directory (default: models/denoiser).") var model: String?
     @Option(help: "Evaluator model directory (default: models/evaluator).") var evaluator: String?
@@ -85,18 +88,25 @@ struct ModelSetOptions: ParsableArguments {
         }
     }
 
-    /// The model for `role`: the directory given, else the bundled one, else nil.
-    func optional(_ role: Role, matmul: MatMul) throws -> Transformer? {
+    /// The model for `role`: the directory given, else the bundled one, else nil. Its role
+    /// and its vocabulary (against `tokenizer`) are checked.
+    func optional(_ role: Role, tokenizer: LoadedTokenizer, matmul: MatMul) throws -> Transformer? {
         guard let dir = explicit(role) ?? Files.locateResource("models/\(role.rawValue)") else { return nil }
-        return try Transformer.load(directory: dir, matmul: matmul)
+        let name = explicit(role) != nil ? "\(flag(role)) \(dir)" : "the bundled \(dir)"
+        let m = try Transformer.load(directory: dir, matmul: matmul)
+        try role.check(m.config, name: name)
+        try m.config.checkVocabulary(size: tokenizer.tokenizer.vocabSize, maskTokenId: tokenizer.tokenizer.maskId,
+                                     modelName: name, tokenizerName: tokenizer.name)
+        return m
     }
 
     /// Like `optional`, but a missing model is an error that says how to give one.
-    func required(_ role: Role, matmul: MatMul) throws -> Transformer {
-        guard let m = try optional(role, matmul: matmul) else {
-            let flag = role == .denoiser ? "--model" : "--\(role.rawValue)"
-            throw UnmaskError("cannot find the bundled models/\(role.rawValue) (pass \(flag) DIR)")
+    func required(_ role: Role, tokenizer: LoadedTokenizer, matmul: MatMul) throws -> Transformer {
+        guard let m = try optional(role, tokenizer: tokenizer, matmul: matmul) else {
+            throw UnmaskError("cannot find the bundled models/\(role.rawValue) (pass \(flag(role)) DIR)")
         }
         return m
     }
+
+    func flag(_ role: Role) -> String { role == .denoiser ? "--model" : "--\(role.rawValue)" }
 }

@@ -94,7 +94,7 @@ struct TokenizerTrainCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .customLong("vocab-size"), help: "Total vocabulary size, including 256 byte tokens and 2 specials.")
+    @Option(name: .customLong("vocab-size"), parsing: .unconditional, help: "Total vocabulary size, including 256 byte tokens and 2 specials (258...1048576).")
     var vocabSize: Int
     @Option(help: "Where to write tokenizer.json.")
     var out: String
@@ -105,10 +105,14 @@ struct TokenizerTrainCommand: ParsableCommand {
 
     func validate() throws {
         if corpus.isEmpty { throw ValidationError("give at least one corpus file") }
-        if vocabSize < 258 { throw ValidationError("--vocab-size must be at least 258 (256 bytes + 2 specials)") }
+        if vocabSize < 258 || vocabSize > 1 << 20 { throw ValidationError("--vocab-size must be in 258...1048576 (256 bytes + 2 specials at least)") }
     }
 
     func run() throws {
+        for path in corpus where Files.sameFile(path, out) {
+            throw UnmaskError("--out \(out) is the corpus file \(path): training would overwrite its own input")
+        }
+        try Files.checkWritableFile(out, what: "--out")
         let start = monotonicSeconds()
         var texts: [[UInt8]] = []
         var total = 0

@@ -17,7 +17,11 @@ struct TrainCommand: ParsableCommand {
         tensor of that model whose name and shape match: a denoiser adapted from an \
         autoregressive model keeps all its weights and switches its attention to bidirectional.
         Give --steps N for a reproducible run, or --minutes N for a wall-clock budget. \
-        Checkpoints are written atomically every few minutes; --resume continues the last one.
+        Checkpoints are written atomically every few minutes; --resume continues the last one. \
+        Ctrl-C (or SIGTERM) writes a checkpoint before exiting (status 130); a second Ctrl-C \
+        stops at once, and like kill -9 may lose up to --checkpoint-every minutes. \
+        --out must be a new or empty folder, unless --resume continues the run in it or \
+        --force overwrites what is there.
         """
     )
 
@@ -29,31 +33,33 @@ struct TrainCommand: ParsableCommand {
     @Option(name: [.customLong("init"), .customLong("init-from")], help: "Start from this model's weights (a model directory).")
     var initFrom: String?
     @Flag(help: "Continue from the checkpoint in --out.") var resume = false
-    @Option(help: "Training steps.") var steps: Int?
-    @Option(help: "Wall-clock budget in minutes.") var minutes: Double?
-    @Option(help: "Seed for initialisation, batches, masks and noise.") var seed: UInt64 = 1
-    @Option(help: "Sequences per step.") var batch = 32
-    @Option(help: "Peak learning rate.") var lr = 1e-3
-    @Option(help: "Warm-up steps.") var warmup = 100
-    @Option(help: "Residual dropout rate in [0, 1): on each block's attention and MLP outputs, training only.") var dropout = 0.0
-    @Option(help: "Minutes between validation evaluations.") var evalEvery = 2.0
-    @Option(help: "Minutes between checkpoints.") var checkpointEvery = 5.0
-    @Option(help: "d_model when no config is given.") var dModel = 256
-    @Option(help: "Layers when no config is given.") var layers = 6
-    @Option(help: "Heads when no config is given.") var heads = 4
-    @Option(help: "d_ff when no config is given.") var dFF = 1024
-    @Option(help: "Context length when no config is given.") var context = 128
+    @Flag(help: "Train into a non-empty --out, overwriting the model, card, log and checkpoint there.") var force = false
+    @Option(parsing: .unconditional, help: "Training steps (1...100000000).") var steps: Int?
+    @Option(parsing: .unconditional, help: "Wall-clock budget in minutes.") var minutes: Double?
+    @Option(parsing: .unconditional, help: "Seed for initialisation, batches, masks and noise, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
+    @Option(parsing: .unconditional, help: "Sequences per step (1...4096, and what fits in memory).") var batch = 32
+    @Option(parsing: .unconditional, help: "Peak learning rate.") var lr = 1e-3
+    @Option(parsing: .unconditional, help: "Warm-up steps.") var warmup = 100
+    @Option(parsing: .unconditional, help: "Residual dropout rate in [0, 1): on each block's attention and MLP outputs, training only.") var dropout = 0.0
+    @Option(parsing: .unconditional, help: "Minutes between validation evaluations.") var evalEvery = 2.0
+    @Option(parsing: .unconditional, help: "Minutes between checkpoints.") var checkpointEvery = 5.0
+    @Option(parsing: .unconditional, help: "d_model when no config is given.") var dModel = 256
+    @Option(parsing: .unconditional, help: "Layers when no config is given.") var layers = 6
+    @Option(parsing: .unconditional, help: "Heads when no config is given.") var heads = 4
+    @Option(parsing: .unconditional, help: "d_ff when no config is given.") var dFF = 1024
+    @Option(parsing: .unconditional, help: "Context length when no config is given.") var context = 128
     @OptionGroup var vocabOptions: VocabOptions
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
         if corpus.isEmpty { throw ValidationError("give --corpus FILE...") }
         if steps == nil && minutes == nil { throw ValidationError("give --steps N or --minutes N") }
-        if let s = steps, s < 1 { throw ValidationError("--steps must be at least 1") }
-        if let m = minutes, !(m > 0 && m.isFinite) { throw ValidationError("--minutes must be a positive number") }
+        if let s = steps, s < 1 || s > 100_000_000 { throw ValidationError("--steps must be in 1...100000000") }
+        if let m = minutes, !(m > 0 && m <= 1e7) { throw ValidationError("--minutes must be a positive number (at most 10000000)") }
+        if resume && force { throw ValidationError("--resume continues the run in --out; --force starts over: give one") }
         if batch < 1 || batch > 4096 { throw ValidationError("--batch must be in 1...4096") }
         if !(lr > 0 && lr < 1) { throw ValidationError("--lr must be in (0, 1)") }
-        if warmup < 0 { throw ValidationError("--warmup must be >= 0") }
+        if warmup < 0 || warmup > 100_000_000 { throw ValidationError("--warmup must be in 0...100000000") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
         if !(evalEvery > 0 && evalEvery.isFinite) { throw ValidationError("--eval-every must be a positive number of minutes") }
         if !(checkpointEvery > 0 && checkpointEvery.isFinite) {
@@ -61,13 +67,47 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
+    /// The output folder, checked before anything is created or read at length: nothing a
+    /// user trained before is overwritten unless they say so, and a refused run leaves no
+    /// folder behind.
+    func checkOutputFolder() throws {
+        if Files.exists(out) && !Files.isDirectory(out) {
+            throw UnmaskError("--out \(out) is a file, expected a folder")
+        }
+        if let initFrom, Files.sameFile(initFrom, out) {
+            throw UnmaskError("--out \(out) is the --init model: training would overwrite the model it starts from")
+        }
+        for path in corpus + [config].compactMap({ $0 }) where Files.isDirectory(out) {
+            for name in ["config.json", "model.safetensors", "README.md", "log.jsonl", "loss.svg", "checkpoint.safetensors"]
+            where Files.sameFile(path, out + "/" + name) {
+                throw UnmaskError("--out \(out) would overwrite the input \(path)")
+            }
+        }
+        if resume {
+            guard Files.exists(out + "/checkpoint.safetensors") else {
+                throw UnmaskError("--resume: no checkpoint at \(out)/checkpoint.safetensors")
+            }
+            return
+        }
+        if Files.isDirectory(out) && !force {
+            Files.removeStaleTemporaries(in: out)
+            let present = Files.directoryEntries(out) ?? []
+            if !present.isEmpty {
+                let shown = present.prefix(4).joined(separator: ", ") + (present.count > 4 ? ", …" : "")
+                throw UnmaskError("--out \(out) is not empty (\(shown)): pass --resume to continue its run, --force to overwrite it, or give a new folder")
+            }
+        }
+    }
+
     func run() throws {
+        try checkOutputFolder()
         let tokenizer = try vocabOptions.load()
         var c: ModelConfig
         var initial: SafetensorsFile?
         if let config {
             c = try ModelConfig.load(path: config)
         } else if let initFrom {
+            guard Files.isDirectory(initFrom) else { throw UnmaskError("--init \(initFrom) is not a model directory") }
             c = try ModelConfig.load(path: initFrom + "/config.json")
         } else {
             c = ModelConfig(vocabSize: tokenizer.vocabSize, dModel: dModel, nLayers: layers, nHeads: heads, dFF: dFF,
@@ -80,6 +120,7 @@ struct TrainCommand: ParsableCommand {
         guard c.vocabSize == tokenizer.vocabSize, c.maskTokenId == tokenizer.maskId else {
             throw UnmaskError("the model's vocabulary (\(c.vocabSize), mask \(c.maskTokenId)) does not match the tokenizer's (\(tokenizer.vocabSize), mask \(tokenizer.maskId))")
         }
+        try Backprop.checkFits(config: c, batch: batch)
         if let initFrom { initial = try SafetensorsFile(path: initFrom + "/model.safetensors") }
 
         let data = try TrainingData(corpus: corpus, tokenizer: tokenizer, window: c.contextLength)
@@ -90,12 +131,12 @@ struct TrainCommand: ParsableCommand {
         settings.dropout = dropout
         settings.steps = steps
         settings.minutes = minutes
-        settings.seed = seed
+        settings.seed = seed.value
         settings.evalEveryMinutes = evalEvery
         settings.checkpointEveryMinutes = checkpointEvery
         settings.commandLine = (["unmask"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
 
-        let params = ParameterBuffer.random(config: c, seed: seed)
+        let params = ParameterBuffer.random(config: c, seed: seed.value)
         if let initial {
             var copied = 0
             for t in params.layout {
@@ -104,6 +145,14 @@ struct TrainCommand: ParsableCommand {
                 copied += 1
             }
             fputs("initialised \(copied) of \(params.layout.count) tensors from \(initFrom!)\n", stderr)
+        }
+        if force {
+            // Start over for real: the old run's model, card, logs and checkpoint go now, so
+            // an interrupted forced run cannot leave the old model beside a new checkpoint.
+            for name in ["model.safetensors", "config.json", "README.md", "log.jsonl", "loss.svg", "checkpoint.safetensors",
+                         "best/model.safetensors", "best/config.json"] {
+                unlink(out + "/" + name)
+            }
         }
         let trainer = try Trainer(config: c, data: data, settings: settings, outputDirectory: out,
                                   initialParameters: params, matmul: engine.matmul)
@@ -114,8 +163,14 @@ struct TrainCommand: ParsableCommand {
             fflush(stderr)
         }
         fputs("training \(objective.rawValue): \(c.parameterCount) parameters, \(data.train.count) training tokens, \(data.validation.count) validation tokens\n", stderr)
+        Interrupts.watch()
+        trainer.stopRequested = { Interrupts.received != nil }
         try trainer.run()
         if tty { fputs("\n", stderr) }
+        if trainer.interrupted {
+            fputs("interrupted at step \(trainer.stepsDone): checkpoint written to \(out)/checkpoint.safetensors; continue with the same command and --resume\n", stderr)
+            Glibc.exit(130)
+        }
         print("wrote \(out)/model.safetensors, config.json, log.jsonl, loss.svg, README.md")
     }
 }

@@ -19,24 +19,26 @@ struct UnmaskCommand: ParsableCommand {
             BenchCommand.self,
         ]
     )
+}
 
-    /// For argument errors, a hint on where to read more (the message itself is one line).
-    static func usageHintIfArgumentError(_ error: Error) -> String? {
-        if error is UnmaskError { return nil }
-        return nil
-    }
+/// A tokenizer and the name to use for it in messages.
+struct LoadedTokenizer {
+    let tokenizer: Tokenizer
+    let name: String
 }
 
 /// `--vocab FILE`, shared by every command that tokenizes.
 struct VocabOptions: ParsableArguments {
-    @Option(name: .long, help: "Tokenizer file (Hugging Face tokenizer.json). Default: the bundled vocab/tokenizer.json.")
+    @Option(help: "Tokenizer file (Hugging Face tokenizer.json). Default: the bundled vocab/tokenizer.json.")
     var vocab: String?
 
-    func load() throws -> Tokenizer {
-        if let vocab { return try Tokenizer.load(path: vocab) }
+    func load() throws -> Tokenizer { try loadNamed().tokenizer }
+
+    func loadNamed() throws -> LoadedTokenizer {
+        if let vocab { return LoadedTokenizer(tokenizer: try Tokenizer.load(path: vocab), name: vocab) }
         guard let path = Files.locateResource("vocab/tokenizer.json") else {
             throw UnmaskError("cannot find vocab/tokenizer.json (run from the repository, or pass --vocab FILE)")
         }
-        return try Tokenizer.load(path: path)
+        return LoadedTokenizer(tokenizer: try Tokenizer.load(path: path), name: path)
     }
 }

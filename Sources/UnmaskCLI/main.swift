@@ -21,9 +21,8 @@ do {
     if message.isEmpty {
         exit(1)
     }
-    fputs("error: \(message)\n", stderr)
-    if let usage = UnmaskCommand.usageHintIfArgumentError(error) {
-        fputs(usage, stderr)
-    }
+    // One line: argument-parser's messages can hold a newline before a hint.
+    let oneLine = message.split(separator: "\n").map { $0.drop(while: { $0 == " " }) }.joined(separator: " ")
+    fputs("error: \(oneLine)\n", stderr)
     exit(1)
 }

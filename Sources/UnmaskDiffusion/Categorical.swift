@@ -37,6 +37,9 @@ public struct CategoricalOptions: Sendable, Equatable {
         self.method = method
     }
 
+    /// Every positive finite temperature is accepted. Below about 1e-300 every draw is
+    /// the argmax (the T → 0 limit; equal best logits are drawn evenly), computed without
+    /// overflow (see `Categorical.logProbabilities`).
     public func validate() throws {
         guard temperature.isFinite, temperature > 0 else {
             throw UnmaskError("temperature must be a positive number, got \(temperature)")
@@ -61,6 +64,20 @@ public enum Categorical {
         let invT = 1 / options.temperature
         for j in 0..<V { lp[j] = Double(logits[j]) * invT }
         if let f = forbidden, f >= 0 && f < V { lp[f] = -.infinity }
+        // A tiny temperature (1e-308, or any below 1/Double.greatestFiniteMagnitude) makes
+        // logit / T overflow to ±∞, and the normalisation then yields NaN everywhere, which
+        // used to draw id 0. Dividing the gap to the best logit instead is exact at every
+        // temperature: the best token(s) get 0, the others (gap / T), which goes to −∞ as
+        // T → 0. So a vanishing temperature is the argmax (ties split evenly), its limit.
+        // Only this case takes the second path; ordinary temperatures keep the product
+        // above, so their draws are unchanged bit for bit.
+        var top = -Double.infinity
+        for v in lp where v > top { top = v }
+        if !top.isFinite && !(top == -.infinity && lp.allSatisfy { $0 == -.infinity }) {
+            var best = -Float.infinity
+            for j in 0..<V where j != forbidden && logits[j] > best { best = logits[j] }
+            for j in 0..<V { lp[j] = j == forbidden ? -.infinity : (Double(logits[j]) - Double(best)) / options.temperature }
+        }
         if let k = options.topK, k < V {
             // Keep the k largest (ties at the threshold keep the lower ids, deterministically).
             let order = (0..<V).sorted { lp[$0] != lp[$1] ? lp[$0] > lp[$1] : $0 < $1 }

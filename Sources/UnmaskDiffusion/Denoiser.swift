@@ -28,7 +28,7 @@ public final class TransformerDenoiser: Denoiser {
     public var maxLength: Int { model.config.contextLength }
 
     public init(model: Transformer) throws {
-        guard model.config.head == .tokens else { throw UnmaskError("a denoiser needs a token head, this model has a \(model.config.head.rawValue) head") }
+        try ModelRole.denoiser.check(model.config, name: "this model")
         self.model = model
     }
 
@@ -58,7 +58,7 @@ public final class TransformerPlanner: CorruptionPlanner {
     public let model: Transformer
 
     public init(model: Transformer) throws {
-        guard model.config.head == .binary else { throw UnmaskError("a planner needs a binary head, this model has a \(model.config.head.rawValue) head") }
+        try ModelRole.planner.check(model.config, name: "this model")
         self.model = model
     }
 

@@ -48,6 +48,28 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// What `--help` and the README print: every sampler and every key, with its range.
+    public static let helpText = """
+    A sampler is NAME[:key=value...], e.g. fhs:top_p=0.9 or confidence:k=2.
+      fhs         first-hitting sampler, exact. k: tokens per call (default 1)
+      ancestral   D3PM/MDLM ancestral sampler on a grid of steps.
+                  steps: 1...10000000 (default 1000);
+                  schedule: linear | cosine | loglinear; cache: on | off
+      uniform     planner loop, random order (same distribution as fhs). k
+      confidence  planner loop, most probable position first. k
+      margin      planner loop, largest top-1 minus top-2 first. k
+      entropy     planner loop, lowest predictive entropy first. k
+      ddpd        learned DDPD planner; can revise tokens (--planner). steps
+      p2          P2 path planning; remasks low-scoring tokens. steps,
+                  eta: >= 0 (default 1)
+    Draw keys, on every sampler:
+      temperature > 0 (default 1); below ~1e-300 every draw is the argmax
+      top_k       >= 1: keep the k most probable tokens
+      top_p       in (0, 1]: keep the fewest tokens holding probability p
+      precision   float64 (exact, default) | float32 (legacy, biased)
+      method      gumbel (default) | icdf (inverse CDF, float64 only)
+    """
+
     /// Parses and validates a spec; errors name the bad part and list what is allowed.
     public static func parse(_ text: String) throws -> SamplerSpec {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)

@@ -117,18 +117,46 @@ public enum Evaluation {
 
     /// Generative perplexity of samples at corpus level: exp(total NLL / total tokens)
     /// under the evaluator, each sample scored after an `<|endoftext|>` so its first token
-    /// has a context; plus the mean unigram entropy over samples.
+    /// has a context; plus the mean unigram entropy over samples. An empty sample is an
+    /// error: it has no tokens to score, and its entropy of 0 would pull the mean down.
     public static func generativePerplexity(evaluator: Transformer, samples: [[Int]], endOfText: Int)
         throws -> (perplexity: Double, nats: Double, tokens: Int, meanEntropy: Double) {
-        var total = 0.0, count = 0
-        for s in samples {
-            let (nats, n) = try causalNLL(model: evaluator, tokens: [endOfText] + s)
-            total += nats
-            count += n
-        }
-        let entropy = samples.map(unigramEntropy).reduce(0, +) / Double(max(1, samples.count))
-        return (exp(total / Double(max(1, count))), total, count, entropy)
+        var tally = GenerativePerplexityTally(evaluator: evaluator, endOfText: endOfText)
+        for s in samples { try tally.add(s) }
+        guard tally.samples > 0 else { throw UnmaskError("no samples to score") }
+        return (tally.perplexity, tally.nats, tally.tokens, tally.meanEntropy)
     }
+}
+
+/// Generative perplexity and mean unigram entropy accumulated one sample at a time, so
+/// that any number of samples is scored in bounded memory (`unmask eval SAMPLES.jsonl`).
+public struct GenerativePerplexityTally {
+    public let evaluator: Transformer
+    public let endOfText: Int
+    public private(set) var nats = 0.0
+    public private(set) var tokens = 0
+    public private(set) var samples = 0
+    public private(set) var entropySum = 0.0
+
+    public init(evaluator: Transformer, endOfText: Int) {
+        self.evaluator = evaluator
+        self.endOfText = endOfText
+    }
+
+    /// Scores one sample. Throws on an empty one (see `Evaluation.generativePerplexity`).
+    public mutating func add(_ sample: [Int]) throws {
+        guard !sample.isEmpty else { throw UnmaskError("an empty sample has no tokens to score") }
+        let (n, count) = try Evaluation.causalNLL(model: evaluator, tokens: [endOfText] + sample)
+        nats += n
+        tokens += count
+        samples += 1
+        entropySum += Evaluation.unigramEntropy(sample)
+    }
+
+    /// exp(total NLL / total tokens); NaN before the first sample.
+    public var perplexity: Double { tokens > 0 ? exp(nats / Double(tokens)) : .nan }
+    /// Mean per-sample unigram entropy (nats); NaN before the first sample.
+    public var meanEntropy: Double { samples > 0 ? entropySum / Double(samples) : .nan }
 }
 
 extension Evaluation {

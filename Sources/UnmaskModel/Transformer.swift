@@ -92,7 +92,13 @@ public final class Transformer {
     /// infinite weights. Errors name the file and the problem.
     public static func load(directory: String, matmul: MatMul = MatMul()) throws -> Transformer {
         guard Files.isDirectory(directory) else {
+            if Files.exists(directory) {
+                throw UnmaskError("\(directory) is a file; a model is a directory holding config.json and model.safetensors")
+            }
             throw UnmaskError("model directory \(directory) does not exist")
+        }
+        guard Files.exists(directory + "/config.json") else {
+            throw UnmaskError("\(directory) is not a model directory: it has no config.json")
         }
         let config = try ModelConfig.load(path: directory + "/config.json")
         let path = directory + "/model.safetensors"

@@ -14,21 +14,50 @@ import Darwin
 public enum Files {
     public static func errnoText() -> String { String(cString: strerror(errno)) }
 
-    /// Reads a whole file. `limit` guards against being handed something enormous.
-    public static func read(_ path: String, limit: Int = 1 << 34) throws -> [UInt8] {
+    /// The largest file `read` takes unless told otherwise: 1 GiB. Every text Unmask reads
+    /// whole (a corpus file, held-out text, a tokenizer) is far smaller; the limit is there
+    /// so that a wrong path (`/dev/zero`, a disk image) fails at once instead of eating memory.
+    public static let defaultReadLimit = 1 << 30
+
+    /// Reads a whole file. Regular files and pipes (`<(command)`) are read, up to `limit`
+    /// bytes; directories, devices and sockets are refused, since none of them is a file
+    /// of text or numbers.
+    public static func read(_ path: String, limit: Int = defaultReadLimit) throws -> [UInt8] {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw UnmaskError("cannot open \(path): \(errnoText())") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw UnmaskError("cannot stat \(path): \(errnoText())") }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw UnmaskError("\(path) is a directory, expected a file") }
+        try requireReadable(st, path)
         var out: [UInt8] = []
         if st.st_size > 0 {
-            guard Int(st.st_size) <= limit else { throw UnmaskError("\(path) is too large (\(st.st_size) bytes)") }
+            guard Int(st.st_size) <= limit else {
+                throw UnmaskError("\(path) is too large (\(st.st_size) bytes; the limit is \(byteCount(limit)))")
+            }
             out.reserveCapacity(Int(st.st_size))
         }
         try readAll(fd, into: &out, limit: limit, name: path)
         return out
+    }
+
+    /// Refuses what is not a regular file or a pipe, naming what it is.
+    static func requireReadable(_ st: stat, _ path: String) throws {
+        switch st.st_mode & S_IFMT {
+        case S_IFREG, S_IFIFO: return
+        case S_IFDIR: throw UnmaskError("\(path) is a directory, expected a file")
+        case S_IFCHR: throw UnmaskError("\(path) is a character device, expected a file")
+        case S_IFBLK: throw UnmaskError("\(path) is a block device, expected a file")
+        case S_IFSOCK: throw UnmaskError("\(path) is a socket, expected a file")
+        default: throw UnmaskError("\(path) is not a regular file")
+        }
+    }
+
+    /// "1 GiB", "4 MiB", "512 bytes": limits as a user would write them.
+    public static func byteCount(_ n: Int) -> String {
+        if n >= 1 << 30 && n % (1 << 30) == 0 { return "\(n >> 30) GiB" }
+        if n >= 1 << 20 && n % (1 << 20) == 0 { return "\(n >> 20) MiB" }
+        if n >= 1 << 10 && n % (1 << 10) == 0 { return "\(n >> 10) KiB" }
+        return "\(n) bytes"
     }
 
     /// Reads `fd` to its end, appending to `out`; errors name `name`.
@@ -42,12 +71,12 @@ public enum Files {
             }
             if n == 0 { return }
             out.append(contentsOf: chunk[0..<n])
-            if out.count > limit { throw UnmaskError("\(name) is too large (over \(limit) bytes)") }
+            if out.count > limit { throw UnmaskError("\(name) is too large (over the limit of \(byteCount(limit)))") }
         }
     }
 
     /// Reads all of standard input.
-    public static func readStandardInput(limit: Int = 1 << 32) throws -> [UInt8] {
+    public static func readStandardInput(limit: Int = defaultReadLimit) throws -> [UInt8] {
         var out: [UInt8] = []
         try readAll(0, into: &out, limit: limit, name: "standard input")
         return out
@@ -61,7 +90,7 @@ public enum Files {
     /// Writes several buffers back to back, atomically. Used for safetensors (header,
     /// then tensor data) without first concatenating everything in memory.
     public static func writeAtomically(chunks: [UnsafeRawBufferPointer], to path: String) throws {
-        let tmp = "\(path).tmp-\(getpid())"
+        let tmp = "\(path)\(temporarySuffix)\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw UnmaskError("cannot write \(path): \(errnoText())") }
         var ok = false
@@ -94,6 +123,61 @@ public enum Files {
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The names in a directory (without "." and ".."), or nil if it cannot be listed.
+    public static func directoryEntries(_ path: String) -> [String]? {
+        guard let dir = opendir(path) else { return nil }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// True if both paths name the same file (same device and inode): `a/../b` and a
+    /// symbolic link to `b` are `b`. False if either does not exist.
+    public static func sameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+    }
+
+    /// Checks, before any long computation, that `path` can be written as a file: its
+    /// directory exists and is writable, and `path` itself is not a directory or a
+    /// read-only file. Errors name the path and the reason. Nothing is created.
+    public static func checkWritableFile(_ path: String, what: String = "output") throws {
+        if isDirectory(path) { throw UnmaskError("\(what) \(path) is a directory, expected a file name") }
+        if exists(path) && access(path, W_OK) != 0 {
+            throw UnmaskError("cannot write \(what) \(path): \(errnoText())")
+        }
+        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let parent = dir.isEmpty ? "/" : dir
+        guard isDirectory(parent) else { throw UnmaskError("cannot write \(what) \(path): directory \(parent) does not exist") }
+        guard access(parent, W_OK) == 0 else { throw UnmaskError("cannot write \(what) \(path): \(parent): \(errnoText())") }
+    }
+
+    /// The suffix `writeAtomically` gives its temporary files: `.tmp-<pid>`.
+    static let temporarySuffix = ".tmp-"
+
+    /// Removes the temporary files (`NAME.tmp-PID`) that an atomic write killed half-way
+    /// left in `directory`, where process PID no longer exists. A live PID's file may be
+    /// another run's write in progress, so it is kept. Returns the names removed.
+    @discardableResult
+    public static func removeStaleTemporaries(in directory: String) -> [String] {
+        guard let names = directoryEntries(directory) else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let range = name.ranges(of: temporarySuffix).last,
+                  let pid = Int32(name[range.upperBound...]), pid > 0 else { continue }
+            if kill(pid, 0) == 0 || errno == EPERM { continue }  // that process is alive
+            if unlink(directory + "/" + name) == 0 { removed.append(name) }
+        }
+        return removed
     }
 
     /// Creates a directory and its parents (like `mkdir -p`).

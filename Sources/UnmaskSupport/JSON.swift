@@ -15,6 +15,8 @@ public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     case int(Int)
+    /// An integer above Int.max (a 64-bit seed, say): parsed and written exactly.
+    case unsigned(UInt64)
     case double(Double)
     case string(String)
     case array([JSONValue])
@@ -25,6 +27,7 @@ public enum JSONValue: Equatable, Sendable {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
         case let (.int(a), .int(b)): return a == b
+        case let (.unsigned(a), .unsigned(b)): return a == b
         case let (.double(a), .double(b)): return a == b
         // Scalar-exact comparison, not canonical equivalence.
         case let (.string(a), .string(b)): return a.unicodeScalars.elementsEqual(b.unicodeScalars)
@@ -63,6 +66,7 @@ public enum JSONValue: Equatable, Sendable {
     public var intValue: Int? {
         switch self {
         case let .int(i): return i
+        case let .unsigned(u): return Int(exactly: u)
         case let .double(d) where d == d.rounded() && abs(d) < 9.0e15: return Int(d)
         default: return nil
         }
@@ -70,9 +74,23 @@ public enum JSONValue: Equatable, Sendable {
     public var doubleValue: Double? {
         switch self {
         case let .int(i): return Double(i)
+        case let .unsigned(u): return Double(u)
         case let .double(d): return d
         default: return nil
         }
+    }
+    /// A non-negative integer that fits in 64 bits, exactly.
+    public var uint64Value: UInt64? {
+        switch self {
+        case let .int(i): return UInt64(exactly: i)
+        case let .unsigned(u): return u
+        default: return nil
+        }
+    }
+    /// A UInt64 as JSON: `.int` when it fits, else `.unsigned` (never a negative number).
+    public static func uint64(_ u: UInt64) -> JSONValue {
+        if let i = Int(exactly: u) { return .int(i) }
+        return .unsigned(u)
     }
     public var boolValue: Bool? {
         if case let .bool(b) = self { return b }
@@ -310,6 +328,7 @@ public enum JSON {
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             if isInteger, let i = Int(text) { return .int(i) }
+            if isInteger, let u = UInt64(text) { return .unsigned(u) }
             guard let d = Double(text), d.isFinite else { throw JSONParseError(offset: start, reason: "number out of range") }
             return .double(d)
         }
@@ -358,6 +377,7 @@ extension JSONValue {
         case .null: out.append(contentsOf: Array("null".utf8))
         case let .bool(b): out.append(contentsOf: Array((b ? "true" : "false").utf8))
         case let .int(i): out.append(contentsOf: Array(String(i).utf8))
+        case let .unsigned(u): out.append(contentsOf: Array(String(u).utf8))
         case let .double(d): out.append(contentsOf: Array(JSON.formatDouble(d).utf8))
         case let .string(s): JSON.writeString(s, to: &out)
         case let .array(items):

@@ -39,6 +39,27 @@ public final class Backprop {
     public var dropoutKey: UInt64 = 0
     let ropeCos: [Float], ropeSin: [Float]
 
+    /// An upper estimate of the memory one training step needs (bytes): the activations
+    /// every layer saves, the attention probabilities, the logits and their gradient, and
+    /// parameters, gradients and AdamW moments. Used to refuse a batch that cannot fit
+    /// with a clear message, instead of the allocator aborting mid-step.
+    public static func estimatedStepBytes(config c: ModelConfig, batch: Int) -> Double {
+        let rows = Double(batch) * Double(c.contextLength)
+        let L = Double(c.contextLength)
+        let perLayer = rows * Double(10 * c.dModel + 3 * c.dFF) + 2 * Double(batch) * Double(c.nHeads) * L * L
+        let floats = Double(c.nLayers) * perLayer + rows * 3 * Double(c.vocabSize) + 5 * Double(c.parameterCount)
+        return 4 * floats
+    }
+
+    /// Throws unless a step at `batch` fits in this machine's memory (see `estimatedStepBytes`).
+    public static func checkFits(config: ModelConfig, batch: Int, option: String = "--batch") throws {
+        let need = estimatedStepBytes(config: config, batch: batch)
+        let have = Double(physicalMemoryBytes())
+        guard have <= 0 || need <= 0.8 * have else {
+            throw UnmaskError("\(option) \(batch) needs about \(fixed(need / 1e9, 1)) GB per training step at context \(config.contextLength); this machine has \(fixed(have / 1e9, 1)) GB: use a smaller \(option)")
+        }
+    }
+
     public init(params: ParameterBuffer, matmul: MatMul = MatMul()) {
         config = params.config
         self.params = params

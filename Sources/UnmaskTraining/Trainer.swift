@@ -57,6 +57,12 @@ public final class Trainer {
     var log: [JSONValue] = []
     var bestValidation = Double.infinity
     public var progress: ((String) -> Void)?
+    /// Polled after every step; when it returns true the run writes a checkpoint and its
+    /// logs and returns early (`interrupted` is then true). The CLI wires it to Ctrl-C.
+    public var stopRequested: () -> Bool = { false }
+    public private(set) var interrupted = false
+    /// The step the run has reached.
+    public var stepsDone: Int { step }
 
     public init(config: ModelConfig, data: TrainingData, settings: TrainingSettings, outputDirectory: String,
                 initialParameters: ParameterBuffer? = nil, matmul: MatMul) throws {
@@ -73,6 +79,9 @@ public final class Trainer {
         optimizer.threads = matmul.threads
         backprop.dropout = Float(settings.dropout)  // evalBackprop keeps 0: validation sees the whole model
         try Files.createDirectory(outputDirectory)
+        // A run killed during an atomic write leaves NAME.tmp-PID behind: clear them.
+        Files.removeStaleTemporaries(in: outputDirectory)
+        Files.removeStaleTemporaries(in: outputDirectory + "/best")
         // Fail now, not after an hour, if the directory cannot be written.
         try Files.writeAtomically(Array("ok\n".utf8), to: outputDirectory + "/.write-test")
         unlink(outputDirectory + "/.write-test")
@@ -214,10 +223,20 @@ public final class Trainer {
             }
             if evalDue || step % 10 == 0 { log.append(JSON.objectValue(entry)) }
             let tokensPerSecond = Double(tokensSeen) / max(elapsed(), 1e-9)
-            let eta = Double(totalSteps - step) * (elapsed() / Double(step))
-            progress?("step \(step)/\(totalSteps) loss \(fixed(trainLoss, 4))\(valText) \(fixed(tokensPerSecond, 0)) tok/s ETA \(formatDuration(eta))")
+            // Under a --minutes budget the step count is only estimated after step 5; until
+            // then the budget itself is the honest ETA.
+            let budgetPending = settings.minutes != nil && settings.steps == nil && elapsedBefore == 0 && step < 5
+            let eta = budgetPending ? settings.minutes! * 60 - (monotonicSeconds() - start)
+                                    : Double(totalSteps - step) * (elapsed() / Double(step))
+            progress?("step \(step)/\(budgetPending ? "?" : String(totalSteps)) loss \(fixed(trainLoss, 4))\(valText) \(fixed(tokensPerSecond, 0)) tok/s ETA \(formatDuration(eta))")
             if let stop = settings.stopAfterSteps, step >= stop, step < totalSteps {
                 try saveCheckpoint(elapsed: elapsed())
+                return
+            }
+            if step < totalSteps && stopRequested() {
+                try saveCheckpoint(elapsed: elapsed())
+                try writeLogs()
+                interrupted = true
                 return
             }
             if now - lastCheckpoint >= settings.checkpointEveryMinutes * 60 {

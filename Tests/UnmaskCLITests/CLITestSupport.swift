@@ -14,8 +14,11 @@ let cliRepositoryRoot: String = {
     return parts.joined(separator: "/")
 }()
 
-/// The `unmask` executable next to the test bundle (same build directory).
+/// The `unmask` executable next to the test bundle (same build directory), or the one
+/// named by UNMASK_EXECUTABLE: running these tests against an older binary shows which of
+/// them that binary fails (the mutation check of a fix).
 let unmaskExecutable: String = {
+    if let override = ProcessInfo.processInfo.environment["UNMASK_EXECUTABLE"] { return override }
     var dir = Bundle.main.bundlePath
     for _ in 0..<3 {
         let candidate = dir + "/unmask"

@@ -31,7 +31,9 @@ final class EvalCLITests: XCTestCase {
     }
 
     func testSamplesFileErrors() throws {
-        let evaluator = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/tiny_evaluator"
+        // The bundled evaluator: the tiny fixture's 37-token vocabulary is not the tokenizer's,
+        // which is refused before the file is read (RobustnessCLITests).
+        let evaluator = cliRepositoryRoot + "/models/evaluator"
         assertCleanFailure(try runUnmask(["eval", try write("not json\n"), "--evaluator", evaluator]), mentioning: "line 1 is not a JSON object")
         assertCleanFailure(try runUnmask(["eval", try write(""), "--evaluator", evaluator]), mentioning: "no samples")
         assertCleanFailure(try runUnmask(["eval", try write("{\"ids\": [1, 99999]}\n"), "--evaluator", evaluator]), mentioning: "outside the vocabulary")

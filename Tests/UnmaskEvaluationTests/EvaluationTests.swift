@@ -48,4 +48,15 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(Evaluation.unigramEntropy([1, 2, 3, 4]), log(4), accuracy: 1e-12)
         XCTAssertEqual(Evaluation.unigramEntropy([1, 1, 2, 2]), log(2), accuracy: 1e-12)
     }
+
+    /// An empty sample has nothing to score: it is an error, never a perplexity of 1.00, and
+    /// it cannot pull the mean entropy down.
+    func testEmptySampleIsRefused() throws {
+        let (m, _) = try model(.causal)
+        XCTAssertThrowsError(try Evaluation.generativePerplexity(evaluator: m, samples: [[]], endOfText: 18))
+        XCTAssertThrowsError(try Evaluation.generativePerplexity(evaluator: m, samples: [[1, 2, 3], []], endOfText: 18))
+        let r = try Evaluation.generativePerplexity(evaluator: m, samples: [[1, 2, 3]], endOfText: 18)
+        XCTAssertEqual(r.tokens, 3)
+        XCTAssertEqual(r.meanEntropy, log(3), accuracy: 1e-12)
+    }
 }

@@ -18,4 +18,12 @@ static inline void unmask_cpu_relax(void) {
     __asm__ __volatile__("yield");
 #endif
 }
+
+/* Signals (signals.c). SIGINT/SIGTERM set a flag that long jobs poll; a second one kills. */
+void unmask_watch_interrupts(void);
+/* The signal number received since unmask_watch_interrupts, or 0. */
+int unmask_interrupt_received(void);
+/* Until stopped: on SIGINT, SIGTERM or SIGHUP write `sequence` to stdout, then die of it. */
+void unmask_restore_terminal_on_signal(const char *sequence);
+void unmask_stop_restoring_terminal(void);
 #endif

@@ -1,0 +1,56 @@
+import UnmaskSupport
+
+/// The three jobs a model file can do, told apart by its config alone:
+///
+/// | role      | attention     | head   |
+/// |-----------|---------------|--------|
+/// | denoiser  | bidirectional | tokens |
+/// | evaluator | causal        | tokens |
+/// | planner   | bidirectional | binary |
+///
+/// Every command checks the role of each model it loads, when it loads it, so that a model
+/// in the wrong place (the causal evaluator passed as `--model`, say) is an error before
+/// any work, not garbage text or a meaningless number after it.
+public enum ModelRole: String, Sendable, CaseIterable {
+    case denoiser, evaluator, planner
+
+    /// The role a config is built for.
+    public static func of(_ config: ModelConfig) -> ModelRole? {
+        switch (config.attention, config.head) {
+        case (.bidirectional, .tokens): return .denoiser
+        case (.causal, .tokens): return .evaluator
+        case (.bidirectional, .binary): return .planner
+        case (.causal, .binary): return nil
+        }
+    }
+
+    var withArticle: String { self == .evaluator ? "an evaluator" : "a \(rawValue)" }
+
+    var requirement: String {
+        switch self {
+        case .denoiser: return "bidirectional attention and a token head"
+        case .evaluator: return "causal attention and a token head"
+        case .planner: return "bidirectional attention and a binary head"
+        }
+    }
+
+    /// Throws unless `config` is a model for this role; the message names the model (by
+    /// `name`, its directory) and what it is instead.
+    public func check(_ config: ModelConfig, name: String) throws {
+        let actual = ModelRole.of(config)
+        guard actual != self else { return }
+        let what = actual.map { $0.withArticle } ?? "neither a denoiser, an evaluator nor a planner"
+        throw UnmaskError("\(name) is \(what) (\(config.attention.rawValue) attention, \(config.head.rawValue) head), not \(withArticle): \(withArticle) needs \(requirement)")
+    }
+}
+
+extension ModelConfig {
+    /// Throws unless this model reads and writes the ids of a tokenizer with `vocabularySize`
+    /// tokens and the mask at `maskTokenId`. Pairing a model with another vocabulary gives
+    /// numbers that mean nothing, without any other sign of trouble.
+    public func checkVocabulary(size vocabularySize: Int, maskTokenId mask: Int, modelName: String, tokenizerName: String) throws {
+        guard vocabSize == vocabularySize, maskTokenId == mask else {
+            throw UnmaskError("\(modelName) has a vocabulary of \(vocabSize) tokens (mask \(maskTokenId)), but the tokenizer \(tokenizerName) has \(vocabularySize) (mask \(mask)): they do not belong together")
+        }
+    }
+}

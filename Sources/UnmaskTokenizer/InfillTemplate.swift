@@ -1,0 +1,64 @@
+import UnmaskSupport
+
+/// Infilling templates: fixed text with blanks, for `generate --template`.
+///
+///     ___        (three or more underscores) one token to generate
+///     [___ x12]  twelve tokens to generate
+///
+/// Fixed text is encoded piece by piece and never changes. One exception: spaces just
+/// before a blank go to the blank. In this byte-level vocabulary a word carries its leading
+/// space (" extremely" is one token), so the model writes that space itself; keeping the
+/// template's space as well printed two ("Emma  extremely").
+public enum InfillTemplate {
+    /// Blanks in one `[___ xN]` group at most: far more than any context.
+    public static let maxGroup = 1 << 16
+
+    /// The canvas: fixed-text ids, and `mask` at every blank.
+    public static func parse(_ text: String, tokenizer: Tokenizer, mask: Int) throws -> [Int] {
+        var ids: [Int] = []
+        var blanks = 0
+        var literal = ""
+        let chars = Array(text)
+        func flush(beforeBlank: Bool) {
+            if beforeBlank {
+                while literal.last == " " { literal.removeLast() }
+            }
+            if !literal.isEmpty { ids += tokenizer.encode(literal) }
+            literal = ""
+        }
+        var i = 0
+        while i < chars.count {
+            if chars[i] == "[", let close = chars[i...].firstIndex(of: "]") {
+                let inner = String(chars[(i + 1)..<close]).split(separator: " ")
+                if inner.count == 2, inner[0].allSatisfy({ $0 == "_" }), inner[0].count >= 3, inner[1].first == "x" {
+                    guard let n = Int(inner[1].dropFirst()), n >= 1, n <= maxGroup else {
+                        throw UnmaskError("template: bad blank count in [\(inner.joined(separator: " "))] (1...\(maxGroup))")
+                    }
+                    flush(beforeBlank: true)
+                    ids += [Int](repeating: mask, count: n)
+                    blanks += n
+                    i = close + 1
+                    continue
+                }
+            }
+            if chars[i] == "_" {
+                var j = i
+                while j < chars.count && chars[j] == "_" { j += 1 }
+                if j - i >= 3 {
+                    flush(beforeBlank: true)
+                    ids.append(mask)
+                    blanks += 1
+                } else {
+                    literal += String(chars[i..<j])
+                }
+                i = j
+                continue
+            }
+            literal.append(chars[i])
+            i += 1
+        }
+        flush(beforeBlank: false)
+        guard blanks > 0 else { throw UnmaskError("template has no blank (write ___ for one token or [___ x12] for twelve)") }
+        return ids
+    }
+}
