@@ -31,5 +31,5 @@ test -x .build/release/unmask || { echo "error: build failed; run 'swift build -
 # The main job: text from the bundled denoiser (models/denoiser), after a prompt, with the
 # default sampler. Same seed, same text; try --seed, --sampler, --show or --template.
 prompt="It is a truth universally acknowledged"
-echo "$ unmask generate \"$prompt\" --samples 3" >&2
+echo "$ .build/release/unmask generate \"$prompt\" --samples 3" >&2
 .build/release/unmask generate "$prompt" --samples 3
