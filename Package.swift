@@ -81,7 +81,7 @@ let package = Package(
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"],
             swiftSettings: [.unsafeFlags(["-O"])]  // the elementwise backward loops are hot
         ),
-        .target(name: "UnmaskEvaluation", dependencies: ["UnmaskSupport", "UnmaskModel", "UnmaskDiffusion"]),
+        .target(name: "UnmaskEvaluation", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion"]),
         .target(
             name: "Unmask",
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion",
@@ -101,7 +101,7 @@ let package = Package(
         // Statistical tests draw 10^5+ samples: optimised, or they would take minutes.
         .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskDiffusion"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "UnmaskTrainingTests", dependencies: ["UnmaskTraining"]),
-        .testTarget(name: "UnmaskEvaluationTests", dependencies: ["UnmaskEvaluation"]),
+        .testTarget(name: "UnmaskEvaluationTests", dependencies: ["UnmaskEvaluation", "UnmaskDiffusion"]),
         .testTarget(
             name: "UnmaskTokenizerTests",
             dependencies: ["UnmaskTokenizer"],

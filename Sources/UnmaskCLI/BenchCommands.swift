@@ -54,15 +54,7 @@ struct BenchTokenizerCommand: ParsableCommand {
         var texts: [[UInt8]] = []
         for path in files { texts.append(try Files.read(path)) }
         let bytes = texts.reduce(0) { $0 + $1.count }
-        var best = Double.infinity
-        var tokens = 0
-        for _ in 0..<`repeat` {
-            let start = monotonicSeconds()
-            var n = 0
-            for text in texts { n += try tokenizer.encode(utf8: text).count }
-            best = min(best, monotonicSeconds() - start)
-            tokens = n
-        }
+        let (best, tokens) = try tokenizer.measureEncoding(texts, repeats: `repeat`)
         let mbps = Double(bytes) / best / 1e6
         if json {
             print(JSON.line([("bytes", .int(bytes)), ("tokens", .int(tokens)), ("seconds", .double(best)),

@@ -47,24 +47,14 @@ struct BenchForwardCommand: ParsableCommand {
         if !json { print("model: \(model ?? "random weights, standard config"), \(config.parameterCount) parameters, length \(length)") }
         for t in threadCounts {
             for batch in [1, 8] {
-                var rng = SplitMix64(seed: 5)
-                let ids = (0..<(batch * length)).map { _ in Int(rng.next() % UInt64(config.vocabSize)) }
-                let ours = try Transformer(config: config, source: source, matmul: MatMul(backend: .unmask, threads: t))
-                let blas = try Transformer(config: config, source: source, matmul: MatMul(backend: .openblas, threads: t))
-                let times = interleavedMedianSeconds([
-                    { _ = try! ours.forward(ids: ids, batch: batch, length: length) },
-                    { _ = try! blas.forward(ids: ids, batch: batch, length: length) },
-                ], rounds: 7, batchSeconds: 0.1, between: { i in
-                    // Let the other side's spinning workers sleep first (see bench gemm).
-                    if t > 1 { usleep(i == 1 ? 150_000 : useconds_t(WorkerPool.spinSeconds * 5e6)) }
-                })
-                let tokensPerSecond = Double(batch * length) / times[0]
+                let times = try ForwardBenchmark.measure(config: config, source: source, batch: batch, threads: t)
+                let tokensPerSecond = Double(batch * length) / times.unmask
                 if json {
                     print(JSON.line([("batch", .int(batch)), ("length", .int(length)), ("threads", .int(t)),
-                                     ("unmask_ms", .double((times[0] * 1e5).rounded() / 100)),
-                                     ("openblas_ms", .double((times[1] * 1e5).rounded() / 100))]))
+                                     ("unmask_ms", .double((times.unmask * 1e5).rounded() / 100)),
+                                     ("openblas_ms", .double((times.openblas * 1e5).rounded() / 100))]))
                 } else {
-                    print("batch \(batch) threads \(t): unmask \(fixed(times[0] * 1e3, 2)) ms, openblas \(fixed(times[1] * 1e3, 2)) ms, ratio (openblas/unmask) \(fixed(times[1] / times[0], 2))x, \(fixed(tokensPerSecond, 0)) tokens/s")
+                    print("batch \(batch) threads \(t): unmask \(fixed(times.unmask * 1e3, 2)) ms, openblas \(fixed(times.openblas * 1e3, 2)) ms, ratio (openblas/unmask) \(fixed(times.openblas / times.unmask, 2))x, \(fixed(tokensPerSecond, 0)) tokens/s")
                 }
             }
         }

@@ -31,7 +31,7 @@ struct BenchSamplersCommand: ParsableCommand {
 
     func run() throws {
         let specs = try (samplers.isEmpty ? BenchSamplersCommand.defaultSamplers : samplers).map { try SamplerSpec.parse($0) }
-        let (denoiser, planner, origin) = try loadOrRandom()
+        let (denoiser, planner, origin) = try SamplerBenchmark.models(matmul: engine.matmul)
         let L = length ?? denoiser.maxLength
         guard L >= 1 && L <= denoiser.maxLength else {
             throw UnmaskError("--length \(L) is outside 1...\(denoiser.maxLength) (the model's context)")
@@ -42,12 +42,8 @@ struct BenchSamplersCommand: ParsableCommand {
         defer { bar.finish() }
         for (i, spec) in specs.enumerated() {
             bar.update(i)
-            let sampler = try DiffusionSampler(spec: spec, planner: planner)
-            let canvases = [[Int]](repeating: [Int](repeating: denoiser.maskId, count: L), count: samples)
-            let r = try sampler.sample(canvases: canvases, denoiser: denoiser, seed: seed.value)
-            let perSample = r.seconds / Double(samples)
-            let nfe = Double(r.nfe.reduce(0, +)) / Double(samples)
-            let fraction = max(0, 1 - r.networkSeconds / r.seconds)
+            let row = try SamplerBenchmark.measure(spec, planner: planner, denoiser: denoiser, length: L, samples: samples, seed: seed.value)
+            let (perSample, nfe, fraction) = (row.secondsPerSample, row.nfe, row.samplingFraction)
             if spec.kind == .fhs && spec.k == 1 { fhs = (perSample, nfe) }
             if json {
                 print(JSON.line([("sampler", .string(spec.description)), ("nfe", .double(nfe)),
@@ -63,21 +59,5 @@ struct BenchSamplersCommand: ParsableCommand {
                 print(line)
             }
         }
-    }
-
-    func loadOrRandom() throws -> (Denoiser, CorruptionPlanner, String) {
-        let matmul = engine.matmul
-        if let dir = Files.locateResource("models/denoiser"), let pdir = Files.locateResource("models/planner") {
-            let d = try TransformerDenoiser(model: Transformer.load(directory: dir, matmul: matmul))
-            let p = try TransformerPlanner(model: Transformer.load(directory: pdir, matmul: matmul))
-            return (d, p, "bundled \(dir) + \(pdir)")
-        }
-        let config = ModelConfig.standard
-        var plannerConfig = config
-        plannerConfig.head = .binary
-        plannerConfig.tiedEmbeddings = false
-        let d = try TransformerDenoiser(model: Transformer(config: config, source: ParameterBuffer.random(config: config, seed: 1), matmul: matmul))
-        let p = try TransformerPlanner(model: Transformer(config: plannerConfig, source: ParameterBuffer.random(config: plannerConfig, seed: 2), matmul: matmul))
-        return (d, p, "random weights, standard config (no bundled model yet)")
     }
 }

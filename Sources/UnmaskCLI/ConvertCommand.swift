@@ -24,29 +24,7 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Write into a non-empty --out, replacing its model files.") var force = false
 
     func run() throws {
-        let dir = try modelOptions.directory()
-        if Files.sameFile(dir, out) {
-            throw UnmaskError("--out \(out) is the input model: converting in place would replace it (lossily); choose another folder")
-        }
-        if Files.exists(out) && !Files.isDirectory(out) { throw UnmaskError("--out \(out) is a file, expected a folder") }
-        if Files.isDirectory(out) && !force, let present = Files.directoryEntries(out), !present.isEmpty {
-            throw UnmaskError("--out \(out) is not empty (\(present.prefix(4).joined(separator: ", "))): pass --force to replace its model, or give a new folder")
-        }
-        let model = try Transformer.load(directory: dir)  // validates config, shapes and values
-        let file = try SafetensorsFile(path: dir + "/model.safetensors")
-        let weights = ParameterBuffer(config: model.config)
-        try weights.load(from: file)
-        try weights.save(directory: out, metadata: file.metadata.map { ($0.key, $0.value) }, dtype: dtype)
-        let written = try SafetensorsFile(path: out + "/model.safetensors")
-        let card = """
-        # \(out.split(separator: "/").last ?? "model")
-
-        A copy of `\(dir)` (model.safetensors SHA-256 `\(SHA256.hex(file.bytes))`) with its weights stored as \
-        \(dtype.rawValue), written by `unmask convert`. The weights are the same numbers rounded to \(dtype.rawValue); \
-        the original's model card, if any, describes how they were trained.
-
-        """
-        try Files.writeAtomically(Array(card.utf8), to: out + "/README.md")
-        print("wrote \(out)/model.safetensors (\(dtype.rawValue), \(written.fileSize) bytes), config.json and README.md")
+        let bytes = try ModelConversion.convert(directory: modelOptions.directory(), out: out, dtype: dtype, force: force)
+        print("wrote \(out)/model.safetensors (\(dtype.rawValue), \(bytes) bytes), config.json and README.md")
     }
 }

@@ -67,22 +67,9 @@ struct GenerateCommand: ParsableCommand {
         if spec.kind == .ddpd {
             plannerModel = try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: engine.matmul))
         }
-        let canvas: [Int]
         let context = net.config.contextLength
-        if let template {
-            canvas = try InfillTemplate.parse(template, tokenizer: tokenizer, mask: tokenizer.maskId)
-            guard canvas.count <= context else {
-                throw UnmaskError("the template is \(canvas.count) tokens, longer than the model's context of \(context)")
-            }
-        } else {
-            let p = prompt.map { tokenizer.encode($0) } ?? []
-            let length = self.length ?? 64
-            guard p.count <= context && length <= context - p.count else {
-                throw UnmaskError("prompt (\(p.count) tokens) + --length \(length) exceeds the model's context of \(context)")
-            }
-            guard p.count + length >= 1 else { throw UnmaskError("nothing to generate: --length is 0 and there is no prompt") }
-            canvas = p + [Int](repeating: tokenizer.maskId, count: length)
-        }
+        let canvas = try template.map { try GenerationCanvas.template($0, tokenizer: tokenizer, context: context) }
+            ?? GenerationCanvas.prompt(prompt, length: length ?? 64, tokenizer: tokenizer, context: context)
         // A terminal that does not report its size is taken as the classic 80 × 24.
         let screen = show && isatty(1) != 0 && !json ? Terminal.size() ?? (80, 24) : nil
         let observer: StepObserver? = screen.map { screen in { seqs in

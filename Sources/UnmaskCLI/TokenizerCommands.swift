@@ -117,10 +117,7 @@ struct TokenizerTrainCommand: ParsableCommand {
         var texts: [[UInt8]] = []
         var total = 0
         for path in corpus {
-            var bytes = try Files.read(path)
-            if let bad = bytes.withUnsafeBufferPointer({ TextNormalization.firstInvalidUTF8Offset($0) }) {
-                throw UnmaskError("\(path) is not valid UTF-8 (offset \(bad))")
-            }
+            var bytes = try TextPipeline.readUTF8(path)
             if reflow { bytes = Reflow.paragraphs(bytes) }
             total += bytes.count
             texts.append(bytes)

@@ -67,62 +67,14 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// The output folder, checked before anything is created or read at length: nothing a
-    /// user trained before is overwritten unless they say so, and a refused run leaves no
-    /// folder behind.
-    func checkOutputFolder() throws {
-        if Files.exists(out) && !Files.isDirectory(out) {
-            throw UnmaskError("--out \(out) is a file, expected a folder")
-        }
-        if let initFrom, Files.sameFile(initFrom, out) {
-            throw UnmaskError("--out \(out) is the --init model: training would overwrite the model it starts from")
-        }
-        for path in corpus + [config].compactMap({ $0 }) where Files.isDirectory(out) {
-            for name in ["config.json", "model.safetensors", "README.md", "log.jsonl", "loss.svg", "checkpoint.safetensors"]
-            where Files.sameFile(path, out + "/" + name) {
-                throw UnmaskError("--out \(out) would overwrite the input \(path)")
-            }
-        }
-        if resume {
-            guard Files.exists(out + "/checkpoint.safetensors") else {
-                throw UnmaskError("--resume: no checkpoint at \(out)/checkpoint.safetensors")
-            }
-            return
-        }
-        if Files.isDirectory(out) && !force {
-            Files.removeStaleTemporaries(in: out)
-            let present = Files.directoryEntries(out) ?? []
-            if !present.isEmpty {
-                let shown = present.prefix(4).joined(separator: ", ") + (present.count > 4 ? ", …" : "")
-                throw UnmaskError("--out \(out) is not empty (\(shown)): pass --resume to continue its run, --force to overwrite it, or give a new folder")
-            }
-        }
-    }
-
     func run() throws {
-        try checkOutputFolder()
+        try TrainingSetup.checkOutputFolder(out, resume: resume, force: force, inputs: corpus + [config].compactMap { $0 },
+                                            initFrom: initFrom)
         let tokenizer = try vocabOptions.load()
-        var c: ModelConfig
-        var initial: SafetensorsFile?
-        if let config {
-            c = try ModelConfig.load(path: config)
-        } else if let initFrom {
-            guard Files.isDirectory(initFrom) else { throw UnmaskError("--init \(initFrom) is not a model directory") }
-            c = try ModelConfig.load(path: initFrom + "/config.json")
-        } else {
-            c = ModelConfig(vocabSize: tokenizer.vocabSize, dModel: dModel, nLayers: layers, nHeads: heads, dFF: dFF,
-                            contextLength: context, maskTokenId: tokenizer.maskId)
-        }
-        c.attention = objective.attention
-        c.head = objective.head
-        if c.head == .binary { c.tiedEmbeddings = false }
-        try c.validate()
-        guard c.vocabSize == tokenizer.vocabSize, c.maskTokenId == tokenizer.maskId else {
-            throw UnmaskError("the model's vocabulary (\(c.vocabSize), mask \(c.maskTokenId)) does not match the tokenizer's (\(tokenizer.vocabSize), mask \(tokenizer.maskId))")
-        }
-        try Backprop.checkFits(config: c, batch: batch)
-        if let initFrom { initial = try SafetensorsFile(path: initFrom + "/model.safetensors") }
-
+        let sizes = ModelConfig(vocabSize: tokenizer.vocabSize, dModel: dModel, nLayers: layers, nHeads: heads, dFF: dFF,
+                                contextLength: context, maskTokenId: tokenizer.maskId)
+        let c = try TrainingSetup.config(configFile: config, initFrom: initFrom, sizes: sizes, objective: objective,
+                                         tokenizer: tokenizer, batch: batch)
         let data = try TrainingData(corpus: corpus, tokenizer: tokenizer, window: c.contextLength)
         var settings = TrainingSettings(objective: objective)
         settings.batch = batch
@@ -136,24 +88,9 @@ struct TrainCommand: ParsableCommand {
         settings.checkpointEveryMinutes = checkpointEvery
         settings.commandLine = (["unmask"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
 
-        let params = ParameterBuffer.random(config: c, seed: seed.value)
-        if let initial {
-            var copied = 0
-            for t in params.layout {
-                guard let info = initial.info(t.name), info.shape == t.shape else { continue }
-                (params.data + t.offset).update(from: try initial.float32(t.name, shape: t.shape), count: t.shape.reduce(1, *))
-                copied += 1
-            }
-            fputs("initialised \(copied) of \(params.layout.count) tensors from \(initFrom!)\n", stderr)
-        }
-        if force {
-            // Start over for real: the old run's model, card, logs and checkpoint go now, so
-            // an interrupted forced run cannot leave the old model beside a new checkpoint.
-            for name in ["model.safetensors", "config.json", "README.md", "log.jsonl", "loss.svg", "checkpoint.safetensors",
-                         "best/model.safetensors", "best/config.json"] {
-                unlink(out + "/" + name)
-            }
-        }
+        let (params, copied) = try TrainingSetup.initialParameters(config: c, seed: seed.value, initFrom: initFrom)
+        if let initFrom { fputs("initialised \(copied) of \(params.layout.count) tensors from \(initFrom)\n", stderr) }
+        if force { TrainingSetup.clearPreviousRun(in: out) }
         let trainer = try Trainer(config: c, data: data, settings: settings, outputDirectory: out,
                                   initialParameters: params, matmul: engine.matmul)
         if resume { try trainer.resume() }

@@ -5,8 +5,29 @@ import UnmaskModel
 import UnmaskSupport
 
 /// Anything that maps partially masked sequences to per-position token distributions:
-/// the transformer, or the exact toy below. Time-agnostic: no t input.
-public protocol Denoiser: AnyObject {
+/// the transformer, the exact toy below, or a model of your own (a struct or a class).
+/// Time-agnostic: there is no t input (masked diffusion needs none; Zheng et al. 2024).
+///
+/// The contract every sampler and `Evaluation.denoiserELBO` rely on:
+/// - **Rows.** `logits(sequences:positions:)` returns one row of `vocabSize` logits per
+///   requested position: sequence by sequence, positions in the order given. A sequence
+///   with no requested position contributes no rows.
+/// - **Not normalised.** Rows are logits: any additive constant per row is allowed, and
+///   −∞ means "impossible". The samplers take a log-softmax in Double and exclude `maskId`
+///   themselves, so its logit is ignored.
+/// - **Masked positions** get p(x_i | the unmasked tokens): the denoiser's prediction of
+///   the clean token there.
+/// - **Unmasked positions** may be requested too (only the `p2` sampler does, to score the
+///   tokens it has committed): the row is the denoiser's distribution for that position
+///   with its current token visible, i.e. the network's output there. A model trained only
+///   on masked positions (as MDLM's and ours are) has untrained rows there, which is why
+///   `p2` degrades on it; an exact model of the data returns the point mass on the token.
+/// - **No batch effects.** A sequence's rows depend on that sequence alone: not on the
+///   others in the call, their number, or their order. Samplers batch samples freely, and
+///   a sample's text must not depend on its batch (same seed, same text).
+/// - **Float.** Logits are Float because the network computes in Float; every probability
+///   a sampler forms from them is computed in Double.
+public protocol Denoiser {
     /// Size of each output row (ordinary tokens plus the mask id, which samplers exclude).
     var vocabSize: Int { get }
     var maskId: Int { get }
@@ -14,8 +35,7 @@ public protocol Denoiser: AnyObject {
     var maxLength: Int { get }
     /// Logits at the requested positions. `sequences`: B sequences of one length;
     /// `positions[b]`: positions wanted in sequence b (may be empty: that sequence is
-    /// skipped). Returns the rows in order — sequence by sequence, positions in the order
-    /// given — each `vocabSize` floats.
+    /// skipped). Returns the rows in order, each `vocabSize` floats.
     func logits(sequences: [[Int]], positions: [[Int]]) throws -> [Float]
 }
 
@@ -49,7 +69,7 @@ public final class TransformerDenoiser: Denoiser {
 
 /// The DDPD planner's view: for each position, the probability that its token is
 /// corrupted (noise) and should be (re)generated.
-public protocol CorruptionPlanner: AnyObject {
+public protocol CorruptionPlanner {
     func corruptionProbabilities(sequences: [[Int]]) throws -> [[Double]]
 }
 

@@ -19,12 +19,17 @@ public struct SamplingResult: Sendable {
 /// Called after every step with the current (partially masked) sequences, e.g. to animate.
 public typealias StepObserver = ([[Int]]) -> Void
 
-/// Chooses which masked positions to unmask next in the planner–denoiser loop.
+/// Chooses which masked positions to unmask next in the planner–denoiser loop. Implement
+/// it to plug your own order into `DiffusionSampler(planner:)`.
 public protocol Planner {
-    /// True if `choose` needs the denoiser's distributions at every masked position.
+    /// True if `choose` needs the denoiser's distributions at every masked position (one
+    /// network call over all of them per step); false if it chooses blind, and only the
+    /// chosen positions are sent to the denoiser.
     var needsDenoiserEverywhere: Bool { get }
-    /// Picks up to `count` of `masked`; `logProbabilities[j]` belongs to `masked[j]`
-    /// when `needsDenoiserEverywhere`.
+    /// Picks between 1 and `count` distinct positions out of `masked` (never empty).
+    /// `logProbabilities[j]` (normalised, Double, the mask excluded) belongs to `masked[j]`
+    /// when `needsDenoiserEverywhere`, else it is nil. Randomness must come from `rng`,
+    /// the sample's own stream, so that the same seed gives the same text.
     func choose(masked: [Int], logProbabilities: [[Double]]?, count: Int, rng: inout Philox) -> [Int]
 }
 
@@ -85,11 +90,28 @@ public struct ConfidencePlanner: Planner {
 public final class DiffusionSampler {
     public let spec: SamplerSpec
     public let planner: CorruptionPlanner?
+    /// The caller's planner, when built with `init(planner:tokensPerCall:draw:)`.
+    public let customPlanner: Planner?
 
     public init(spec: SamplerSpec, planner: CorruptionPlanner? = nil) throws {
         if spec.kind == .ddpd && planner == nil { throw UnmaskError("sampler ddpd needs a planner model") }
         self.spec = spec
         self.planner = planner
+        customPlanner = nil
+    }
+
+    /// The planner–denoiser loop with your own planner: each step the planner picks up to
+    /// `tokensPerCall` masked positions, and each is drawn from the denoiser with `draw`.
+    /// With `UniformPlanner()` and one token per call this is the first-hitting sampler.
+    public init(planner: Planner, tokensPerCall: Int = 1, draw: CategoricalOptions = CategoricalOptions()) throws {
+        guard tokensPerCall >= 1 else { throw UnmaskError("tokensPerCall must be at least 1, got \(tokensPerCall)") }
+        try draw.validate()
+        var spec = SamplerSpec(kind: .uniform)
+        spec.k = tokensPerCall
+        spec.draw = draw
+        self.spec = spec
+        self.planner = nil
+        customPlanner = planner
     }
 
     public convenience init(_ text: String, planner: CorruptionPlanner? = nil) throws {
@@ -124,7 +146,7 @@ public final class DiffusionSampler {
                 try run.ancestralCached(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw)
             }
         case .fhs, .uniform:
-            try run.plannerLoop(UniformPlanner(), k: spec.k, draw: spec.draw)
+            try run.plannerLoop(customPlanner ?? UniformPlanner(), k: spec.k, draw: spec.draw)
         case .confidence, .margin, .entropy:
             try run.plannerLoop(ConfidencePlanner(score: ConfidencePlanner.Score(rawValue: spec.kind.rawValue)!), k: spec.k, draw: spec.draw)
         case .ddpd:
@@ -305,6 +327,15 @@ final class Run {
     /// unmasks per call, which is the ancestral sampler's T→∞ limit; NFE = number of masked
     /// positions. Confidence-type planners first ask for every masked position, so their
     /// one call per step both ranks the positions and supplies the tokens.
+    /// A planner's choice must be 1...count distinct masked positions: a planner written
+    /// outside this module gets an error, not a trap or a loop that never ends.
+    func checkChoice(_ chosen: [Int], masked: [Int], count: Int) throws {
+        guard !chosen.isEmpty, chosen.count <= count, Set(chosen).count == chosen.count,
+              chosen.allSatisfy({ masked.contains($0) }) else {
+            throw UnmaskError("the planner chose \(chosen.prefix(8)) but must choose 1...\(count) distinct masked positions")
+        }
+    }
+
     func plannerLoop(_ planner: Planner, k: Int, draw options: CategoricalOptions) throws {
         while true {
             let masked = (0..<B).map { maskedPositions($0) }
@@ -314,6 +345,7 @@ final class Run {
                 for b in 0..<B where !masked[b].isEmpty {
                     let lps = rows[b].map { logProbabilities($0, options) }
                     let chosen = planner.choose(masked: masked[b], logProbabilities: lps, count: k, rng: &rngs[b])
+                    try checkChoice(chosen, masked: masked[b], count: k)
                     for i in chosen {
                         let j = masked[b].firstIndex(of: i)!
                         seqs[b][i] = Categorical.sample(logProbabilities: lps[j], options: options, rng: &rngs[b])
@@ -323,6 +355,7 @@ final class Run {
                 var chosen = [[Int]](repeating: [], count: B)
                 for b in 0..<B where !masked[b].isEmpty {
                     chosen[b] = planner.choose(masked: masked[b], logProbabilities: nil, count: k, rng: &rngs[b])
+                    try checkChoice(chosen[b], masked: masked[b], count: k)
                 }
                 let rows = try call(chosen)
                 for b in 0..<B {

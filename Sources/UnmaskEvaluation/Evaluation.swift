@@ -5,7 +5,9 @@ import UnmaskDiffusion
 import UnmaskModel
 import UnmaskSupport
 
-/// Measuring models and samples (`../shared/DESIGN.md` §3).
+/// Measuring models and samples: the held-out ELBO of a denoiser, the NLL of text under a
+/// causal evaluator, generative perplexity and unigram entropy of samples. Every function
+/// takes the `Denoiser` and `CausalEvaluator` protocols, so it runs on any model.
 public enum Evaluation {
     /// Negative log-likelihood of a token stream under a causal model.
     ///
@@ -13,11 +15,9 @@ public enum Evaluation {
     /// positions 1..<L, every later one only its second half, so each scored token sees at
     /// least L/2 tokens of context and no token is scored twice. The stream's first token
     /// has no context and is not scored. Returns (total NLL in nats, tokens scored).
-    public static func causalNLL(model: Transformer, tokens: [Int], progress: ((Int, Int) -> Void)? = nil) throws -> (nats: Double, tokens: Int) {
-        guard model.config.attention == .causal, model.config.head == .tokens else {
-            throw UnmaskError("the evaluator must be a causal model with a token head")
-        }
-        let L = model.config.contextLength, V = model.config.vocabSize
+    public static func causalNLL(evaluator: CausalEvaluator, tokens: [Int], progress: ((Int, Int) -> Void)? = nil) throws -> (nats: Double, tokens: Int) {
+        let L = evaluator.maxLength, V = evaluator.vocabSize
+        guard L >= 2 else { throw UnmaskError("the evaluator's context (\(L)) must be at least 2 tokens") }
         guard tokens.count >= 2 else { return (0, 0) }
         var total = 0.0, count = 0
         var start = 0
@@ -25,9 +25,9 @@ public enum Evaluation {
         while true {
             let end = min(tokens.count, start + L)
             let window = Array(tokens[start..<end])
-            let logits = try model.forward(ids: window, batch: 1, length: window.count)
+            let logits = try evaluator.logits(window: window, positions: nil)
             for i in firstScored..<window.count {
-                total += nll(logits, row: i - 1, vocab: V, target: window[i], excluded: model.config.maskTokenId)
+                total += nll(logits, row: i - 1, vocab: V, target: window[i], excluded: evaluator.excludedToken)
                 count += 1
             }
             progress?(end, tokens.count)
@@ -61,13 +61,10 @@ public enum Evaluation {
     /// schedule, weight 1/t), Σ_masked (1/t)·(−log p(x₀ | x_t)) / L. The mean over windows
     /// and draws is the estimate; its standard error is the standard deviation of the
     /// per-(window, draw) values over √(count).
-    public static func denoiserELBO(model: Transformer, tokens: [Int], draws: Int, seed: UInt64,
+    public static func denoiserELBO(denoiser: Denoiser, tokens: [Int], draws: Int, seed: UInt64,
                                     progress: ((Int, Int) -> Void)? = nil)
         throws -> (natsPerToken: Double, standardError: Double, tokens: Int) {
-        guard model.config.head == .tokens, model.config.attention == .bidirectional else {
-            throw UnmaskError("the denoiser must be a bidirectional model with a token head")
-        }
-        let L = model.config.contextLength, V = model.config.vocabSize, mask = model.config.maskTokenId
+        let L = denoiser.maxLength, V = denoiser.vocabSize, mask = denoiser.maskId
         let schedule = NoiseSchedule.linear
         var values: [Double] = []
         var scoredTokens = 0
@@ -88,7 +85,7 @@ public enum Evaluation {
                 }
                 var sum = 0.0
                 if !positions.isEmpty {
-                    let logits = try model.forward(ids: ids, batch: 1, length: ids.count, positions: positions)
+                    let logits = try denoiser.logits(sequences: [ids], positions: [positions])
                     for (j, i) in positions.enumerated() { sum += nll(logits, row: j, vocab: V, target: window[i], excluded: mask) }
                 }
                 values.append(schedule.elboWeight(t) * sum / Double(window.count))
@@ -117,70 +114,94 @@ public enum Evaluation {
 
     /// Generative perplexity of samples at corpus level: exp(total NLL / total tokens)
     /// under the evaluator, each sample scored after an `<|endoftext|>` so its first token
-    /// has a context; plus the mean unigram entropy over samples. An empty sample is an
-    /// error: it has no tokens to score, and its entropy of 0 would pull the mean down.
-    public static func generativePerplexity(evaluator: Transformer, samples: [[Int]], endOfText: Int)
-        throws -> (perplexity: Double, nats: Double, tokens: Int, meanEntropy: Double) {
+    /// has a context; plus the mean unigram entropy, each with a standard error. An empty
+    /// sample is an error: it has no tokens to score, and its entropy of 0 would pull the
+    /// mean down.
+    public static func generativePerplexity(evaluator: CausalEvaluator, samples: [[Int]], endOfText: Int) throws -> SampleStatistics {
         var tally = GenerativePerplexityTally(evaluator: evaluator, endOfText: endOfText)
         for s in samples { try tally.add(s) }
         guard tally.samples > 0 else { throw UnmaskError("no samples to score") }
-        return (tally.perplexity, tally.nats, tally.tokens, tally.meanEntropy)
+        return tally.statistics
     }
 }
 
-/// Generative perplexity and mean unigram entropy accumulated one sample at a time, so
-/// that any number of samples is scored in bounded memory (`unmask eval SAMPLES.jsonl`).
-public struct GenerativePerplexityTally {
-    public let evaluator: Transformer
-    public let endOfText: Int
-    public private(set) var nats = 0.0
-    public private(set) var tokens = 0
-    public private(set) var samples = 0
-    public private(set) var entropySum = 0.0
+/// Generative perplexity and unigram entropy of a set of samples, with standard errors.
+public struct SampleStatistics: Sendable {
+    public var samples: Int
+    /// Tokens scored, and their total NLL in nats.
+    public var tokens: Int
+    public var nats: Double
+    /// exp(nats / tokens): the corpus-level generative perplexity.
+    public var perplexity: Double
+    /// One standard error of `perplexity`, by the delta method: the mean NLL per token is a
+    /// ratio estimator Σnats_i / Σtokens_i, whose standard error is the standard deviation
+    /// of the residuals (nats_i − mean·tokens_i) over √n · (mean tokens per sample); the
+    /// perplexity's is exp(mean) times that. NaN with fewer than two samples.
+    public var perplexityStandardError: Double
+    /// Mean per-sample unigram entropy (nats) and its standard error.
+    public var entropy: Double
+    public var entropyStandardError: Double
+}
 
-    public init(evaluator: Transformer, endOfText: Int) {
+/// Generative perplexity and entropy accumulated one sample at a time (three numbers per
+/// sample are kept, for the standard errors), so any number of samples is scored in
+/// bounded memory (`unmask eval SAMPLES.jsonl`).
+public struct GenerativePerplexityTally {
+    public let evaluator: CausalEvaluator
+    public let endOfText: Int
+    var perSample: [(nats: Double, tokens: Int, entropy: Double)] = []
+
+    public init(evaluator: CausalEvaluator, endOfText: Int) {
         self.evaluator = evaluator
         self.endOfText = endOfText
     }
 
+    public var samples: Int { perSample.count }
+
     /// Scores one sample. Throws on an empty one (see `Evaluation.generativePerplexity`).
     public mutating func add(_ sample: [Int]) throws {
         guard !sample.isEmpty else { throw UnmaskError("an empty sample has no tokens to score") }
-        let (n, count) = try Evaluation.causalNLL(model: evaluator, tokens: [endOfText] + sample)
-        nats += n
-        tokens += count
-        samples += 1
-        entropySum += Evaluation.unigramEntropy(sample)
+        let (n, count) = try Evaluation.causalNLL(evaluator: evaluator, tokens: [endOfText] + sample)
+        perSample.append((n, count, Evaluation.unigramEntropy(sample)))
     }
 
-    /// exp(total NLL / total tokens); NaN before the first sample.
-    public var perplexity: Double { tokens > 0 ? exp(nats / Double(tokens)) : .nan }
-    /// Mean per-sample unigram entropy (nats); NaN before the first sample.
-    public var meanEntropy: Double { samples > 0 ? entropySum / Double(samples) : .nan }
+    /// The statistics of the samples added so far (NaN fields before the first).
+    public var statistics: SampleStatistics {
+        let n = Double(perSample.count)
+        let nats = perSample.reduce(0) { $0 + $1.nats }
+        let tokens = perSample.reduce(0) { $0 + $1.tokens }
+        let meanNLL = nats / Double(tokens)
+        let meanTokens = Double(tokens) / n
+        let residualSquares = perSample.reduce(0.0) { acc, s in
+            let r = s.nats - meanNLL * Double(s.tokens)
+            return acc + r * r
+        }
+        let nllError = (residualSquares / (n - 1)).squareRoot() / (n.squareRoot() * meanTokens)
+        let entropy = perSample.reduce(0) { $0 + $1.entropy } / n
+        let entropySquares = perSample.reduce(0.0) { $0 + ($1.entropy - entropy) * ($1.entropy - entropy) }
+        let entropyError = (entropySquares / (n - 1)).squareRoot() / n.squareRoot()
+        let ppl = exp(meanNLL)
+        return SampleStatistics(samples: perSample.count, tokens: tokens, nats: nats, perplexity: ppl,
+                                perplexityStandardError: n >= 2 ? ppl * nllError : .nan, entropy: entropy,
+                                entropyStandardError: n >= 2 ? entropyError : .nan)
+    }
 }
 
 extension Evaluation {
-    /// Per-sample mean NLL (nats/token) under the evaluator, each sample after `<|endoftext|>`.
-    public static func perSampleNLL(evaluator: Transformer, samples: [[Int]], endOfText: Int) throws -> [(nats: Double, tokens: Int)] {
-        try samples.map { try causalNLL(model: evaluator, tokens: [endOfText] + $0) }
-    }
-
     /// Samples from a causal model, left to right at temperature 1 (float64 draws), each
     /// sample starting after `<|endoftext|>` and using Philox stream (seed, i).
-    public static func autoregressiveSamples(model: Transformer, count: Int, length: Int, seed: UInt64,
+    public static func autoregressiveSamples(evaluator: CausalEvaluator, count: Int, length: Int, seed: UInt64,
                                              endOfText: Int, options: CategoricalOptions = CategoricalOptions()) throws -> [[Int]] {
-        let L = model.config.contextLength, V = model.config.vocabSize
+        let L = evaluator.maxLength, V = evaluator.vocabSize
         guard length + 1 <= L else { throw UnmaskError("length \(length) + 1 exceeds the evaluator's context of \(L)") }
         var out: [[Int]] = []
         for i in 0..<count {
             var rng = Philox(seed: seed, stream: UInt64(i))
             var seq = [endOfText]
             for _ in 0..<length {
-                let logits = try model.forward(ids: seq, batch: 1, length: seq.count, positions: [seq.count - 1])
-                var forbidden = [model.config.maskTokenId]
-                forbidden.append(endOfText)  // keep the sample one document long
-                var row = logits
-                for f in forbidden where f < V { row[f] = -.infinity }
+                var row = try evaluator.logits(window: seq, positions: [seq.count - 1])
+                // Neither the mask nor a second <|endoftext|>: the sample stays one document.
+                for f in [evaluator.excludedToken, endOfText].compactMap({ $0 }) where f < V { row[f] = -.infinity }
                 let next = row.withUnsafeBufferPointer { Categorical.sample($0, options: options, forbidden: nil, rng: &rng) }
                 seq.append(next)
             }

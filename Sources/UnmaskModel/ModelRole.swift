@@ -24,6 +24,17 @@ public enum ModelRole: String, Sendable, CaseIterable {
         }
     }
 
+    /// `config` made into a model for this role: its attention and head set, and a binary
+    /// head untied from the embeddings (it cannot be tied). Everything else is kept. The one
+    /// place this rule is written (training's objectives use it too).
+    public func configure(_ config: ModelConfig) -> ModelConfig {
+        var c = config
+        c.attention = self == .evaluator ? .causal : .bidirectional
+        c.head = self == .planner ? .binary : .tokens
+        if c.head == .binary { c.tiedEmbeddings = false }
+        return c
+    }
+
     var withArticle: String { self == .evaluator ? "an evaluator" : "a \(rawValue)" }
 
     var requirement: String {

@@ -293,7 +293,7 @@ public enum JSON {
                 }
                 runStart = index
             }
-            guard let s = String(validatingUTF8Bytes: out) else {
+            guard let s = String(validating: out, as: UTF8.self) else {
                 throw JSONParseError(offset: runStart, reason: "string is not valid UTF-8")
             }
             return s
@@ -338,22 +338,6 @@ public enum JSON {
 @inline(__always)
 func appendUTF8(_ scalar: Unicode.Scalar, to out: inout [UInt8]) {
     UTF8.encode(scalar) { out.append($0) }
-}
-
-extension String {
-    /// Decodes UTF-8, returning nil (instead of repairing) when the bytes are invalid.
-    public init?<C: Collection>(validatingUTF8Bytes bytes: C) where C.Element == UInt8 {
-        var it = bytes.makeIterator()
-        var decoder = UTF8()
-        var scalars = String.UnicodeScalarView()
-        while true {
-            switch decoder.decode(&it) {
-            case let .scalarValue(s): scalars.append(s)
-            case .emptyInput: self = String(scalars); return
-            case .error: return nil
-            }
-        }
-    }
 }
 
 // MARK: - Writing

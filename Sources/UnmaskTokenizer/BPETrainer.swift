@@ -16,7 +16,7 @@ import UnmaskSupport
 /// order, so the rule does not depend on hash order, thread count or platform. Distinct
 /// pieces are sorted by their bytes before numbering, for the same reason.
 ///
-/// Performance notes: pair counts live in a hash map, candidates in a max-heap with lazy
+/// Performance notes: pair counts live in a hash map, candidates in a heap (highest count first) with lazy
 /// deletion (an entry is skipped when its count no longer matches), and each pair keeps
 /// the list of pieces it occurs in, so a merge only revisits the pieces that contain it.
 /// On the 3.5 MB training split this takes seconds, not minutes.
@@ -60,8 +60,8 @@ public struct BPETrainer {
                 occurrences[k, default: []].append(Int32(w))
             }
         }
-        var heap = PairHeap()
-        for (k, c) in counts { heap.push(count: c, pair: k) }
+        var heap = BinaryHeap<PairCandidate>()
+        for (k, c) in counts { heap.push(PairCandidate(count: c, pair: k)) }
 
         var tokenBytes: [[UInt8]?] = (0..<256).map { [UInt8($0)] }
         var merges: [(left: Int32, right: Int32, merged: Int32)] = []
@@ -116,7 +116,7 @@ public struct BPETrainer {
             occurrences[top.pair] = nil
             for k in touched.keys.sorted() {
                 let c = counts[k] ?? 0
-                if c > 0 { heap.push(count: c, pair: k) } else { counts[k] = nil }
+                if c > 0 { heap.push(PairCandidate(count: c, pair: k)) } else { counts[k] = nil }
             }
         }
         let specials = specialTokens.enumerated().map { (content: $0.element, id: tokenBytes.count + $0.offset) }
@@ -124,43 +124,13 @@ public struct BPETrainer {
     }
 }
 
-/// Max-heap of (count, pair) ordered by count, then by smaller pair (left id, right id).
-struct PairHeap {
-    private var items: [(count: Int, pair: UInt64)] = []
+/// A merge candidate in the trainer's heap. "Smaller" means "merged first": the higher
+/// count, then the smaller pair (left id, right id), which makes training deterministic.
+struct PairCandidate: Comparable {
+    var count: Int
+    var pair: UInt64
 
-    @inline(__always)
-    static func above(_ x: (count: Int, pair: UInt64), _ y: (count: Int, pair: UInt64)) -> Bool {
+    static func < (x: PairCandidate, y: PairCandidate) -> Bool {
         x.count != y.count ? x.count > y.count : x.pair < y.pair
-    }
-
-    mutating func push(count: Int, pair: UInt64) {
-        let v = (count, pair)
-        items.append(v)
-        var c = items.count - 1
-        while c > 0 {
-            let p = (c - 1) / 2
-            if !PairHeap.above(v, items[p]) { break }
-            items[c] = items[p]
-            c = p
-        }
-        items[c] = v
-    }
-
-    mutating func pop() -> (count: Int, pair: UInt64)? {
-        guard let last = items.popLast() else { return nil }
-        if items.isEmpty { return last }
-        let top = items[0]
-        var c = 0
-        while true {
-            let l = 2 * c + 1
-            if l >= items.count { break }
-            let r = l + 1
-            let m = (r < items.count && PairHeap.above(items[r], items[l])) ? r : l
-            if !PairHeap.above(items[m], last) { break }
-            items[c] = items[m]
-            c = m
-        }
-        items[c] = last
-        return top
     }
 }

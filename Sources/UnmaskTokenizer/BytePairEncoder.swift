@@ -44,7 +44,7 @@ struct BPEScratch {
     var symbols: [Int32] = []
     var prev: [Int32] = []
     var next: [Int32] = []
-    var heap: [UInt64] = []
+    var heap = BinaryHeap<UInt64>()  // rank << 32 | position: smallest rank, then leftmost
 
     mutating func encode(piece: UnsafeBufferPointer<UInt8>, byteToken: [Int32], merges: MergeTable,
                          into out: inout [Int32]) {
@@ -57,7 +57,7 @@ struct BPEScratch {
         symbols.removeAll(keepingCapacity: true)
         prev.removeAll(keepingCapacity: true)
         next.removeAll(keepingCapacity: true)
-        heap.removeAll(keepingCapacity: true)
+        heap.removeAll()
         for i in 0..<n {
             symbols.append(byteToken[Int(piece[i])])
             prev.append(Int32(i - 1))
@@ -65,10 +65,10 @@ struct BPEScratch {
         }
         for i in 0..<(n - 1) {
             if let m = merges.lookup(symbols[i], symbols[i + 1]) {
-                heapPush(UInt64(m.rank) << 32 | UInt64(i))
+                heap.push(UInt64(m.rank) << 32 | UInt64(i))
             }
         }
-        while let top = heapPop() {
+        while let top = heap.pop() {
             let rank = UInt32(truncatingIfNeeded: top >> 32)
             let i = Int(UInt32(truncatingIfNeeded: top))
             let left = symbols[i]
@@ -84,10 +84,10 @@ struct BPEScratch {
             if k < n { prev[k] = Int32(i) }
             let p = Int(prev[i])
             if p >= 0, let mp = merges.lookup(symbols[p], m.merged) {
-                heapPush(UInt64(mp.rank) << 32 | UInt64(p))
+                heap.push(UInt64(mp.rank) << 32 | UInt64(p))
             }
             if k < n, let mk = merges.lookup(m.merged, symbols[k]) {
-                heapPush(UInt64(mk.rank) << 32 | UInt64(i))
+                heap.push(UInt64(mk.rank) << 32 | UInt64(i))
             }
         }
         var i = 0
@@ -95,39 +95,5 @@ struct BPEScratch {
             out.append(symbols[i])
             i = Int(next[i])
         }
-    }
-
-    // A binary min-heap over `heap`.
-    @inline(__always)
-    private mutating func heapPush(_ v: UInt64) {
-        heap.append(v)
-        var c = heap.count - 1
-        while c > 0 {
-            let p = (c - 1) / 2
-            if heap[p] <= v { break }
-            heap[c] = heap[p]
-            c = p
-        }
-        heap[c] = v
-    }
-
-    @inline(__always)
-    private mutating func heapPop() -> UInt64? {
-        guard let last = heap.popLast() else { return nil }
-        if heap.isEmpty { return last }
-        let top = heap[0]
-        let count = heap.count
-        var c = 0
-        while true {
-            let l = 2 * c + 1
-            if l >= count { break }
-            let r = l + 1
-            let m = (r < count && heap[r] < heap[l]) ? r : l
-            if heap[m] >= last { break }
-            heap[c] = heap[m]
-            c = m
-        }
-        heap[c] = last
-        return top
     }
 }

@@ -62,3 +62,26 @@ public enum InfillTemplate {
         return ids
     }
 }
+
+/// The canvas `generate` fills: fixed ids, and the mask id at every position to generate.
+public enum GenerationCanvas {
+    /// A prompt followed by `length` masks, which together must fit in `context`.
+    public static func prompt(_ text: String?, length: Int, tokenizer: Tokenizer, context: Int) throws -> [Int] {
+        let p = text.map { tokenizer.encode($0) } ?? []
+        // Compared without adding: `length` comes from the user and may be huge.
+        guard length >= 0, p.count <= context, length <= context - p.count else {
+            throw UnmaskError("prompt (\(p.count) tokens) + --length \(length) exceeds the model's context of \(context)")
+        }
+        guard p.count + length >= 1 else { throw UnmaskError("nothing to generate: --length is 0 and there is no prompt") }
+        return p + [Int](repeating: tokenizer.maskId, count: length)
+    }
+
+    /// An infilling template (see `InfillTemplate`), which must fit in `context`.
+    public static func template(_ text: String, tokenizer: Tokenizer, context: Int) throws -> [Int] {
+        let canvas = try InfillTemplate.parse(text, tokenizer: tokenizer, mask: tokenizer.maskId)
+        guard canvas.count <= context else {
+            throw UnmaskError("the template is \(canvas.count) tokens, longer than the model's context of \(context)")
+        }
+        return canvas
+    }
+}

@@ -2,7 +2,7 @@ import UnmaskDiffusion
 import UnmaskModel
 import UnmaskSupport
 
-/// What a model is trained to do (`../shared/DESIGN.md` §1).
+/// What a model is trained to do.
 public enum Objective: String, Sendable, CaseIterable {
     /// Next-token cross-entropy with causal attention: the evaluator, and the parent a
     /// denoiser is adapted from.
@@ -17,8 +17,20 @@ public enum Objective: String, Sendable, CaseIterable {
     /// indistinguishable from a clean one, and is clean for the sampler's purposes.
     case planner
 
-    public var attention: ModelConfig.Attention { self == .ar ? .causal : .bidirectional }
-    public var head: ModelConfig.Head { self == .planner ? .binary : .tokens }
+    /// The role of the model this objective trains: `ar` an evaluator, `mdm` a denoiser,
+    /// `planner` a DDPD planner.
+    public var role: ModelRole {
+        switch self {
+        case .ar: return .evaluator
+        case .mdm: return .denoiser
+        case .planner: return .planner
+        }
+    }
+    public var attention: ModelConfig.Attention { role.configure(.standard).attention }
+    public var head: ModelConfig.Head { role.configure(.standard).head }
+
+    /// The config a model trained with this objective has (`ModelRole.configure`).
+    public func configure(_ config: ModelConfig) -> ModelConfig { role.configure(config) }
 
     /// Builds the model input and the loss targets for a batch of windows (each
     /// length + 1 tokens; only the objective `ar` uses the last one, as a target).

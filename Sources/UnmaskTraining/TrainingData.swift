@@ -25,12 +25,8 @@ public struct TrainingData {
         var train: [Int] = [], validation: [Int] = []
         var bytes = 0
         for path in paths {
-            let raw = try Files.read(path)
-            if let bad = raw.withUnsafeBufferPointer({ TextNormalization.firstInvalidUTF8Offset($0) }) {
-                throw UnmaskError("\(path) is not valid UTF-8 (first bad byte at offset \(bad))")
-            }
-            bytes += raw.count
-            let ids = try tokenizer.encode(utf8: Reflow.paragraphs(raw))
+            let (ids, size) = try TextPipeline.tokens(ofFile: path, tokenizer: tokenizer)
+            bytes += size
             if ids.isEmpty { continue }
             let cut = ids.count - ids.count / TrainingData.validationFraction
             if !train.isEmpty { train.append(tokenizer.endOfTextId) }

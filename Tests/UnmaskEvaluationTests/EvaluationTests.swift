@@ -1,5 +1,6 @@
 import XCTest
 @testable import UnmaskEvaluation
+import UnmaskDiffusion
 import UnmaskModel
 import UnmaskSupport
 
@@ -18,7 +19,7 @@ final class EvaluationTests: XCTestCase {
         let (m, p) = try model(.causal)
         for n in [2, 5, 8, 9, 17, 30] {
             let tokens = (0..<n).map { ($0 * 7) % 19 }
-            XCTAssertEqual(try Evaluation.causalNLL(model: m, tokens: tokens).tokens, n - 1, "n=\(n)")
+            XCTAssertEqual(try Evaluation.causalNLL(evaluator: TransformerEvaluator(model: m), tokens: tokens).tokens, n - 1, "n=\(n)")
         }
         let tokens = [3, 1, 4, 1, 5, 9, 2, 6]
         let ref = try referenceForward(config: m.config, source: p, ids: tokens, batch: 1, length: 8)
@@ -28,7 +29,7 @@ final class EvaluationTests: XCTestCase {
             let mx = row.max()!
             direct += mx + log(row.reduce(0) { $0 + exp($1 - mx) }) - ref[(i - 1) * 20 + tokens[i]]
         }
-        XCTAssertEqual(try Evaluation.causalNLL(model: m, tokens: tokens).nats, direct, accuracy: 1e-3)
+        XCTAssertEqual(try Evaluation.causalNLL(evaluator: TransformerEvaluator(model: m), tokens: tokens).nats, direct, accuracy: 1e-3)
     }
 
     /// The ELBO bounds the true NLL from above in expectation; for a random model, its value
@@ -36,8 +37,8 @@ final class EvaluationTests: XCTestCase {
     func testELBOIsFiniteAndItsErrorShrinks() throws {
         let (m, _) = try model(.bidirectional)
         let tokens = (0..<40).map { ($0 * 5) % 19 }
-        let few = try Evaluation.denoiserELBO(model: m, tokens: tokens, draws: 4, seed: 1)
-        let many = try Evaluation.denoiserELBO(model: m, tokens: tokens, draws: 64, seed: 1)
+        let few = try Evaluation.denoiserELBO(denoiser: TransformerDenoiser(model: m), tokens: tokens, draws: 4, seed: 1)
+        let many = try Evaluation.denoiserELBO(denoiser: TransformerDenoiser(model: m), tokens: tokens, draws: 64, seed: 1)
         XCTAssertTrue(few.natsPerToken > 0 && few.natsPerToken.isFinite)
         XCTAssertLessThan(many.standardError, few.standardError)
         XCTAssertEqual(many.tokens, 40)
@@ -53,10 +54,11 @@ final class EvaluationTests: XCTestCase {
     /// it cannot pull the mean entropy down.
     func testEmptySampleIsRefused() throws {
         let (m, _) = try model(.causal)
-        XCTAssertThrowsError(try Evaluation.generativePerplexity(evaluator: m, samples: [[]], endOfText: 18))
-        XCTAssertThrowsError(try Evaluation.generativePerplexity(evaluator: m, samples: [[1, 2, 3], []], endOfText: 18))
-        let r = try Evaluation.generativePerplexity(evaluator: m, samples: [[1, 2, 3]], endOfText: 18)
+        let e = try TransformerEvaluator(model: m)
+        XCTAssertThrowsError(try Evaluation.generativePerplexity(evaluator: e, samples: [[]], endOfText: 18))
+        XCTAssertThrowsError(try Evaluation.generativePerplexity(evaluator: e, samples: [[1, 2, 3], []], endOfText: 18))
+        let r = try Evaluation.generativePerplexity(evaluator: e, samples: [[1, 2, 3]], endOfText: 18)
         XCTAssertEqual(r.tokens, 3)
-        XCTAssertEqual(r.meanEntropy, log(3), accuracy: 1e-12)
+        XCTAssertEqual(r.entropy, log(3), accuracy: 1e-12)
     }
 }

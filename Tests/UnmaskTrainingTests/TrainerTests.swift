@@ -27,10 +27,8 @@ final class TrainerTests: XCTestCase {
     func trainer(_ objective: Objective, out: String, steps: Int, stopAfter: Int? = nil, dropout: Double = 0) throws -> Trainer {
         let corpus = try corpusFile()
         let tok = try tokenizer(corpus)
-        var c = ModelConfig(vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, dFF: 24, contextLength: 16, maskTokenId: tok.maskId)
-        c.attention = objective.attention
-        c.head = objective.head
-        if c.head == .binary { c.tiedEmbeddings = false }
+        let c = objective.configure(ModelConfig(vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, dFF: 24,
+                                                contextLength: 16, maskTokenId: tok.maskId))
         var s = TrainingSettings(objective: objective)
         s.batch = 4
         s.steps = steps

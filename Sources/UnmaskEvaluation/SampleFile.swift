@@ -1,0 +1,68 @@
+import UnmaskDiffusion
+import UnmaskSupport
+import UnmaskTokenizer
+
+/// Samples in JSONL, one object per line with "ids" (token ids) or "text" (encoded with
+/// the tokenizer), as `unmask generate --json` writes them. Read one line at a time, each
+/// at most `LineReader.defaultMaxLineBytes`, so a file may hold any number of samples.
+public enum SampleFile {
+    /// Calls `sample` with each non-empty sample in file order. An empty sample (`"ids":[]`,
+    /// or text that encodes to nothing) is not scored: `empty` gets its line number instead.
+    /// Blank lines are skipped. Errors name the file and line.
+    public static func forEach(_ path: String, tokenizer: Tokenizer, empty: (Int) -> Void,
+                               _ sample: ([Int]) throws -> Void) throws {
+        let reader = try LineReader(path: path)
+        while let line = try reader.next() {
+            let n = reader.lineNumber
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            guard let value = try? JSON.parse(line), value.objectPairs != nil else {
+                throw UnmaskError("\(path): line \(n) is not a JSON object")
+            }
+            var ids: [Int] = []
+            if let array = value["ids"]?.arrayValue {
+                for v in array {
+                    guard let id = v.intValue, id >= 0, id < tokenizer.vocabSize, !tokenizer.isSpecialToken(id) else {
+                        throw UnmaskError("\(path): line \(n) has an id outside the vocabulary (\(v.serialized()))")
+                    }
+                    ids.append(id)
+                }
+            } else if let text = value["text"]?.stringValue {
+                ids = tokenizer.encode(text)
+            } else {
+                throw UnmaskError("\(path): line \(n) has neither \"ids\" nor \"text\"")
+            }
+            if ids.isEmpty { empty(n) } else { try sample(ids) }
+        }
+    }
+}
+
+extension Evaluation {
+    /// What `unmask eval --text` reports on one text: the denoiser's ELBO and the
+    /// evaluator's NLL, per token and per byte of the file.
+    public struct HeldOutResult: Sendable {
+        public var tokens: Int, bytes: Int
+        public var elbo: (natsPerToken: Double, standardError: Double, tokens: Int)?
+        public var evaluator: (nats: Double, tokens: Int)?
+
+        public var elboNatsPerByte: Double? { elbo.map { $0.natsPerToken * Double($0.tokens) / Double(bytes) } }
+        public var evaluatorNatsPerToken: Double? { evaluator.map { $0.nats / Double($0.tokens) } }
+        public var evaluatorNatsPerByte: Double? { evaluator.map { $0.nats / Double(bytes) } }
+    }
+
+    /// Reads a text file through `TextPipeline` and measures it under the models given.
+    /// `progress(stage, done, total)`: stage 0 is the denoiser pass, 1 the evaluator's.
+    public static func heldOut(file path: String, tokenizer: Tokenizer, denoiser: Denoiser?, evaluator: CausalEvaluator?,
+                               masks: Int, seed: UInt64, progress: ((Int, Int, Int) -> Void)? = nil) throws -> HeldOutResult {
+        guard denoiser != nil || evaluator != nil else { throw UnmaskError("no denoiser or evaluator to measure with") }
+        let (tokens, bytes) = try TextPipeline.tokens(ofFile: path, tokenizer: tokenizer)
+        guard tokens.count >= 2 else { throw UnmaskError("\(path) is too short to evaluate") }
+        var result = HeldOutResult(tokens: tokens.count, bytes: bytes)
+        if let denoiser {
+            result.elbo = try denoiserELBO(denoiser: denoiser, tokens: tokens, draws: masks, seed: seed) { progress?(0, $0, $1) }
+        }
+        if let evaluator {
+            result.evaluator = try causalNLL(evaluator: evaluator, tokens: tokens) { progress?(1, $0, $1) }
+        }
+        return result
+    }
+}

@@ -1,0 +1,132 @@
+import UnmaskDiffusion
+import UnmaskSupport
+
+/// `unmask compare` as a library call: samplers side by side on the same seeds, each row
+/// with generative perplexity and entropy (± one standard error), NFE and time, plus two
+/// reference rows (held-out text cut to the same length, and the evaluator's own samples).
+public enum SamplerComparison {
+    /// One row of the table, as `compare --json` prints it.
+    public struct Row: Sendable {
+        public var name: String
+        public var genPPL: Double, pplError: Double
+        public var entropy: Double, entropyError: Double
+        public var nfe: Double?, secondsPerSample: Double?
+
+        public init(name: String, statistics s: SampleStatistics, nfe: Double?, secondsPerSample: Double?) {
+            self.name = name
+            genPPL = s.perplexity
+            pplError = s.perplexityStandardError
+            entropy = s.entropy
+            entropyError = s.entropyStandardError
+            self.nfe = nfe
+            self.secondsPerSample = secondsPerSample
+        }
+
+        public func json(samples: Int, length: Int) -> String {
+            JSON.line([("sampler", .string(name)), ("gen_ppl", .double(genPPL)), ("gen_ppl_se", .double(pplError)),
+                       ("entropy", .double(entropy)), ("entropy_se", .double(entropyError)),
+                       ("nfe", nfe.map { .double($0) } ?? .null),
+                       ("seconds_per_sample", secondsPerSample.map { .double($0) } ?? .null),
+                       ("samples", .int(samples)), ("length", .int(length))])
+        }
+    }
+
+    /// Held-out text as `samples` windows of `length` tokens, spread evenly over it.
+    public static func referenceWindows(tokens: [Int], samples: Int, length: Int, name: String) throws -> [[Int]] {
+        guard samples >= 1, length >= 1, tokens.count / samples >= length else {
+            throw UnmaskError("\(name) is too short for \(samples) windows of \(length) tokens")
+        }
+        let stride = tokens.count / samples
+        return (0..<samples).map { Array(tokens[($0 * stride)..<($0 * stride + length)]) }
+    }
+
+    /// Checks, before any sampling, that samples of `length` tokens fit both models.
+    public static func checkLength(_ length: Int, denoiser: Denoiser, evaluator: CausalEvaluator) throws {
+        guard length <= denoiser.maxLength else {
+            throw UnmaskError("--length \(length) exceeds the denoiser's context of \(denoiser.maxLength)")
+        }
+        // The evaluator scores each sample after an <|endoftext|>, so it needs length + 1.
+        guard length + 1 <= evaluator.maxLength else {
+            throw UnmaskError("--length \(length) + 1 (the <|endoftext|> the evaluator reads first) exceeds the evaluator's context of \(evaluator.maxLength)")
+        }
+    }
+
+    /// Runs every sampler on `samples` canvases of `length` masks with seeds (seed, 0..<samples),
+    /// scores them, then the reference rows. `progress(done, total)` after each row.
+    public static func run(samplers: [(name: String, sampler: DiffusionSampler)], denoiser: Denoiser,
+                           evaluator: CausalEvaluator, samples: Int, length: Int, seed: UInt64, endOfText: Int,
+                           referenceWindows: [[Int]]?, progress: ((Int, Int) -> Void)? = nil) throws -> [Row] {
+        try checkLength(length, denoiser: denoiser, evaluator: evaluator)
+        var rows: [Row] = []
+        let total = samplers.count + 2
+        for (i, entry) in samplers.enumerated() {
+            progress?(i, total)
+            let canvases = [[Int]](repeating: [Int](repeating: denoiser.maskId, count: length), count: samples)
+            let r = try entry.sampler.sample(canvases: canvases, denoiser: denoiser, seed: seed)
+            let stats = try Evaluation.generativePerplexity(evaluator: evaluator, samples: r.sequences, endOfText: endOfText)
+            rows.append(Row(name: entry.name, statistics: stats, nfe: Double(r.nfe.reduce(0, +)) / Double(samples),
+                            secondsPerSample: r.seconds / Double(samples)))
+        }
+        if let referenceWindows {
+            let stats = try Evaluation.generativePerplexity(evaluator: evaluator, samples: referenceWindows, endOfText: endOfText)
+            rows.append(Row(name: "held-out text", statistics: stats, nfe: nil, secondsPerSample: nil))
+        }
+        progress?(samplers.count + 1, total)
+        let own = try Evaluation.autoregressiveSamples(evaluator: evaluator, count: samples, length: length, seed: seed, endOfText: endOfText)
+        let stats = try Evaluation.generativePerplexity(evaluator: evaluator, samples: own, endOfText: endOfText)
+        rows.append(Row(name: "evaluator samples (T=1)", statistics: stats, nfe: Double(length), secondsPerSample: nil))
+        progress?(total, total)
+        return rows
+    }
+
+    /// Rows from `compare --json` output (one object per line), with the run's sample count
+    /// and length, read line by line.
+    public static func readRows(_ path: String) throws -> (rows: [Row], samples: Int, length: Int) {
+        let reader = try LineReader(path: path, maxLineBytes: 1 << 20)
+        var rows: [Row] = []
+        var samples = 0, length = 0
+        while let line = try reader.next() {
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            func bad(_ why: String) -> UnmaskError { UnmaskError("\(path):\(reader.lineNumber): \(why)") }
+            guard let value = try? JSON.parse(line), value.objectPairs != nil else { throw bad("not a JSON object (expected `compare --json` output)") }
+            func number(_ key: String) -> Double? { value[key]?.doubleValue }
+            guard let name = value["sampler"]?.stringValue, let ppl = number("gen_ppl"), let ent = number("entropy") else {
+                throw bad("missing sampler, gen_ppl or entropy")
+            }
+            var row = Row(name: name, statistics: SampleStatistics(samples: 0, tokens: 0, nats: 0, perplexity: ppl,
+                                                                   perplexityStandardError: number("gen_ppl_se") ?? 0,
+                                                                   entropy: ent, entropyStandardError: number("entropy_se") ?? 0),
+                          nfe: number("nfe"), secondsPerSample: number("seconds_per_sample"))
+            row.name = name
+            rows.append(row)
+            samples = Int(number("samples") ?? 0)
+            length = Int(number("length") ?? 0)
+        }
+        if rows.isEmpty { throw UnmaskError("\(path): no rows") }
+        return (rows, samples, length)
+    }
+
+    /// The text table, one line a row, with a header.
+    public static func table(_ rows: [Row], samples: Int, length: Int, seed: UInt64) -> [String] {
+        var lines = ["\(samples) samples × \(length) tokens, seed \(seed); ± = one standard error",
+                     "\(padRight("sampler", 40)) \(padLeft("gen ppl", 16)) \(padLeft("entropy", 15)) \(padLeft("NFE", 7)) \(padLeft("s/sample", 9))"]
+        for r in rows {
+            lines.append("\(padRight(r.name, 40)) \(padLeft(fixed(r.genPPL, 1) + " ± " + fixed(r.pplError, 1), 16)) \(padLeft(fixed(r.entropy, 3) + " ± " + fixed(r.entropyError, 3), 15)) \(padLeft(r.nfe.map { fixed($0, 1) } ?? "-", 7)) \(padLeft(r.secondsPerSample.map { fixed($0, 3) } ?? "-", 9))")
+        }
+        return lines
+    }
+
+    /// Generative perplexity (log scale) against entropy, one marker with error bars a row.
+    public static func plot(_ rows: [Row], samples: Int, length: Int) -> SVGPlot {
+        var p = SVGPlot(title: "Generative perplexity vs entropy (\(samples) × \(length) tokens, ± 1 s.e.)",
+                        xLabel: "unigram entropy (nats)", yLabel: "generative perplexity (log scale)")
+        p.logY = true
+        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        let markers = SVGPlot.Marker.allCases
+        p.series = rows.enumerated().map { i, r in
+            SVGPlot.Series(name: r.name, points: [(r.entropy, r.genPPL)], color: colors[i % colors.count], lines: false,
+                           errors: [(r.entropyError, r.pplError)], marker: markers[(i / colors.count) % markers.count])
+        }
+        return p
+    }
+}

@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import UnmaskModel
+import UnmaskSupport
+import UnmaskTokenizer
+
+/// Everything `unmask train` decides before the first step, as library calls: which config
+/// to train, the output folder's rules, and the starting weights.
+public enum TrainingSetup {
+    /// The files a run writes in its output folder.
+    public static let outputFiles = ["model.safetensors", "config.json", "README.md", "log.jsonl", "loss.svg",
+                                     "checkpoint.safetensors", "best/model.safetensors", "best/config.json"]
+
+    /// The config to train: `configFile`'s, else the `initFrom` model's, else `sizes`; then
+    /// the objective's attention and head (`Objective.configure`). It is validated, checked
+    /// against the tokenizer's vocabulary, and must fit a step of `batch` in memory.
+    public static func config(configFile: String?, initFrom: String?, sizes: ModelConfig, objective: Objective,
+                              tokenizer: Tokenizer, batch: Int) throws -> ModelConfig {
+        var c: ModelConfig
+        if let configFile {
+            c = try ModelConfig.load(path: configFile)
+        } else if let initFrom {
+            guard Files.isDirectory(initFrom) else { throw UnmaskError("--init \(initFrom) is not a model directory") }
+            c = try ModelConfig.load(path: initFrom + "/config.json")
+        } else {
+            c = sizes
+        }
+        c = objective.configure(c)
+        try c.validate()
+        try c.checkVocabulary(size: tokenizer.vocabSize, maskTokenId: tokenizer.maskId, modelName: "the model to train",
+                              tokenizerName: "in use")
+        try Backprop.checkFits(config: c, batch: batch)
+        return c
+    }
+
+    /// The output folder's rules, checked before anything is created or read at length: a
+    /// trained model is never overwritten unless `force`; `resume` needs a checkpoint; the
+    /// folder is never an input (`inputs`: corpus and config files; `initFrom`: the model
+    /// the run starts from). A refused run leaves no folder behind.
+    public static func checkOutputFolder(_ out: String, resume: Bool, force: Bool, inputs: [String], initFrom: String?) throws {
+        if Files.exists(out) && !Files.isDirectory(out) {
+            throw UnmaskError("--out \(out) is a file, expected a folder")
+        }
+        if let initFrom, Files.sameFile(initFrom, out) {
+            throw UnmaskError("--out \(out) is the --init model: training would overwrite the model it starts from")
+        }
+        if Files.isDirectory(out) {
+            for path in inputs {
+                for name in outputFiles where Files.sameFile(path, out + "/" + name) {
+                    throw UnmaskError("--out \(out) would overwrite the input \(path)")
+                }
+            }
+        }
+        if resume {
+            guard Files.exists(out + "/checkpoint.safetensors") else {
+                throw UnmaskError("--resume: no checkpoint at \(out)/checkpoint.safetensors")
+            }
+            return
+        }
+        if Files.isDirectory(out) && !force {
+            Files.removeStaleTemporaries(in: out)
+            let present = Files.directoryEntries(out) ?? []
+            if !present.isEmpty {
+                let shown = present.prefix(4).joined(separator: ", ") + (present.count > 4 ? ", …" : "")
+                throw UnmaskError("--out \(out) is not empty (\(shown)): pass --resume to continue its run, --force to overwrite it, or give a new folder")
+            }
+        }
+    }
+
+    /// For `--force`: removes the previous run's files now, so that an interrupted forced
+    /// run cannot leave the old model beside a new checkpoint. Other files are left alone.
+    public static func clearPreviousRun(in out: String) {
+        for name in outputFiles { unlink(out + "/" + name) }
+    }
+
+    /// Random weights from `seed`, then every tensor of the `initFrom` model whose name and
+    /// shape match copied over (an autoregressive parent gives a denoiser all its weights).
+    /// Returns the parameters and how many tensors were copied.
+    public static func initialParameters(config: ModelConfig, seed: UInt64, initFrom: String?) throws -> (ParameterBuffer, copied: Int) {
+        let params = ParameterBuffer.random(config: config, seed: seed)
+        guard let initFrom else { return (params, 0) }
+        let initial = try SafetensorsFile(path: initFrom + "/model.safetensors")
+        var copied = 0
+        for t in params.layout {
+            guard let info = initial.info(t.name), info.shape == t.shape else { continue }
+            (params.data + t.offset).update(from: try initial.float32(t.name, shape: t.shape), count: t.shape.reduce(1, *))
+            copied += 1
+        }
+        return (params, copied)
+    }
+}
