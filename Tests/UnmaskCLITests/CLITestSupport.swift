@@ -28,10 +28,12 @@ let unmaskExecutable: String = {
     return cliRepositoryRoot + "/.build/debug/unmask"
 }()
 
-func runUnmask(_ arguments: [String], stdin: [UInt8] = []) throws -> CLIResult {
+/// `environment`: the child's environment (default: this process's, inherited).
+func runUnmask(_ arguments: [String], stdin: [UInt8] = [], environment: [String: String]? = nil) throws -> CLIResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: unmaskExecutable)
     process.arguments = arguments
+    if let environment { process.environment = environment }
     process.currentDirectoryURL = URL(fileURLWithPath: cliRepositoryRoot)
     // stdout and stderr go to files: no pipe can fill up and deadlock the child.
     let base = NSTemporaryDirectory() + "unmask-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"

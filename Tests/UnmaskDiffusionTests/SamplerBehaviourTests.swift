@@ -50,9 +50,9 @@ final class SamplerBehaviourTests: XCTestCase {
     /// conditional joint given the prefix: 10^5 draws over 27 cells, Pearson chi-square
     /// below the chi-square quantile at false-alarm rate 1e-6 (26 dof if no cell is pooled:
     /// bound 75.5). The seed is fixed, so this is a regression check whose chance of having
-    /// been wrongly written is 1e-6. Ignoring the prompt (sampling the unconditional joint's
-    /// last three positions) would be far outside it; so would a 20% error moved between two
-    /// cells of mass 1/27 (λ = 2·10^5·0.0074²/0.037 ≈ 300).
+    /// been wrongly written is 1e-6. Its power: a 20% error moved between two cells of mass
+    /// 1/27 adds λ = 2·10^5·0.0074²/0.037 ≈ 300 to the statistic's mean of 26 and fails it
+    /// with near certainty; λ = 100 (a 12% error) still fails it 99.6% of the time.
     func testPromptConditioningIsExact() throws {
         let prefix = [1, 0]
         var conditional = [Double](repeating: 0, count: 27)
@@ -136,7 +136,43 @@ final class SamplerBehaviourTests: XCTestCase {
             let r = try DiffusionSampler(spec, planner: planner).sample(canvases: [[5, 6] + [Int](repeating: 49, count: 10)], denoiser: denoiser, seed: 3)
             XCTAssertFalse(r.sequences[0].contains(49), spec)
             XCTAssertEqual(Array(r.sequences[0].prefix(2)), [5, 6], spec)
+            // The transformer was called (at least one NFE), so some time was spent in it.
+            // (networkSeconds ≤ seconds holds by construction here — the timed calls are
+            // disjoint parts of the timed run — so it is checked where it can fail, below.)
+            XCTAssertGreaterThanOrEqual(r.nfe[0], 1, spec)
+            XCTAssertGreaterThan(r.networkSeconds, 0, spec)
+        }
+    }
+
+    /// A denoiser that sleeps 2 ms per call and counts its calls.
+    final class SlowDenoiser: Denoiser {
+        let inner: ExactToyDenoiser
+        var calls = 0
+        init(_ inner: ExactToyDenoiser) { self.inner = inner }
+        var vocabSize: Int { inner.vocabSize }
+        var maskId: Int { inner.maskId }
+        var maxLength: Int { inner.maxLength }
+        func logits(sequences: [[Int]], positions: [[Int]]) throws -> [Float] {
+            calls += 1
+            usleep(2000)
+            return try inner.logits(sequences: sequences, positions: positions)
+        }
+    }
+
+    /// networkSeconds measures the time inside denoiser calls: with a denoiser that sleeps
+    /// 2 ms per call, it is at least calls × 2 ms (fails if a call goes untimed or the time
+    /// is not accumulated) and at most the run's wall time (the calls are disjoint parts of
+    /// the run; since they are nearly all of it here, counting a call twice would push
+    /// networkSeconds to about twice `seconds` and fail). Not timing-sensitive: sleeping
+    /// lasts at least as long as asked, and both clocks are the same monotonic clock.
+    func testNetworkSecondsCountsTheTimeInDenoiserCalls() throws {
+        for spec in ["fhs", "ancestral:steps=50:cache=off", "confidence", "p2:eta=0:steps=3"] {
+            let slow = SlowDenoiser(toy)
+            let r = try DiffusionSampler(spec).sample(canvases: [[Int]](repeating: [3, 3, 3, 3, 3], count: 2), denoiser: slow, seed: 1)
+            XCTAssertGreaterThan(slow.calls, 0, spec)
+            XCTAssertGreaterThanOrEqual(r.networkSeconds, Double(slow.calls) * 0.002, spec)
             XCTAssertLessThanOrEqual(r.networkSeconds, r.seconds, spec)
+            print("\(spec): \(slow.calls) calls, networkSeconds \(r.networkSeconds), seconds \(r.seconds)")
         }
     }
 }

@@ -3,15 +3,15 @@ import XCTest
 
 /// Samplers against the enumerated truth: the exact toy denoiser holds the true
 /// conditionals of a joint over 3^4 = 81 sequences, so an exact sampler must reproduce the
-/// joint. 10^5 draws each, Pearson chi-square over the 81 cells (each expects ≥ ~10 draws,
-/// so no pooling: 80 dof), asserted below the chi-square quantile at false-alarm rate 1e-6
+/// joint. 10^5 draws each, Pearson chi-square over the 81 cells (each expects ≥ 5 draws,
+/// so none is pooled: 80 dof, as printed), asserted below the chi-square quantile at false-alarm rate 1e-6
 /// per assertion (155.08 at 80 dof; see Statistics.swift). The seeds are fixed, so each
 /// test is in effect a regression check: 1e-6 is the chance that it would have been
 /// wrongly written (a correct sampler whose fixed draws happen to fail), not a rate of
 /// flaky failures. It is still a sharp test: the bound is 75 above the statistic's mean of
 /// 80, and moving probability δ from one cell of mass p to another adds a noncentrality of
 /// about 2·N·δ²/p, so at N = 10^5 moving 0.0025 between two typical cells (p ≈ 1/81, a
-/// 20% error on each) already gives λ ≈ 100 and is caught about 3/4 of the time; 0.004
+/// 20% error on each) already gives λ ≈ 100 and is caught 85% of the time; 0.004
 /// (λ ≈ 260) is caught with near certainty.
 final class SamplerExactnessTests: XCTestCase {
     static let toy = ExactToyDenoiser.random(tokens: 3, length: 4, seed: 2024)
@@ -57,11 +57,13 @@ final class SamplerExactnessTests: XCTestCase {
     /// The step-by-step float64 ancestral sampler (cache=off) is exact too, for large T;
     /// 5·10^3 draws here because each costs T network calls. Same rate as above (1e-6,
     /// fixed seed); cells expecting fewer than 5 draws are pooled, so the dof is below 80.
-    /// Finite-T bias: two of the L = 4 positions unmask in the same step (and are then
-    /// drawn independently) with probability about C(4,2)/T = 0.006; that moves each cell
-    /// by at most ~0.6% of the T = 1 deviation measured in the test below, a noncentrality
-    /// λ ≈ 5·10^3 · 0.006² · (T = 1's χ²-distance ≈ 0.5) < 0.1, invisible next to the dof.
-    /// What this catches: anything larger, e.g. a 30% error on a cell of mass 0.05.
+    /// (measured: 59 dof, bound 125.7). Finite-T bias: two of the L = 4 positions unmask in
+    /// the same step (and are then drawn independently) with probability about
+    /// C(4,2)/T = 0.006, which moves each cell by roughly 0.6% of the T = 1 deviation of the
+    /// test below (whose χ²-distance to the joint is 17.3), a noncentrality of about
+    /// 5·10^3 · 0.006² · 17.3 ≈ 3 — small next to the bound's 67 above the mean. What this
+    /// still catches: moving 0.022 between two cells of mass 0.05 (a 45% error on each,
+    /// λ = 2·5·10^3·0.022²/0.05 ≈ 100) fails it with probability 0.94.
     func testStepwiseFloat64AncestralIsExact() throws {
         let toy = SamplerExactnessTests.toy
         let sampler = try DiffusionSampler("ancestral:steps=1000:cache=off")
@@ -96,7 +98,7 @@ final class SamplerExactnessTests: XCTestCase {
     /// the joint p have a Pearson statistic with mean dof + λ, λ = N·Σ(q − p)²/p, and
     /// standard deviation √(2(dof + 2λ)); the test first asserts that this mean clears the
     /// 1e-6 bound by at least 6 standard deviations, so the rejection holds for any seed
-    /// (measured: λ ≈ 1.2·10^5 at T = 1 and ≈ 3.0·10^4 at T = 2, against a bound of 155).
+    /// (measured: λ ≈ 1.7·10^6 at T = 1 and ≈ 4.6·10^5 at T = 2, against a bound of 155).
     func testAncestralWithFewStepsIsNotExact() throws {
         let toy = SamplerExactnessTests.toy
         let L = toy.length

@@ -17,7 +17,13 @@ final class BPETrainerTests: XCTestCase {
         XCTAssertEqual(t.encode("aaabdaaabac"), [258, 100, 258, 97, 99])
     }
 
-    func testTrainingIsDeterministicAndRoundTripsThroughJSON() throws {
+    /// Two trainings in this process give the same file, and the file re-loads to a
+    /// tokenizer that encodes the same. This proves repeatability within one process only:
+    /// both trainings share Swift's per-process hash seed, so a dependence on Dictionary or
+    /// Set iteration order would give the same result twice here. Determinism across
+    /// processes (different hash seeds) is tested by
+    /// TokenizerDeterminismCLITests.testTrainingGivesTheSameFileInSeparateProcesses.
+    func testTrainingIsRepeatableInOneProcessAndRoundTripsThroughJSON() throws {
         let text = Array("It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ".utf8)
         let a = try BPETrainer(vocabSize: 300).train(texts: [text, text])
         let b = try BPETrainer(vocabSize: 300).train(texts: [text, text])

@@ -37,13 +37,18 @@ final class GoldenParityTests: XCTestCase {
         try check(tokenizer: hf, goldens: "hf_trained_goldens.jsonl")
     }
 
-    /// Our writer's output of a foreign file re-loads to the same tokenizer.
+    /// Our writer's output of a foreign file re-loads to the same tokenizer: the same token
+    /// bytes, merges and specials, a fixed point of writing, and — what the name says — the
+    /// same ids as Hugging Face `tokenizers` on every golden string (and decoding back).
     func testRewrittenFileEncodesIdentically() throws {
         let hf = try Tokenizer.load(path: fixturesDirectory + "/hf_trained_tokenizer.json")
         let again = try Tokenizer.parse(json: Array(hf.jsonText().utf8))
         XCTAssertEqual(again.tokenBytes, hf.tokenBytes)
         XCTAssertEqual(again.merges.map { [$0.left, $0.right, $0.merged] }, hf.merges.map { [$0.left, $0.right, $0.merged] })
+        XCTAssertEqual(again.endOfTextId, hf.endOfTextId)
+        XCTAssertEqual(again.maskId, hf.maskId)
         XCTAssertEqual(again.jsonText(), hf.jsonText())
+        try check(tokenizer: again, goldens: "hf_trained_goldens.jsonl")
     }
 
     func testBundledVocabLayout() {
