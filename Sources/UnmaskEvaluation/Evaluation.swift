@@ -64,6 +64,15 @@ public enum Evaluation {
     public static func denoiserELBO(denoiser: Denoiser, tokens: [Int], draws: Int, seed: UInt64,
                                     progress: ((Int, Int) -> Void)? = nil)
         throws -> (natsPerToken: Double, standardError: Double, tokens: Int) {
+        try denoiserELBO(denoiser: denoiser, tokens: tokens, draws: draws, seed: seed,
+                         weight: NoiseSchedule.linear.elboWeight, progress: progress)
+    }
+
+    /// The estimator with another weight w(t) in place of the ELBO's: the tests use it to
+    /// show that a wrong weight (w = 1) would be caught.
+    static func denoiserELBO(denoiser: Denoiser, tokens: [Int], draws: Int, seed: UInt64, weight: (Double) -> Double,
+                             progress: ((Int, Int) -> Void)? = nil)
+        throws -> (natsPerToken: Double, standardError: Double, tokens: Int) {
         let L = denoiser.maxLength, V = denoiser.vocabSize, mask = denoiser.maskId
         let schedule = NoiseSchedule.linear
         var values: [Double] = []
@@ -88,7 +97,7 @@ public enum Evaluation {
                     let logits = try denoiser.logits(sequences: [ids], positions: [positions])
                     for (j, i) in positions.enumerated() { sum += nll(logits, row: j, vocab: V, target: window[i], excluded: mask) }
                 }
-                values.append(schedule.elboWeight(t) * sum / Double(window.count))
+                values.append(weight(t) * sum / Double(window.count))
             }
             start += L
             w += 1
