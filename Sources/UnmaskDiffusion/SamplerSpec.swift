@@ -120,7 +120,13 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
                 let v = try double()
                 guard v >= 0 else { throw UnmaskError("sampler \(name): eta must be >= 0, got \(v)") }
                 spec.eta = v
-            case "temperature": spec.draw.temperature = try double()
+            case "temperature":
+                let v = try double()
+                // "1e-400" parses as 0: say why, rather than "got 0.0".
+                guard v > 0 || !(value.contains("e-") || value.contains("E-")) else {
+                    throw UnmaskError("sampler \(name): temperature=\(value) is below the smallest positive Double (about 5e-324)")
+                }
+                spec.draw.temperature = v
             case "top_k": spec.draw.topK = try int()
             case "top_p": spec.draw.topP = try double()
             case "precision":

@@ -93,7 +93,7 @@ public final class Transformer {
     public static func load(directory: String, matmul: MatMul = MatMul()) throws -> Transformer {
         guard Files.isDirectory(directory) else {
             if Files.exists(directory) {
-                throw UnmaskError("\(directory) is a file; a model is a directory holding config.json and model.safetensors")
+                throw UnmaskError("\(directory) is a file, not a directory; a model is a directory holding config.json and model.safetensors")
             }
             throw UnmaskError("model directory \(directory) does not exist")
         }
