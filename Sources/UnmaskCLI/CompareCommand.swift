@@ -23,8 +23,10 @@ struct CompareCommand: ParsableCommand {
     )
 
     @Option(name: .customLong("sampler"), help: "Sampler spec (repeatable).") var samplers: [String] = []
-    @Option(parsing: .unconditional, help: "Samples per sampler (2...10000).") var samples = 8
-    @Option(parsing: .unconditional, help: "Tokens per sample (at most the denoiser's context, and one less than the evaluator's).") var length = 64
+    @Option(parsing: .unconditional, help: "Samples per sampler (2...1000000), drawn and scored --batch at a time.") var samples = 8
+    @Option(parsing: .unconditional, help: "Samples generated together (1...256; the results do not depend on it).") var batch = GenerateCommand.defaultBatch
+    @Option(parsing: .unconditional, help: "Past the denoiser's context, generate in blocks of this many tokens (default: half the context).") var block: Int?
+    @Option(parsing: .unconditional, help: "Tokens per sample; past the denoiser's context they are generated in blocks, past the evaluator's scored with a sliding window.") var length = 64
     @Option(parsing: .unconditional, help: "Seed, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @Option(help: "Write a generative-perplexity vs entropy plot (SVG).") var plot: String?
     @Option(help: ArgumentHelp("Redraw --plot (and the table) from the rows a `compare --json` run printed, without sampling.",
@@ -42,7 +44,9 @@ struct CompareCommand: ParsableCommand {
             return
         }
         if samplers.isEmpty { throw ValidationError("give at least one --sampler SPEC") }
-        if samples < 2 || samples > 10_000 { throw ValidationError("--samples must be in 2...10000 (standard errors need two)") }
+        if samples < 2 || samples > 1_000_000 { throw ValidationError("--samples must be in 2...1000000 (standard errors need two)") }
+        if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
+        if let block, block < 1 { throw ValidationError("--block must be at least 1, got \(block)") }
         if length < 1 || length > GenerateCommand.maxLength {
             throw ValidationError("--length must be in 1...\(GenerateCommand.maxLength), got \(length)")
         }
@@ -74,7 +78,9 @@ struct CompareCommand: ParsableCommand {
         let vocab = try vocabOptions.loadNamed()
         let denoiser = try TransformerDenoiser(model: models.required(.denoiser, tokenizer: vocab, matmul: engine.matmul))
         let evaluator = try TransformerEvaluator(model: models.required(.evaluator, tokenizer: vocab, matmul: engine.matmul))
-        try SamplerComparison.checkLength(length, denoiser: denoiser, evaluator: evaluator)
+        if let block, block > denoiser.maxLength {
+            throw UnmaskError("--block \(block) is larger than the denoiser's context of \(denoiser.maxLength)")
+        }
         // The reference text is read and checked before minutes of sampling, not after.
         let referenceWindows = try reference.map {
             try SamplerComparison.referenceWindows(tokens: TextPipeline.tokens(ofFile: $0, tokenizer: vocab.tokenizer).tokens,
@@ -82,10 +88,11 @@ struct CompareCommand: ParsableCommand {
         }
         let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: engine.matmul)) : nil
         let entries = try specs.map { (name: $0.description, sampler: try DiffusionSampler(spec: $0, planner: plannerModel)) }
-        let bar = ProgressBar("compare", total: specs.count + 2)
+        let ownRow = SamplerComparison.evaluatorRowFits(length: length, evaluator: evaluator)
+        let bar = ProgressBar("compare", total: samples * (specs.count + (ownRow ? 1 : 0)))
         let rows = try SamplerComparison.run(samplers: entries, denoiser: denoiser, evaluator: evaluator, samples: samples,
                                              length: length, seed: seed.value, endOfText: vocab.tokenizer.endOfTextId,
-                                             referenceWindows: referenceWindows) { done, _ in bar.update(done) }
+                                             referenceWindows: referenceWindows, batch: batch, block: block) { done, _ in bar.update(done) }
         bar.finish()
         try report(rows, samples: samples, length: length)
     }

@@ -9,10 +9,11 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Generate text with the bundled denoiser (or --model), from scratch, after a prompt, or into a template.",
         discussion: """
-        The prompt (in tokens) plus --length must fit in the model's context: 128 tokens for \
-        the bundled denoiser (`unmask info` prints a model's context_length). A template \
-        must fit likewise; its blanks set the length. Same seed, same text, on any number \
-        of threads.
+        The model's context is 128 tokens for the bundled denoiser (`unmask info` prints a \
+        model's context_length). Text past it (prompt + --length, or a template) is generated \
+        in blocks of --block tokens, left to right, each seeing the last context − block \
+        tokens: MDLM's semi-autoregressive scheme, an approximation. Samples are written as \
+        their batch finishes. Same seed, same text, for any --batch and number of threads.
 
         Templates: ___ is one token to generate, [___ x12] is twelve; the rest of the \
         template is kept exactly, except that a space just before a blank is left to the \
@@ -25,9 +26,11 @@ struct GenerateCommand: ParsableCommand {
     @Argument(help: "Text to continue.") var prompt: String?
     @Option(help: "Sampler spec (default: first-hitting with nucleus 0.9, the best-reading text of the bundled denoiser); keys below.")
     var sampler = "fhs:top_p=0.9"
-    @Option(parsing: .unconditional, help: "Tokens to generate after the prompt (default 64; prompt + length ≤ the model's context).")
+    @Option(parsing: .unconditional, help: "Tokens to generate after the prompt (default 64; past the context, in blocks).")
     var length: Int?
-    @Option(parsing: .unconditional, help: "Number of samples (1...10000).") var samples = 1
+    @Option(parsing: .unconditional, help: "Number of samples (1...1000000); each is written as soon as its batch is done.") var samples = 1
+    @Option(parsing: .unconditional, help: "Samples generated together (1...256; the output does not depend on it).") var batch = GenerateCommand.defaultBatch
+    @Option(parsing: .unconditional, help: "Past the context, generate in blocks of this many tokens (default: half the context), each seeing the last context − block tokens.") var block: Int?
     @Option(parsing: .unconditional, help: "Seed, 0...2^64−1, default 1 (sample i uses stream i of it).", transform: Seed.parse) var seed: Seed = Seed(1)
     @Option(parsing: .unconditional, help: "Sampling temperature > 0 (overrides the spec).") var temperature: Double?
     @Option(parsing: .unconditional, help: "Nucleus sampling threshold in (0, 1] (overrides the spec).") var topP: Double?
@@ -43,7 +46,9 @@ struct GenerateCommand: ParsableCommand {
         if let length, length < 0 || length > GenerateCommand.maxLength {
             throw ValidationError("--length must be in 0...\(GenerateCommand.maxLength), got \(length)")
         }
-        if samples < 1 || samples > 10_000 { throw ValidationError("--samples must be in 1...10000") }
+        if samples < 1 || samples > 1_000_000 { throw ValidationError("--samples must be in 1...1000000") }
+        if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
+        if let block, block < 1 { throw ValidationError("--block must be at least 1, got \(block)") }
         if template != nil && prompt != nil { throw ValidationError("give a prompt or a --template, not both") }
         if template != nil && length != nil {
             throw ValidationError("--length does not apply to --template: its blanks set what is generated ([___ x12] is twelve tokens)")
@@ -52,6 +57,8 @@ struct GenerateCommand: ParsableCommand {
 
     /// Far above any context; keeps the size arithmetic far from overflow.
     static let maxLength = 1 << 20
+    /// What measured fastest per sample here (README, "Many samples").
+    static let defaultBatch = 8
 
     func run() throws {
         var spec = try SamplerSpec.parse(sampler)
@@ -68,47 +75,51 @@ struct GenerateCommand: ParsableCommand {
             plannerModel = try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: engine.matmul))
         }
         let context = net.config.contextLength
-        let canvas = try template.map { try GenerationCanvas.template($0, tokenizer: tokenizer, context: context) }
-            ?? GenerationCanvas.prompt(prompt, length: length ?? 64, tokenizer: tokenizer, context: context)
+        let canvas = try template.map { try GenerationCanvas.template($0, tokenizer: tokenizer) }
+            ?? GenerationCanvas.prompt(prompt, length: length ?? 64, tokenizer: tokenizer)
+        if let block, block > context {
+            throw UnmaskError("--block \(block) is larger than the model's context of \(context)")
+        }
         // A terminal that does not report its size is taken as the classic 80 × 24.
         let screen = show && isatty(1) != 0 && !json ? Terminal.size() ?? (80, 24) : nil
-        let observer: StepObserver? = screen.map { screen in { seqs in
-            var lines: [String] = []
-            for s in seqs {
-                let text = s.map { $0 == tokenizer.maskId ? "\u{1B}[2m░\u{1B}[0m" : String(decoding: tokenizer.tokenBytes[$0], as: UTF8.self) }.joined()
-                lines += text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                lines.append("")
-            }
-            Terminal.drawFrame(lines, columns: screen.columns, rows: screen.rows)
-        } }
         let toFill = canvas.filter { $0 == tokenizer.maskId }.count * samples
         let bar = ProgressBar("generating", total: toFill)
-        let progressObserver: StepObserver = { seqs in
-            bar.update(toFill - seqs.reduce(0) { $0 + $1.filter { $0 == tokenizer.maskId }.count })
-        }
-        let sampler = try DiffusionSampler(spec: spec, planner: plannerModel)
-        if screen != nil { Terminal.enterLiveView() }
-        let result: SamplingResult
-        do {
-            result = try sampler.sample(canvases: [[Int]](repeating: canvas, count: samples), denoiser: denoiser,
-                                        seed: seed.value, observer: observer ?? progressObserver)
-        } catch {
-            if screen != nil { Terminal.leaveLiveView() }
-            throw error
-        }
-        if screen != nil { Terminal.leaveLiveView() }
-        bar.finish()
-        for (i, ids) in result.sequences.enumerated() {
-            let text = try tokenizer.decodeText(ids)
-            if json {
-                print(JSON.line([("text", .string(text)), ("ids", .array(ids.map { .int($0) })), ("nfe", .int(result.nfe[i])),
-                                 ("seconds", .double(result.seconds / Double(samples))), ("sampler", .string(spec.description)),
-                                 ("seed", .uint64(seed.value)), ("sample", .int(i))]))
+        let masksBefore = canvas.filter { $0 == tokenizer.maskId }.count
+        let observer: (Int, [[Int]]) -> Void = { first, seqs in
+            if let screen {
+                var lines: [String] = []
+                for s in seqs {
+                    let text = s.map { $0 == tokenizer.maskId ? "\u{1B}[2m░\u{1B}[0m" : String(decoding: tokenizer.tokenBytes[$0], as: UTF8.self) }.joined()
+                    lines += text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                    lines.append("")
+                }
+                Terminal.drawFrame(lines, columns: screen.columns, rows: screen.rows)
             } else {
-                if samples > 1 { print("--- sample \(i + 1) (nfe \(result.nfe[i])) ---") }
-                print(text)
+                bar.update(first * masksBefore + seqs.reduce(0) { $0 + masksBefore - $1.filter { $0 == tokenizer.maskId }.count })
             }
         }
+        let sampler = try DiffusionSampler(spec: spec, planner: plannerModel)
+        var inLiveView = false
+        defer { if inLiveView { Terminal.leaveLiveView() } }
+        // Each sample is written as soon as its batch is done: the first line arrives after
+        // one batch, and memory depends on --batch, not on --samples.
+        try Generation.run(sampler: sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch,
+                           seed: seed.value, block: block, observer: { first, seqs in
+            if screen != nil && !inLiveView { Terminal.enterLiveView(); inLiveView = true }
+            observer(first, seqs)
+        }) { i, ids, nfe, seconds in
+            if inLiveView { Terminal.leaveLiveView(); inLiveView = false }
+            bar.finish()
+            let text = try tokenizer.decodeText(ids)
+            if json {
+                StandardOutput.writeLine(JSON.line([("text", .string(text)), ("ids", .array(ids.map { .int($0) })), ("nfe", .int(nfe)),
+                                                    ("seconds", .double(seconds)), ("sampler", .string(spec.description)),
+                                                    ("seed", .uint64(seed.value)), ("sample", .int(i))]))
+            } else {
+                StandardOutput.writeLine((samples > 1 ? "--- sample \(i + 1) (nfe \(nfe)) ---\n" : "") + text)
+            }
+        }
+        bar.finish()
     }
 }
 

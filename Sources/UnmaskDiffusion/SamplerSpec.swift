@@ -34,6 +34,19 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
     public var k = 1
     /// p2 stochasticity: Gumbel noise of this scale on the log-scores (0 = greedy top-k).
     public var eta = 1.0
+    /// The field's faster decoding rules, on the planner-loop samplers (fhs, uniform,
+    /// confidence, margin, entropy); see `Run.plannerLoop` for which are exact.
+    /// LLaDA's semi-autoregressive schedule: the canvas in blocks of this many positions,
+    /// unmasked left to right (positions only from the leftmost block with a mask).
+    public var block: Int?
+    /// Fast-dLLM's parallel decoding: each call unmasks every candidate whose top
+    /// probability is at least this (and at least the planner's own choice).
+    public var threshold: Double?
+    /// ReMDM-style remasking: while the fraction of free positions filled is within
+    /// `remaskWindow`, after each step one committed token, drawn uniformly, is masked
+    /// again with probability `remask`, so the sampler can revise it.
+    public var remask: Double?
+    public var remaskWindow: ClosedRange<Double> = 0.5...0.9
 
     public init(kind: Kind) { self.kind = kind }
 
@@ -42,7 +55,7 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
     static func allowedKeys(_ kind: Kind) -> [String] {
         switch kind {
         case .ancestral: return ["steps", "schedule", "cache"] + drawKeys
-        case .fhs, .uniform, .confidence, .margin, .entropy: return ["k"] + drawKeys
+        case .fhs, .uniform, .confidence, .margin, .entropy: return ["k", "block", "threshold", "remask", "remask_window"] + drawKeys
         case .ddpd: return ["steps"] + drawKeys
         case .p2: return ["steps", "eta"] + drawKeys
         }
@@ -62,6 +75,12 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
       ddpd        learned DDPD planner; can revise tokens (--planner). steps
       p2          P2 path planning; remasks low-scoring tokens. steps,
                   eta: >= 0 (default 1)
+    Faster decoding, on fhs, uniform, confidence, margin and entropy:
+      block       K >= 1: LLaDA's schedule, blocks of K unmasked left to right
+      threshold   in (0, 1]: Fast-dLLM, unmask every position this sure per call
+      remask      in (0, 1): ReMDM-style, remask one committed token with this
+                  probability per step while remask_window (default 0.5-0.9)
+                  of the positions are filled
     Draw keys, on every sampler:
       temperature > 0 (default 1); below ~1e-300 every draw is the argmax
       top_k       >= 1: keep the k most probable tokens
@@ -116,6 +135,24 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
             case "cache":
                 guard value == "on" || value == "off" else { throw UnmaskError("sampler \(name): cache must be on or off") }
                 spec.cache = value == "on"
+            case "block":
+                let v = try int()
+                guard v >= 1 else { throw UnmaskError("sampler \(name): block must be at least 1, got \(v)") }
+                spec.block = v
+            case "threshold":
+                let v = try double()
+                guard v > 0 && v <= 1 else { throw UnmaskError("sampler \(name): threshold must be in (0, 1], got \(v)") }
+                spec.threshold = v
+            case "remask":
+                let v = try double()
+                guard v > 0 && v < 1 else { throw UnmaskError("sampler \(name): remask must be a probability in (0, 1), got \(v)") }
+                spec.remask = v
+            case "remask_window":
+                let ends = value.split(separator: "-", omittingEmptySubsequences: false).map { Double($0) }
+                guard ends.count == 2, let a = ends[0], let b = ends[1], a.isFinite, b.isFinite, 0 <= a, a < b, b <= 1 else {
+                    throw UnmaskError("sampler \(name): remask_window must be FROM-TO with 0 <= FROM < TO <= 1 (fractions of the positions filled), got \(value)")
+                }
+                spec.remaskWindow = a...b
             case "eta":
                 let v = try double()
                 guard v >= 0 else { throw UnmaskError("sampler \(name): eta must be >= 0, got \(v)") }
@@ -156,6 +193,12 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
         }
         if k != 1 { parts.append("k=\(k)") }
         if kind == .p2 && eta != 1 { parts.append("eta=\(eta)") }
+        if let block { parts.append("block=\(block)") }
+        if let threshold { parts.append("threshold=\(threshold)") }
+        if let remask {
+            parts.append("remask=\(remask)")
+            if remaskWindow != 0.5...0.9 { parts.append("remask_window=\(remaskWindow.lowerBound)-\(remaskWindow.upperBound)") }
+        }
         if draw.temperature != 1 { parts.append("temperature=\(draw.temperature)") }
         if let t = draw.topK { parts.append("top_k=\(t)") }
         if let p = draw.topP { parts.append("top_p=\(p)") }

@@ -146,9 +146,10 @@ public final class DiffusionSampler {
                 try run.ancestralCached(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw)
             }
         case .fhs, .uniform:
-            try run.plannerLoop(customPlanner ?? UniformPlanner(), k: spec.k, draw: spec.draw)
+            try run.plannerLoop(customPlanner ?? UniformPlanner(), k: spec.k, draw: spec.draw, rules: DecodingRules(spec))
         case .confidence, .margin, .entropy:
-            try run.plannerLoop(ConfidencePlanner(score: ConfidencePlanner.Score(rawValue: spec.kind.rawValue)!), k: spec.k, draw: spec.draw)
+            try run.plannerLoop(ConfidencePlanner(score: ConfidencePlanner.Score(rawValue: spec.kind.rawValue)!), k: spec.k,
+                                draw: spec.draw, rules: DecodingRules(spec))
         case .ddpd:
             try run.ddpd(planner: planner!, steps: spec.steps, draw: spec.draw)
         case .p2:
@@ -156,6 +157,22 @@ public final class DiffusionSampler {
         }
         return SamplingResult(sequences: run.seqs, nfe: run.nfe, plannerCalls: run.plannerCalls,
                               seconds: monotonicSeconds() - start, networkSeconds: run.networkSeconds)
+    }
+}
+
+/// The faster decoding rules of a planner-loop sampler (see `SamplerSpec`).
+struct DecodingRules {
+    var block: Int?
+    var threshold: Double?
+    var remask: Double?
+    var remaskWindow: ClosedRange<Double> = 0.5...0.9
+
+    init() {}
+    init(_ spec: SamplerSpec) {
+        block = spec.block
+        threshold = spec.threshold
+        remask = spec.remask
+        remaskWindow = spec.remaskWindow
     }
 }
 
@@ -336,16 +353,52 @@ final class Run {
         }
     }
 
-    func plannerLoop(_ planner: Planner, k: Int, draw options: CategoricalOptions) throws {
+    /// The planner–denoiser loop. Each step the planner picks up to k masked positions and
+    /// each is drawn from the denoiser. With the faster decoding rules (`DecodingRules`):
+    /// - `block`: only positions of the leftmost block that still has a mask are candidates.
+    /// - `threshold`: the denoiser is asked at every candidate, and every candidate whose
+    ///   top probability is at least τ is drawn, or, if none is, the planner's choice.
+    /// - `remask`: while the filled fraction of the free positions is inside the window,
+    ///   after each step one committed free token, drawn uniformly, is masked again with
+    ///   probability `remask`.
+    ///
+    /// Exactness, for a denoiser with exact conditionals: with one token per call and no
+    /// threshold the loop draws each token from its conditional given the tokens revealed
+    /// so far, in an order that depends only on those tokens, so by the chain rule it
+    /// samples the joint exactly, whatever the planner and with or without `block`. Remasking
+    /// keeps it exact too: masking a token chosen without looking at its value leaves the
+    /// others distributed as their joint marginal, and the token is later redrawn from its
+    /// conditional (tested on the exact toy). `k > 1` and `threshold` are not exact: tokens
+    /// drawn in the same call are drawn independently, from their marginals. For a trained
+    /// network no sampler is exact; these statements say what each rule adds.
+    func plannerLoop(_ planner: Planner, k: Int, draw options: CategoricalOptions, rules: DecodingRules = DecodingRules()) throws {
+        let free = (0..<B).map { b in seqs[b].indices.filter { !fixed[b][$0] } }
+        var steps = 0
+        // Remasking can undo progress; a hard bound keeps the loop finite whatever happens.
+        let maxSteps = 20 * ((free.map(\.count).max() ?? 0) + 1)
         while true {
-            let masked = (0..<B).map { maskedPositions($0) }
+            var masked = (0..<B).map { maskedPositions($0) }
             if masked.allSatisfy({ $0.isEmpty }) { break }
-            if planner.needsDenoiserEverywhere {
+            steps += 1
+            if steps > maxSteps { throw UnmaskError("the sampler made \(maxSteps) steps without finishing (remask too high?)") }
+            if let K = rules.block {
+                for b in 0..<B where !masked[b].isEmpty {
+                    let current = masked[b][0] / K
+                    masked[b] = masked[b].filter { $0 / K == current }
+                }
+            }
+            if planner.needsDenoiserEverywhere || rules.threshold != nil {
                 let rows = try call(masked)
                 for b in 0..<B where !masked[b].isEmpty {
                     let lps = rows[b].map { logProbabilities($0, options) }
-                    let chosen = planner.choose(masked: masked[b], logProbabilities: lps, count: k, rng: &rngs[b])
-                    try checkChoice(chosen, masked: masked[b], count: k)
+                    var chosen: [Int] = []
+                    if let tau = rules.threshold {
+                        for (j, i) in masked[b].enumerated() where exp(lps[j].max() ?? -.infinity) >= tau { chosen.append(i) }
+                    }
+                    if chosen.isEmpty {
+                        chosen = planner.choose(masked: masked[b], logProbabilities: lps, count: k, rng: &rngs[b])
+                        try checkChoice(chosen, masked: masked[b], count: k)
+                    }
                     for i in chosen {
                         let j = masked[b].firstIndex(of: i)!
                         seqs[b][i] = Categorical.sample(logProbabilities: lps[j], options: options, rng: &rngs[b])
@@ -360,6 +413,18 @@ final class Run {
                 let rows = try call(chosen)
                 for b in 0..<B {
                     for (j, i) in chosen[b].enumerated() { seqs[b][i] = draw(rows[b][j], options, b) }
+                }
+            }
+            if let rate = rules.remask {
+                for b in 0..<B where !free[b].isEmpty {
+                    let committed = free[b].filter { seqs[b][$0] != mask }
+                    let filled = Double(committed.count) / Double(free[b].count)
+                    // Both uniforms are drawn at every step in the window, whatever happens,
+                    // so the stream's use does not depend on the outcome.
+                    guard rules.remaskWindow.contains(filled), committed.count < free[b].count else { continue }
+                    let u = rngs[b].uniform64()
+                    let pick = rngs[b].int(below: committed.count)
+                    if u < rate { seqs[b][committed[pick]] = mask }
                 }
             }
             observer?(seqs)

@@ -198,14 +198,15 @@ public struct GenerativePerplexityTally {
 
 extension Evaluation {
     /// Samples from a causal model, left to right at temperature 1 (float64 draws), each
-    /// sample starting after `<|endoftext|>` and using Philox stream (seed, i).
+    /// sample starting after `<|endoftext|>` and using Philox stream (seed, firstStream + i).
     public static func autoregressiveSamples(evaluator: CausalEvaluator, count: Int, length: Int, seed: UInt64,
-                                             endOfText: Int, options: CategoricalOptions = CategoricalOptions()) throws -> [[Int]] {
+                                             endOfText: Int, options: CategoricalOptions = CategoricalOptions(),
+                                             firstStream: UInt64 = 0) throws -> [[Int]] {
         let L = evaluator.maxLength, V = evaluator.vocabSize
         guard length + 1 <= L else { throw UnmaskError("length \(length) + 1 exceeds the evaluator's context of \(L)") }
         var out: [[Int]] = []
         for i in 0..<count {
-            var rng = Philox(seed: seed, stream: UInt64(i))
+            var rng = Philox(seed: seed, stream: firstStream + UInt64(i))
             var seq = [endOfText]
             for _ in 0..<length {
                 var row = try evaluator.logits(window: seq, positions: [seq.count - 1])

@@ -40,42 +40,53 @@ public enum SamplerComparison {
         return (0..<samples).map { Array(tokens[($0 * stride)..<($0 * stride + length)]) }
     }
 
-    /// Checks, before any sampling, that samples of `length` tokens fit both models.
-    public static func checkLength(_ length: Int, denoiser: Denoiser, evaluator: CausalEvaluator) throws {
-        guard length <= denoiser.maxLength else {
-            throw UnmaskError("--length \(length) exceeds the denoiser's context of \(denoiser.maxLength)")
-        }
-        // The evaluator scores each sample after an <|endoftext|>, so it needs length + 1.
-        guard length + 1 <= evaluator.maxLength else {
-            throw UnmaskError("--length \(length) + 1 (the <|endoftext|> the evaluator reads first) exceeds the evaluator's context of \(evaluator.maxLength)")
-        }
-    }
+    /// Whether the evaluator's own samples (a reference row) can be drawn at this length:
+    /// it reads an <|endoftext|> first, so it needs length + 1 positions.
+    public static func evaluatorRowFits(length: Int, evaluator: CausalEvaluator) -> Bool { length + 1 <= evaluator.maxLength }
 
     /// Runs every sampler on `samples` canvases of `length` masks with seeds (seed, 0..<samples),
-    /// scores them, then the reference rows. `progress(done, total)` after each row.
+    /// `batch` samples at a time, each batch scored as soon as it is drawn (memory depends on
+    /// the batch, not on the number of samples); then the reference rows. A length past the
+    /// denoiser's context is generated in blocks (`Generation`, `block` or half the context),
+    /// and scored with the evaluator's sliding window (`Evaluation.causalNLL`). The
+    /// evaluator's own samples are a row only when they fit in its context.
+    /// `progress(done, total)` counts samples.
     public static func run(samplers: [(name: String, sampler: DiffusionSampler)], denoiser: Denoiser,
                            evaluator: CausalEvaluator, samples: Int, length: Int, seed: UInt64, endOfText: Int,
-                           referenceWindows: [[Int]]?, progress: ((Int, Int) -> Void)? = nil) throws -> [Row] {
-        try checkLength(length, denoiser: denoiser, evaluator: evaluator)
+                           referenceWindows: [[Int]]?, batch: Int = 8, block: Int? = nil,
+                           progress: ((Int, Int) -> Void)? = nil) throws -> [Row] {
         var rows: [Row] = []
-        let total = samplers.count + 2
+        let ownRow = evaluatorRowFits(length: length, evaluator: evaluator)
+        let total = samples * (samplers.count + (ownRow ? 1 : 0))
+        let canvas = [Int](repeating: denoiser.maskId, count: length)
         for (i, entry) in samplers.enumerated() {
-            progress?(i, total)
-            let canvases = [[Int]](repeating: [Int](repeating: denoiser.maskId, count: length), count: samples)
-            let r = try entry.sampler.sample(canvases: canvases, denoiser: denoiser, seed: seed)
-            let stats = try Evaluation.generativePerplexity(evaluator: evaluator, samples: r.sequences, endOfText: endOfText)
-            rows.append(Row(name: entry.name, statistics: stats, nfe: Double(r.nfe.reduce(0, +)) / Double(samples),
-                            secondsPerSample: r.seconds / Double(samples)))
+            var tally = GenerativePerplexityTally(evaluator: evaluator, endOfText: endOfText)
+            var calls = 0, seconds = 0.0
+            try Generation.run(sampler: entry.sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch,
+                               seed: seed, block: block) { j, sequence, nfe, time in
+                try tally.add(sequence)
+                calls += nfe
+                seconds += time
+                progress?(i * samples + j + 1, total)
+            }
+            rows.append(Row(name: entry.name, statistics: tally.statistics, nfe: Double(calls) / Double(samples),
+                            secondsPerSample: seconds / Double(samples)))
         }
         if let referenceWindows {
             let stats = try Evaluation.generativePerplexity(evaluator: evaluator, samples: referenceWindows, endOfText: endOfText)
             rows.append(Row(name: "held-out text", statistics: stats, nfe: nil, secondsPerSample: nil))
         }
-        progress?(samplers.count + 1, total)
-        let own = try Evaluation.autoregressiveSamples(evaluator: evaluator, count: samples, length: length, seed: seed, endOfText: endOfText)
-        let stats = try Evaluation.generativePerplexity(evaluator: evaluator, samples: own, endOfText: endOfText)
-        rows.append(Row(name: "evaluator samples (T=1)", statistics: stats, nfe: Double(length), secondsPerSample: nil))
-        progress?(total, total)
+        if ownRow {
+            var tally = GenerativePerplexityTally(evaluator: evaluator, endOfText: endOfText)
+            for j in 0..<samples {
+                // Sample j alone is stream j, exactly as in one call for all of them.
+                let own = try Evaluation.autoregressiveSamples(evaluator: evaluator, count: 1, length: length, seed: seed,
+                                                               endOfText: endOfText, firstStream: UInt64(j))
+                try tally.add(own[0])
+                progress?(samplers.count * samples + j + 1, total)
+            }
+            rows.append(Row(name: "evaluator samples (T=1)", statistics: tally.statistics, nfe: Double(length), secondsPerSample: nil))
+        }
         return rows
     }
 

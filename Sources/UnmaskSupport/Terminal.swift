@@ -15,6 +15,32 @@ public enum Interrupts {
     }
 }
 
+/// Standard output written line by line, for streams that a reader may cut short.
+public enum StandardOutput {
+    /// Writes `line` and a newline with write(2) straight away (no stdio buffer), looping
+    /// on partial writes: a Ctrl-C between two lines leaves only complete lines behind.
+    /// When the reader has gone (`| head -1`), the process ends as a closed pipe ends it,
+    /// quietly, by SIGPIPE (status 141 in a shell).
+    public static func writeLine(_ line: String) {
+        fflush(stdout)  // anything print() buffered goes first, in order
+        var bytes = Array(line.utf8)
+        bytes.append(0x0A)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EPIPE {
+                    signal(SIGPIPE, SIG_DFL)
+                    raise(SIGPIPE)
+                }
+                exit(1)
+            }
+            offset += n
+        }
+    }
+}
+
 /// The terminal on standard output: its size, and a full-screen live view.
 public enum Terminal {
     /// (columns, rows) of the terminal on `fd`, or nil if it is not a terminal or does not say.

@@ -65,22 +65,27 @@ public enum InfillTemplate {
 
 /// The canvas `generate` fills: fixed ids, and the mask id at every position to generate.
 public enum GenerationCanvas {
-    /// A prompt followed by `length` masks, which together must fit in `context`.
-    public static func prompt(_ text: String?, length: Int, tokenizer: Tokenizer, context: Int) throws -> [Int] {
+    /// The longest canvas `generate` makes (prompt + length, or a template): text past the
+    /// context is generated in blocks, but not without bound.
+    public static let maxTokens = 1 << 20
+
+    /// A prompt followed by `length` masks. Past the model's context they are generated in
+    /// blocks (`Generation`).
+    public static func prompt(_ text: String?, length: Int, tokenizer: Tokenizer) throws -> [Int] {
         let p = text.map { tokenizer.encode($0) } ?? []
         // Compared without adding: `length` comes from the user and may be huge.
-        guard length >= 0, p.count <= context, length <= context - p.count else {
-            throw UnmaskError("prompt (\(p.count) tokens) + --length \(length) exceeds the model's context of \(context)")
+        guard length >= 0, p.count <= maxTokens, length <= maxTokens - p.count else {
+            throw UnmaskError("prompt (\(p.count) tokens) + --length \(length) is over the limit of \(maxTokens) tokens")
         }
         guard p.count + length >= 1 else { throw UnmaskError("nothing to generate: --length is 0 and there is no prompt") }
         return p + [Int](repeating: tokenizer.maskId, count: length)
     }
 
-    /// An infilling template (see `InfillTemplate`), which must fit in `context`.
-    public static func template(_ text: String, tokenizer: Tokenizer, context: Int) throws -> [Int] {
+    /// An infilling template (see `InfillTemplate`); past the context, generated in blocks.
+    public static func template(_ text: String, tokenizer: Tokenizer) throws -> [Int] {
         let canvas = try InfillTemplate.parse(text, tokenizer: tokenizer, mask: tokenizer.maskId)
-        guard canvas.count <= context else {
-            throw UnmaskError("the template is \(canvas.count) tokens, longer than the model's context of \(context)")
+        guard canvas.count <= maxTokens else {
+            throw UnmaskError("the template is \(canvas.count) tokens, over the limit of \(maxTokens)")
         }
         return canvas
     }

@@ -43,8 +43,8 @@ final class GenerateCLITests: XCTestCase {
     func testBadInput() throws {
         let m = GenerateCLITests.modelDir
         assertCleanFailure(try runUnmask(["generate", "--model", m, "--template", "no blank"]), mentioning: "no blank")
-        assertCleanFailure(try runUnmask(["generate", "--model", m, "--template", "[___ x30]"]), mentioning: "longer than the model's context")
-        assertCleanFailure(try runUnmask(["generate", "--model", m, "--length", "25"]), mentioning: "exceeds the model's context")
+        // Past the context is no longer an error: it is generated in blocks (LongTextCLITests).
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--length", "2000000"]), mentioning: "--length")
         assertCleanFailure(try runUnmask(["generate", "--model", m, "--sampler", "bogus"]), mentioning: "unknown sampler")
         assertCleanFailure(try runUnmask(["generate", "--model", m, "--sampler", "ancestral:steps=0"]), mentioning: "steps")
         assertCleanFailure(try runUnmask(["generate", "--model", m, "--temperature", "-1"]), mentioning: "temperature")
@@ -74,7 +74,7 @@ final class CompareCLITests: XCTestCase {
         XCTAssertTrue(rows[2].contains("held-out text"))
         XCTAssertTrue(try String(contentsOfFile: plot, encoding: .utf8).hasPrefix("<svg"))
         assertCleanFailure(try runUnmask(["compare", "--sampler", "nope", "--model", m, "--evaluator", evaluator]), mentioning: "unknown sampler")
-        assertCleanFailure(try runUnmask(["compare", "--sampler", "fhs", "--length", "99", "--model", m, "--evaluator", evaluator]), mentioning: "context")
+        assertCleanFailure(try runUnmask(["compare", "--sampler", "fhs", "--length", "99", "--block", "99", "--model", m, "--evaluator", evaluator]), mentioning: "context")
 
         // --replot redraws from the saved JSON rows, without models: the same rows come back.
         let saved = evaluator + "-rows.jsonl", replotted = evaluator + "-replot.svg"

@@ -45,6 +45,35 @@ final class SamplerExactnessTests: XCTestCase {
     func testAncestralCosineScheduleIsExact() throws { try assertExact("ancestral:steps=100000:schedule=cosine") }
     func testInverseCDFDrawIsExact() throws { try assertExact("fhs:method=icdf") }
 
+    // The faster decoding rules that keep one token per call are exact for exact
+    // conditionals (see `Run.plannerLoop`): LLaDA's block order with any planner, and
+    // remasking (a token masked again without looking at its value leaves the rest
+    // distributed as their joint marginal). Same test, same rate as above. The remask
+    // rate is high (0.5, window 0.2–1) so that most samples revise at least once; the
+    // row below checks that they do.
+    func testBlockScheduleIsExact() throws { try assertExact("confidence:block=2") }
+    func testRemaskingIsExact() throws { try assertExact("fhs:remask=0.5:remask_window=0.2-1") }
+    func testRemaskingRevises() throws {
+        let (_, nfe) = try histogram("fhs:remask=0.5:remask_window=0.2-1")
+        // Without remasking every sample takes exactly 4 calls; with it, more on average.
+        let mean = Double(nfe.reduce(0, +)) / Double(nfe.count)
+        print("fhs with remask=0.5: mean NFE \(mean) (4 without)")
+        XCTAssertGreaterThan(mean, 4.5)
+    }
+
+    /// Fast-dLLM's threshold draws several tokens per call independently, so it is not
+    /// exact: at τ = 0.3 on this toy the histogram is far from the joint (the statistic is
+    /// printed; it must exceed the same bound that the exact samplers stay under).
+    func testThresholdIsNotExactButUsesFewerCalls() throws {
+        let (counts, nfe) = try histogram("confidence:threshold=0.3")
+        let (chi2, dof) = chiSquare(counts: counts, probabilities: SamplerExactnessTests.toy.joint)
+        let bound = chiSquareQuantile(dof: dof, falseAlarmRate: chiSquareFalseAlarmRate)
+        let mean = Double(nfe.reduce(0, +)) / Double(nfe.count)
+        print("confidence:threshold=0.3: chi2 \(chi2) on \(dof) dof (exact bound \(bound)), mean NFE \(mean) (4 at one token per call)")
+        XCTAssertGreaterThan(chi2, bound)
+        XCTAssertLessThan(mean, 4)
+    }
+
     /// DDPD with a planner that marks every committed token clean never revises, so it is
     /// FHS again and must be exact; this checks the loop's bookkeeping.
     func testDDPDWithANeverRevisingPlannerIsExact() throws {

@@ -1,0 +1,87 @@
+import UnmaskSupport
+
+/// Generating many samples, and samples longer than the model's context: what
+/// `unmask generate` runs.
+///
+/// **Batches.** Samples are generated `batch` at a time and handed to `emit` as soon as
+/// their batch is done, so memory depends on the batch, not on the number of samples.
+/// Sample i always uses Philox stream i of the seed (see `DiffusionSampler`), so its text
+/// is the same for any batch size and any thread count.
+///
+/// **Past the context: blocks.** A canvas longer than the denoiser's context (or any canvas
+/// when `block` is given) is generated block by block, left to right: each block of `block`
+/// positions, starting at the first position still masked, is denoised with the sampler
+/// inside a window of the context's length that ends with the block, so it sees the last
+/// context − block tokens already written (prompt, template text or generated) and nothing
+/// after it. This is MDLM's semi-autoregressive scheme, and it is an approximation: each
+/// block is drawn from the model's conditional given a window, not given the whole text,
+/// so no sampler is exact across blocks. Fixed text inside a block (a template's) is kept.
+/// Block k of sample i uses stream i of a seed derived from (seed, k).
+public enum Generation {
+    /// `emit(i, sequence, nfe, seconds)`: sample i finished (in order), with its network
+    /// calls and its share of its batch's wall time. `observer(firstSample, sequences)`:
+    /// after every step, the batch's full sequences (for an animation).
+    public static func run(sampler: DiffusionSampler, denoiser: Denoiser, canvas: [Int], count: Int, batch: Int,
+                           seed: UInt64, block: Int? = nil,
+                           observer: ((Int, [[Int]]) -> Void)? = nil,
+                           emit: (Int, [Int], Int, Double) throws -> Void) throws {
+        guard count >= 1, batch >= 1 else { throw UnmaskError("count and batch must be at least 1") }
+        let L = denoiser.maxLength
+        if let block, !(1...L).contains(block) {
+            throw UnmaskError("--block \(block) must be in 1...\(L) (the model's context)")
+        }
+        guard canvas.contains(denoiser.maskId) else { throw UnmaskError("nothing to generate: the canvas has no masked position") }
+        var first = 0
+        while first < count {
+            let b = min(batch, count - first)
+            let (sequences, nfe, seconds) = try generateBatch(sampler: sampler, denoiser: denoiser, canvas: canvas, size: b,
+                                                              firstSample: first, seed: seed, block: block, observer: observer)
+            for j in 0..<b { try emit(first + j, sequences[j], nfe[j], seconds / Double(b)) }
+            first += b
+        }
+    }
+
+    /// The seed of block k: block 0 of a canvas that fits is the plain seed, so text that
+    /// fits in the context is what `DiffusionSampler` alone would give.
+    static func blockSeed(_ seed: UInt64, _ k: Int) -> UInt64 {
+        if k == 0 { return seed }
+        var mix = SplitMix64(seed: seed ^ (0xB10C_0000_0000_0000 &+ UInt64(k)))
+        return mix.next()
+    }
+
+    static func generateBatch(sampler: DiffusionSampler, denoiser: Denoiser, canvas: [Int], size: Int, firstSample: Int,
+                              seed: UInt64, block: Int?, observer: ((Int, [[Int]]) -> Void)?)
+        throws -> (sequences: [[Int]], nfe: [Int], seconds: Double) {
+        let L = denoiser.maxLength, N = canvas.count, mask = denoiser.maskId
+        var sequences = [[Int]](repeating: canvas, count: size)
+        if N <= L && block == nil {
+            let r = try sampler.sample(canvases: sequences, denoiser: denoiser, seed: seed, firstStream: UInt64(firstSample),
+                                       observer: observer.map { o in { o(firstSample, $0) } })
+            return (r.sequences, r.nfe, r.seconds)
+        }
+        let K = block ?? max(1, L / 2)
+        var nfe = [Int](repeating: 0, count: size)
+        var seconds = 0.0
+        var k = 0
+        var position = 0
+        while let start = (position..<N).first(where: { canvas[$0] == mask }) {
+            let end = min(N, start + K)
+            let windowStart = max(0, end - L)
+            let windows = sequences.map { Array($0[windowStart..<end]) }
+            let r = try sampler.sample(canvases: windows, denoiser: denoiser, seed: blockSeed(seed, k), firstStream: UInt64(firstSample),
+                                       observer: observer.map { o in { partial in
+                                           var full = sequences
+                                           for j in 0..<size { full[j].replaceSubrange(windowStart..<end, with: partial[j]) }
+                                           o(firstSample, full)
+                                       } })
+            for j in 0..<size {
+                sequences[j].replaceSubrange(windowStart..<end, with: r.sequences[j])
+                nfe[j] += r.nfe[j]
+            }
+            seconds += r.seconds
+            position = end
+            k += 1
+        }
+        return (sequences, nfe, seconds)
+    }
+}

@@ -1,0 +1,77 @@
+import XCTest
+@testable import UnmaskDiffusion
+
+/// Many samples in batches, streamed, and text past the context in blocks.
+final class GenerationTests: XCTestCase {
+    static let toy = ExactToyDenoiser.random(tokens: 3, length: 4, seed: 7)
+
+    func generate(_ canvas: [Int], count: Int, batch: Int, block: Int? = nil, spec: String = "fhs") throws -> [[Int]] {
+        var out: [[Int]] = []
+        try Generation.run(sampler: DiffusionSampler(spec), denoiser: GenerationTests.toy, canvas: canvas, count: count,
+                           batch: batch, seed: 11, block: block) { i, s, _, _ in
+            XCTAssertEqual(i, out.count)
+            out.append(s)
+        }
+        return out
+    }
+
+    func testSameSamplesForAnyBatch() throws {
+        let m = GenerationTests.toy.maskId
+        let canvas = [m, 1, m, m]
+        let one = try generate(canvas, count: 9, batch: 1)
+        XCTAssertEqual(try generate(canvas, count: 9, batch: 7), one)
+        XCTAssertEqual(try generate(canvas, count: 9, batch: 9), one)
+        // And the same as the sampler alone on all nine at once (what generate did before).
+        let all = try DiffusionSampler("fhs").sample(canvases: [[Int]](repeating: canvas, count: 9), denoiser: GenerationTests.toy, seed: 11)
+        XCTAssertEqual(all.sequences, one)
+        // Blocks too.
+        let long = [Int](repeating: m, count: 11)
+        XCTAssertEqual(try generate(long, count: 5, batch: 2), try generate(long, count: 5, batch: 5))
+    }
+
+    func testEachSampleIsEmittedBeforeTheNextBatchStarts() throws {
+        let m = GenerationTests.toy.maskId
+        var events: [String] = []
+        try Generation.run(sampler: DiffusionSampler("fhs"), denoiser: GenerationTests.toy, canvas: [m, m, m, m], count: 3,
+                           batch: 1, seed: 1, observer: { first, _ in
+            if events.last != "step \(first)" { events.append("step \(first)") }
+        }) { i, _, _, _ in events.append("emit \(i)") }
+        XCTAssertEqual(events, ["step 0", "emit 0", "step 1", "emit 1", "step 2", "emit 2"])
+    }
+
+    func testBlocksKeepFixedTextAndSeeOnlyTheContext() throws {
+        let m = GenerationTests.toy.maskId
+        // 13 positions with a 4-token context: a prompt of 2, fixed text in the middle and
+        // at the end (a template's), masks elsewhere.
+        let canvas = [2, 0, m, m, m, 1, 1, m, m, m, m, 2, m]
+        for block in [nil, 1, 2, 3, 4] {
+            let samples = try generate(canvas, count: 4, batch: 3, block: block)
+            for s in samples {
+                XCTAssertFalse(s.contains(m), "block \(String(describing: block)): a mask is left")
+                for (i, id) in canvas.enumerated() where id != m { XCTAssertEqual(s[i], id, "fixed text changed at \(i)") }
+            }
+        }
+        // The sampler refuses a window longer than the context, so reaching here means
+        // every window fitted; a block larger than the context is refused up front.
+        XCTAssertThrowsError(try generate(canvas, count: 1, batch: 1, block: 5))
+        XCTAssertThrowsError(try generate(canvas, count: 1, batch: 1, block: 0))
+    }
+
+    /// Within the context and without --block, the text is what the sampler alone gives
+    /// (block 0 uses the plain seed): long-text support changed nothing that fitted.
+    func testTextThatFitsIsUnchanged() throws {
+        let m = GenerationTests.toy.maskId
+        let r = try DiffusionSampler("confidence").sample(canvases: [[m, m, 2, m]], denoiser: GenerationTests.toy, seed: 11)
+        XCTAssertEqual(try generate([m, m, 2, m], count: 1, batch: 1, spec: "confidence"), r.sequences)
+    }
+
+    func testSpecsOfTheFasterRules() throws {
+        XCTAssertEqual(try SamplerSpec.parse("confidence:threshold=0.9:block=32").description, "confidence:block=32:threshold=0.9")
+        XCTAssertEqual(try SamplerSpec.parse("fhs:remask=0.1:remask_window=0.2-0.8").description, "fhs:remask=0.1:remask_window=0.2-0.8")
+        for bad in ["confidence:threshold=0", "confidence:threshold=1.5", "confidence:threshold=nan", "fhs:block=0",
+                    "fhs:remask=1", "fhs:remask=nan", "fhs:remask=0.1:remask_window=0.5-1.5", "fhs:remask=0.1:remask_window=-0.1-0.5",
+                    "fhs:remask=0.1:remask_window=0.8-0.2", "ancestral:threshold=0.9", "p2:block=4"] {
+            XCTAssertThrowsError(try SamplerSpec.parse(bad), bad)
+        }
+    }
+}
