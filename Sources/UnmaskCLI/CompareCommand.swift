@@ -47,8 +47,8 @@ struct CompareCommand: ParsableCommand {
         if samples < 2 || samples > 1_000_000 { throw ValidationError("--samples must be in 2...1000000 (standard errors need two)") }
         if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
         if let block, block < 1 { throw ValidationError("--block must be at least 1, got \(block)") }
-        if length < 1 || length > GenerateCommand.maxLength {
-            throw ValidationError("--length must be in 1...\(GenerateCommand.maxLength), got \(length)")
+        if length < 1 || length > GenerationCanvas.maxTokens {
+            throw ValidationError("--length must be in 1...\(GenerationCanvas.maxTokens), got \(length)")
         }
     }
 
@@ -78,9 +78,6 @@ struct CompareCommand: ParsableCommand {
         let vocab = try vocabOptions.loadNamed()
         let denoiser = try TransformerDenoiser(model: models.required(.denoiser, tokenizer: vocab, matmul: engine.matmul))
         let evaluator = try TransformerEvaluator(model: models.required(.evaluator, tokenizer: vocab, matmul: engine.matmul))
-        if let block, block > denoiser.maxLength {
-            throw UnmaskError("--block \(block) is larger than the denoiser's context of \(denoiser.maxLength)")
-        }
         // The reference text is read and checked before minutes of sampling, not after.
         let referenceWindows = try reference.map {
             try SamplerComparison.referenceWindows(tokens: TextPipeline.tokens(ofFile: $0, tokenizer: vocab.tokenizer).tokens,

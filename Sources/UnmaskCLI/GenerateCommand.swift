@@ -43,8 +43,8 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var engine: EngineOptions
 
     func validate() throws {
-        if let length, length < 0 || length > GenerateCommand.maxLength {
-            throw ValidationError("--length must be in 0...\(GenerateCommand.maxLength), got \(length)")
+        if let length, length < 0 || length > GenerationCanvas.maxTokens {
+            throw ValidationError("--length must be in 0...\(GenerationCanvas.maxTokens), got \(length)")
         }
         if samples < 1 || samples > 1_000_000 { throw ValidationError("--samples must be in 1...1000000") }
         if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
@@ -55,8 +55,6 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
-    /// Far above any context; keeps the size arithmetic far from overflow.
-    static let maxLength = 1 << 20
     /// What measured fastest per sample here (README, "Many samples").
     static let defaultBatch = 8
 
@@ -74,17 +72,12 @@ struct GenerateCommand: ParsableCommand {
         if spec.kind == .ddpd {
             plannerModel = try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: engine.matmul))
         }
-        let context = net.config.contextLength
         let canvas = try template.map { try GenerationCanvas.template($0, tokenizer: tokenizer) }
             ?? GenerationCanvas.prompt(prompt, length: length ?? 64, tokenizer: tokenizer)
-        if let block, block > context {
-            throw UnmaskError("--block \(block) is larger than the model's context of \(context)")
-        }
         // A terminal that does not report its size is taken as the classic 80 × 24.
         let screen = show && isatty(1) != 0 && !json ? Terminal.size() ?? (80, 24) : nil
-        let toFill = canvas.filter { $0 == tokenizer.maskId }.count * samples
-        let bar = ProgressBar("generating", total: toFill)
-        let masksBefore = canvas.filter { $0 == tokenizer.maskId }.count
+        let masksPerSample = canvas.filter { $0 == tokenizer.maskId }.count
+        let bar = ProgressBar("generating", total: masksPerSample * samples)
         let observer: (Int, [[Int]]) -> Void = { first, seqs in
             if let screen {
                 var lines: [String] = []
@@ -95,7 +88,7 @@ struct GenerateCommand: ParsableCommand {
                 }
                 Terminal.drawFrame(lines, columns: screen.columns, rows: screen.rows)
             } else {
-                bar.update(first * masksBefore + seqs.reduce(0) { $0 + masksBefore - $1.filter { $0 == tokenizer.maskId }.count })
+                bar.update(first * masksPerSample + seqs.reduce(0) { $0 + masksPerSample - $1.filter { $0 == tokenizer.maskId }.count })
             }
         }
         let sampler = try DiffusionSampler(spec: spec, planner: plannerModel)

@@ -62,8 +62,12 @@ public enum Categorical {
         let V = logits.count
         var lp = [Double](repeating: 0, count: V)
         let invT = 1 / options.temperature
-        for j in 0..<V { lp[j] = Double(logits[j]) * invT }
-        if let f = forbidden, f >= 0 && f < V { lp[f] = -.infinity }
+        var top = -Double.infinity  // the largest, forbidden token excluded: see below
+        let excluded = forbidden ?? -1
+        for j in 0..<V {
+            lp[j] = j == excluded ? -.infinity : Double(logits[j]) * invT
+            if lp[j] > top { top = lp[j] }
+        }
         // A tiny temperature (1e-308, or any below 1/Double.greatestFiniteMagnitude) makes
         // logit / T overflow to ±∞, and the normalisation then yields NaN everywhere, which
         // used to draw id 0. Dividing the gap to the best logit instead is exact at every
@@ -71,8 +75,6 @@ public enum Categorical {
         // T → 0. So a vanishing temperature is the argmax (ties split evenly), its limit.
         // Only this case takes the second path; ordinary temperatures keep the product
         // above, so their draws are unchanged bit for bit.
-        var top = -Double.infinity
-        for v in lp where v > top { top = v }
         if !top.isFinite && !(top == -.infinity && lp.allSatisfy { $0 == -.infinity }) {
             var best = -Float.infinity
             for j in 0..<V where j != forbidden && logits[j] > best { best = logits[j] }

@@ -146,10 +146,9 @@ public final class DiffusionSampler {
                 try run.ancestralCached(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw)
             }
         case .fhs, .uniform:
-            try run.plannerLoop(customPlanner ?? UniformPlanner(), k: spec.k, draw: spec.draw, rules: DecodingRules(spec))
+            try run.plannerLoop(customPlanner ?? UniformPlanner(), spec: spec)
         case .confidence, .margin, .entropy:
-            try run.plannerLoop(ConfidencePlanner(score: ConfidencePlanner.Score(rawValue: spec.kind.rawValue)!), k: spec.k,
-                                draw: spec.draw, rules: DecodingRules(spec))
+            try run.plannerLoop(ConfidencePlanner(score: ConfidencePlanner.Score(rawValue: spec.kind.rawValue)!), spec: spec)
         case .ddpd:
             try run.ddpd(planner: planner!, steps: spec.steps, draw: spec.draw)
         case .p2:
@@ -157,22 +156,6 @@ public final class DiffusionSampler {
         }
         return SamplingResult(sequences: run.seqs, nfe: run.nfe, plannerCalls: run.plannerCalls,
                               seconds: monotonicSeconds() - start, networkSeconds: run.networkSeconds)
-    }
-}
-
-/// The faster decoding rules of a planner-loop sampler (see `SamplerSpec`).
-struct DecodingRules {
-    var block: Int?
-    var threshold: Double?
-    var remask: Double?
-    var remaskWindow: ClosedRange<Double> = 0.5...0.9
-
-    init() {}
-    init(_ spec: SamplerSpec) {
-        block = spec.block
-        threshold = spec.threshold
-        remask = spec.remask
-        remaskWindow = spec.remaskWindow
     }
 }
 
@@ -354,7 +337,8 @@ final class Run {
     }
 
     /// The planner–denoiser loop. Each step the planner picks up to k masked positions and
-    /// each is drawn from the denoiser. With the faster decoding rules (`DecodingRules`):
+    /// each is drawn from the denoiser (k and the draw options come from `spec`). With the
+    /// faster decoding rules of the spec:
     /// - `block`: only positions of the leftmost block that still has a mask are candidates.
     /// - `threshold`: the denoiser is asked at every candidate, and every candidate whose
     ///   top probability is at least τ is drawn, or, if none is, the planner's choice.
@@ -371,7 +355,8 @@ final class Run {
     /// conditional (tested on the exact toy). `k > 1` and `threshold` are not exact: tokens
     /// drawn in the same call are drawn independently, from their marginals. For a trained
     /// network no sampler is exact; these statements say what each rule adds.
-    func plannerLoop(_ planner: Planner, k: Int, draw options: CategoricalOptions, rules: DecodingRules = DecodingRules()) throws {
+    func plannerLoop(_ planner: Planner, spec rules: SamplerSpec) throws {
+        let k = rules.k, options = rules.draw
         let free = (0..<B).map { b in seqs[b].indices.filter { !fixed[b][$0] } }
         var steps = 0
         // Remasking can undo progress; a hard bound keeps the loop finite whatever happens.

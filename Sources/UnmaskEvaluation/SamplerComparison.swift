@@ -104,11 +104,10 @@ public enum SamplerComparison {
             guard let name = value["sampler"]?.stringValue, let ppl = number("gen_ppl"), let ent = number("entropy") else {
                 throw bad("missing sampler, gen_ppl or entropy")
             }
-            var row = Row(name: name, statistics: SampleStatistics(samples: 0, tokens: 0, nats: 0, perplexity: ppl,
+            let row = Row(name: name, statistics: SampleStatistics(samples: 0, tokens: 0, nats: 0, perplexity: ppl,
                                                                    perplexityStandardError: number("gen_ppl_se") ?? 0,
                                                                    entropy: ent, entropyStandardError: number("entropy_se") ?? 0),
                           nfe: number("nfe"), secondsPerSample: number("seconds_per_sample"))
-            row.name = name
             rows.append(row)
             samples = Int(number("samples") ?? 0)
             length = Int(number("length") ?? 0)

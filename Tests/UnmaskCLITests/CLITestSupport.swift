@@ -64,6 +64,14 @@ func runUnmask(_ arguments: [String], stdin: [UInt8] = [], environment: [String:
                      stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: base + ".err")), as: UTF8.self))
 }
 
+/// `generate --json` output without its measured "seconds" fields: what must be identical
+/// between runs (same seed, any thread count or batch size).
+func withoutSeconds(_ jsonLines: String) -> String {
+    jsonLines.split(separator: "\n").map { line in
+        line.split(separator: ",").filter { !$0.hasPrefix("\"seconds\"") }.joined(separator: ",")
+    }.joined(separator: "\n")
+}
+
 /// Asserts a clean failure: status 1, one line on stderr starting "error:", mentioning `needle`.
 func assertCleanFailure(_ r: CLIResult, mentioning needle: String, file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertEqual(r.status, 1, "stderr: \(r.stderr)", file: file, line: line)
