@@ -70,7 +70,8 @@ let package = Package(
             dependencies: ["UnmaskSupport", "CCPUFeatures", "UnmaskKernelsAVX512", "COpenBLAS"],
             swiftSettings: portableKernelFlags
         ),
-        .target(name: "UnmaskModel", dependencies: ["UnmaskSupport", "UnmaskKernels"]),
+        // The layers' row loops are vector code too: compiled like the kernels.
+        .target(name: "UnmaskModel", dependencies: ["UnmaskSupport", "UnmaskKernels"], swiftSettings: portableKernelFlags),
         .target(
             name: "UnmaskDiffusion",
             dependencies: ["UnmaskSupport", "UnmaskModel"],

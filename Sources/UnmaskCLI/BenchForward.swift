@@ -4,31 +4,38 @@ import Unmask
 import Glibc
 #endif
 
-/// `unmask bench forward`: latency of a full forward pass, our kernels against OpenBLAS.
+/// `unmask bench forward`: latency of a forward pass and the share of it spent in the
+/// matrix products, our kernels against OpenBLAS.
 struct BenchForwardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
-        abstract: "Forward-pass latency at batch 1 and 8, our kernels vs OpenBLAS, side by side.",
+        abstract: "Forward-pass latency at batch 1 and 8, the share of it in GEMM, ours vs OpenBLAS, side by side.",
         discussion: """
         Uses --model if given, else a random-weight model of the standard config (6 layers, \
-        d=256, 4 heads, d_ff=1024, context 128, vocabulary 4096). Every position's logits \
-        are computed (the heaviest case: the vocabulary head on all rows). Median of 7 \
-        interleaved batches.
+        d=256, 4 heads, d_ff=1024, context 128, vocabulary 4096). By default the head runs \
+        on one row per sequence, as in a first-hitting sampler's call; --all-positions \
+        computes every position's logits (an ancestral sampler's call). Each engine is timed \
+        twice: the whole forward, and the forward with everything but the matrix products \
+        skipped. gemm_share is their ratio; gflops counts the forward's multiply-adds over \
+        the whole time. Median of 7 interleaved batches.
         """
     )
 
     @Option(help: "Model directory to time (default: random weights, standard config).") var model: String?
     @Option(help: "Thread counts to measure, comma-separated.") var threads = "1,2"
+    @Option(help: "Batch sizes to measure, comma-separated.") var batches = "1,8"
+    @Flag(help: "The head on every position, not one per sequence.") var allPositions = false
     @Flag(help: "One JSON object per line.") var json = false
 
     func validate() throws {
-        if threadCounts.isEmpty { throw ValidationError("--threads must list thread counts in 1...64, e.g. 1,2") }
+        if counts(threads, 1...64).isEmpty { throw ValidationError("--threads must list thread counts in 1...64, e.g. 1,2") }
+        if counts(batches, 1...256).isEmpty { throw ValidationError("--batches must list batch sizes in 1...256, e.g. 1,8") }
     }
 
-    /// Every entry must be a number in 1...64: "1,x" is an error, not "1".
-    var threadCounts: [Int] {
-        let parsed = threads.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.filter { $0 != " " }) }
-        if parsed.contains(where: { $0 == nil || $0! < 1 || $0! > 64 }) { return [] }
+    /// Every entry must be a number in the range: "1,x" is an error, not "1".
+    func counts(_ list: String, _ range: ClosedRange<Int>) -> [Int] {
+        let parsed = list.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.filter { $0 != " " }) }
+        if parsed.contains(where: { $0 == nil || !range.contains($0!) }) { return [] }
         return parsed.map { $0! }
     }
 
@@ -44,19 +51,38 @@ struct BenchForwardCommand: ParsableCommand {
             source = ParameterBuffer.random(config: config, seed: 1)
         }
         let length = config.contextLength
-        if !json { print("model: \(model ?? "random weights, standard config"), \(config.parameterCount) parameters, length \(length)") }
-        for t in threadCounts {
-            for batch in [1, 8] {
-                let times = try ForwardBenchmark.measure(config: config, source: source, batch: batch, threads: t)
-                let tokensPerSecond = Double(batch * length) / times.unmask
-                if json {
-                    print(JSON.line([("batch", .int(batch)), ("length", .int(length)), ("threads", .int(t)),
-                                     ("unmask_ms", .double((times.unmask * 1e5).rounded() / 100)),
-                                     ("openblas_ms", .double((times.openblas * 1e5).rounded() / 100))]))
-                } else {
-                    print("batch \(batch) threads \(t): unmask \(fixed(times.unmask * 1e3, 2)) ms, openblas \(fixed(times.openblas * 1e3, 2)) ms, ratio (openblas/unmask) \(fixed(times.openblas / times.unmask, 2))x, \(fixed(tokensPerSecond, 0)) tokens/s")
+        if !json {
+            print("model: \(model ?? "random weights, standard config"), \(config.parameterCount) parameters, length \(length), head on \(allPositions ? "every position" : "one row per sequence")")
+            print(BenchGEMMCommand.openBLASCoreLine())
+        }
+        let engines = [
+            ForwardBenchmark.Engine(compute: "fp32", backend: "unmask", matmul: MatMul(backend: .unmask)),
+            ForwardBenchmark.Engine(compute: "fp32", backend: "openblas", matmul: MatMul(backend: .openblas)),
+        ]
+        for t in counts(threads, 1...64) {
+            for batch in counts(batches, 1...256) {
+                let rows = try ForwardBenchmark.measure(config: config, source: source, batch: batch, threads: t, engines: engines,
+                                                        allPositions: allPositions)
+                for r in rows {
+                    if json {
+                        print(JSON.line([("batch", .int(r.batch)), ("length", .int(r.length)), ("threads", .int(r.threads)),
+                                         ("compute", .string(r.compute)), ("backend", .string(r.backend)),
+                                         ("head_rows", .int(r.headRows)), ("ms", .double(rounded(r.seconds * 1e3, 3))),
+                                         ("gflops", .double(rounded(r.gflops, 1))), ("gemm_share", .double(rounded(r.gemmShare, 3))),
+                                         ("gemm_gflops", .double(rounded(r.gemmGflops, 1)))]))
+                    } else {
+                        print("batch \(r.batch) threads \(r.threads) \(r.compute) \(r.backend): \(fixed(r.seconds * 1e3, 2)) ms, \(fixed(r.gflops, 1)) GFLOP/s, products alone \(fixed(r.productSeconds * 1e3, 2)) ms (\(fixed(r.gemmGflops, 1)) GFLOP/s), gemm_share \(fixed(r.gemmShare, 3))")
+                    }
+                }
+                if !json, rows.count >= 2 {
+                    print("  ratio openblas/unmask (whole forward): \(fixed(rows[1].seconds / rows[0].seconds, 2))x")
                 }
             }
         }
+    }
+
+    private func rounded(_ x: Double, _ digits: Int) -> Double {
+        let p = pow(10.0, Double(digits))
+        return (x * p).rounded() / p
     }
 }

@@ -51,9 +51,27 @@ struct BenchGEMMCommand: ParsableCommand {
         GEMMBenchmark.modelShapes(dModel: dModel, dFF: dFF, vocabSize: vocabSize, context: context)
     }
 
+    /// Which kernels OpenBLAS runs, and a warning when they are its generic ones: Debian's
+    /// OpenBLAS 0.3.21 does not know recent Xeons and falls back to Prescott kernels, 3-4x
+    /// slower than its SkylakeX ones on the same machine, which would flatter our GEMM.
+    static func openBLASCoreLine() -> String {
+        var line = "OpenBLAS core: \(OpenBLAS.coreName)"
+        if let forced = getenv("OPENBLAS_CORETYPE") { line += " (OPENBLAS_CORETYPE=\(String(cString: forced)))" }
+        if OpenBLAS.runsGenericKernels {
+            line += "\nwarning: OpenBLAS runs its generic \(OpenBLAS.coreName) kernels on this CPU, far below its best; comparisons against it flatter ours."
+            if let core = OpenBLAS.suggestedCore { line += " Rerun with OPENBLAS_CORETYPE=\(core) for an honest reference." }
+        }
+        return line
+    }
+
     func run() throws {
+        if OpenBLAS.runsGenericKernels {
+            // Said on stderr too, so that it shows with --json.
+            fputs((BenchGEMMCommand.openBLASCoreLine().split(separator: "\n").last.map(String.init) ?? "") + "\n", stderr)
+        }
         if !json {
             print("kernel: \(MicroKernel.selected.rawValue); OpenBLAS: \(OpenBLAS.configuration)")
+            print(BenchGEMMCommand.openBLASCoreLine())
             print("\(padRight("shape", 16)) \(padLeft("m", 5)) \(padLeft("n", 5)) \(padLeft("k", 5)) thr \(padLeft("unmask", 8)) \(padLeft("prepack", 8)) \(padLeft("openblas", 8)) \(padLeft("ratio", 6))  GFLOP/s")
         }
         for t in threadCounts {
@@ -64,6 +82,7 @@ struct BenchGEMMCommand: ParsableCommand {
                 ratios.append(ratio)
                 if json {
                     print(JSON.line([("m", .int(s.m)), ("n", .int(s.n)), ("k", .int(s.k)), ("threads", .int(t)),
+                                     ("openblas_core", .string(OpenBLAS.coreName)),
                                      ("unmask_gflops", .double(round2(r.ours))),
                                      ("unmask_prepacked_gflops", .double(round2(r.prepacked))),
                                      ("openblas_gflops", .double(round2(r.openblas)))]))

@@ -127,10 +127,16 @@ public final class PackedMatrix: @unchecked Sendable {
         self.kernel = kernel
         slivers = (n + kernel.nr - 1) / kernel.nr
         data = alignedFloats(max(1, k * slivers * kernel.nr))
+        repack(from: source, ld: ld, transposed: transposed)
+    }
+
+    /// Packs new values of the same-shaped B into this matrix's memory: training updates
+    /// the weights in place every step, and the one forward pass multiplies by them packed.
+    public func repack(from source: UnsafePointer<Float>, ld: Int, transposed: Bool = false) {
         var p0 = 0
-        while p0 < k {
-            let kcb = min(GEMMBlocking.kc, k - p0)
-            packB(transB: transposed, b: source, ldb: ld, p0: p0, kcb: kcb, j0: 0, j1: n, nr: kernel.nr,
+        while p0 < rows {
+            let kcb = min(GEMMBlocking.kc, rows - p0)
+            packB(transB: transposed, b: source, ldb: ld, p0: p0, kcb: kcb, j0: 0, j1: cols, nr: kernel.nr,
                   into: data + p0 * slivers * kernel.nr)
             p0 += kcb
         }

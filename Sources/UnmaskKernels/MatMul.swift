@@ -66,12 +66,23 @@ public final class Weight: @unchecked Sendable {
         packed = PackedMatrix(k: rows, n: cols, source: raw, ld: transposed ? rows : cols, transposed: transposed)
         if transposed {
             let copy = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
-            for r in 0..<rows { for c in 0..<cols { copy[r * cols + c] = raw[c * rows + r] } }
             ownedCopy = copy
             inOut = UnsafePointer(copy)
         } else {
             ownedCopy = nil
             inOut = raw
+        }
+        refreshCopies(packing: false)
+    }
+
+    /// Re-reads `raw` after its values changed (a training step): repacks, and refreshes
+    /// the transposed copy. The shapes and pointers stay.
+    public func refresh() { refreshCopies(packing: true) }
+
+    private func refreshCopies(packing: Bool) {
+        if packing { packed.repack(from: raw, ld: transposed ? rows : cols, transposed: transposed) }
+        if let copy = ownedCopy {
+            for r in 0..<rows { for c in 0..<cols { copy[r * cols + c] = raw[c * rows + r] } }
         }
     }
 

@@ -4,24 +4,69 @@ import Glibc
 import UnmaskKernels
 import UnmaskSupport
 
-/// `unmask bench forward` as a library call: one full forward pass (every position's
-/// logits) with our kernels and with OpenBLAS, side by side, interleaved.
+/// `unmask bench forward` as a library call: one forward pass, timed whole and with
+/// everything but the matrix products skipped, for each engine (our fp32 GEMM, OpenBLAS,
+/// our int8 path) side by side, interleaved.
+///
+/// gemm_share = t(products only) / t(whole forward): the part of a forward spent in the
+/// matrix products, the rest being attention's softmax, norms, rotary, the activation,
+/// copies and thread hand-offs. gemm_gflops is the products' own rate on exactly the
+/// forward's shapes; gflops = forward FLOPs / whole time, so gflops / gemm_gflops equals
+/// gemm_share: "the forward runs at x% of our own GEMM's rate".
 public enum ForwardBenchmark {
-    /// Median seconds per forward of `batch` random sequences of the context length:
-    /// (ours, OpenBLAS), on `threads` threads.
-    public static func measure(config: ModelConfig, source: TensorSource, batch: Int, threads: Int) throws -> (unmask: Double, openblas: Double) {
+    public struct Row: Sendable {
+        public let batch: Int, threads: Int, length: Int, headRows: Int
+        public let compute: String, backend: String
+        public let seconds: Double, productSeconds: Double, flops: Double
+        public var gflops: Double { flops / seconds / 1e9 }
+        public var gemmGflops: Double { flops / productSeconds / 1e9 }
+        public var gemmShare: Double { productSeconds / seconds }
+    }
+
+    /// One engine to time: a label pair and the MatMul it runs with.
+    public struct Engine: Sendable {
+        public let compute: String, backend: String, matmul: MatMul
+        public init(compute: String, backend: String, matmul: MatMul) {
+            (self.compute, self.backend, self.matmul) = (compute, backend, matmul)
+        }
+    }
+
+    /// Multiply–adds ×2 of one forward: per layer the four weight products and attention's
+    /// two (L, L) products per head, then the head on `headRows` rows. Norms, softmax and
+    /// the activation are not counted (they are O(rows·d), not O(rows·d²)).
+    public static func flops(config c: ModelConfig, batch: Int, length L: Int, headRows: Int) -> Double {
+        let rows = Double(batch * L), d = Double(c.dModel), f = Double(c.dFF)
+        let perLayer = 2 * rows * (d * 3 * d + d * d + 2 * d * f) + 2 * 2 * Double(batch) * Double(L) * Double(L) * d
+        let out = Double(c.head == .tokens ? c.vocabSize : 1)
+        return Double(c.nLayers) * perLayer + 2 * Double(headRows) * d * out
+    }
+
+    /// Median seconds of the whole forward and of its products alone, per engine, for
+    /// `batch` random sequences of the context length. `allPositions`: the head on every
+    /// row (the ancestral sampler's call); otherwise on one row per sequence (the
+    /// first-hitting sampler's call).
+    public static func measure(config: ModelConfig, source: TensorSource, batch: Int, threads: Int, engines: [Engine],
+                               allPositions: Bool) throws -> [Row] {
         let length = config.contextLength
         var rng = SplitMix64(seed: 5)
-        let ids = (0..<(batch * length)).map { _ in Int(rng.next() % UInt64(config.vocabSize)) }
-        let ours = try Transformer(config: config, source: source, matmul: MatMul(backend: .unmask, threads: threads))
-        let blas = try Transformer(config: config, source: source, matmul: MatMul(backend: .openblas, threads: threads))
-        let times = interleavedMedianSeconds([
-            { _ = try! ours.forward(ids: ids, batch: batch, length: length) },
-            { _ = try! blas.forward(ids: ids, batch: batch, length: length) },
-        ], rounds: 7, batchSeconds: 0.1, between: { i in
-            // Let the other side's spinning workers sleep first (see GEMMBenchmark).
-            if threads > 1 { usleep(i == 1 ? 150_000 : useconds_t(WorkerPool.spinSeconds * 5e6)) }
+        let ids = (0..<(batch * length)).map { _ in Int(rng.next() % UInt64(config.vocabSize - 1)) }
+        let positions = allPositions ? Array(0..<(batch * length)) : (0..<batch).map { $0 * length + length / 2 }
+        var bodies: [() -> Void] = []
+        for engine in engines {
+            var mm = engine.matmul
+            mm.threads = threads
+            let model = try Transformer(config: config, source: source, matmul: mm)
+            bodies.append { _ = try! model.forward(ids: ids, batch: batch, length: length, positions: positions) }
+            bodies.append { try! model.forwardMatrixProductsOnly(ids: ids, batch: batch, length: length, positions: positions) }
+        }
+        let times = interleavedMedianSeconds(bodies, rounds: 7, batchSeconds: 0.1, between: { _ in
+            // Let the other engine's spinning workers sleep first (see GEMMBenchmark).
+            if threads > 1 { usleep(useconds_t(WorkerPool.spinSeconds * 5e6)) }
         })
-        return (times[0], times[1])
+        let work = flops(config: config, batch: batch, length: length, headRows: positions.count)
+        return engines.enumerated().map { i, e in
+            Row(batch: batch, threads: threads, length: length, headRows: positions.count, compute: e.compute, backend: e.backend,
+                seconds: times[2 * i], productSeconds: times[2 * i + 1], flops: work)
+        }
     }
 }

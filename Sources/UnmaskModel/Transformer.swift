@@ -11,9 +11,14 @@ import UnmaskSupport
 ///  * planner: bidirectional attention, binary head (one logit per position: "corrupted?").
 /// There is no time input: the absorbing-state denoiser is time-agnostic.
 ///
-/// Weights are read in place from the source (the mmapped safetensors file) and packed
-/// once for our GEMM at construction. `forward` reuses a workspace, so one instance must
-/// not run two forwards at once; make one per thread if needed (they can share a source).
+/// Weights are read in place from the source (the mmapped safetensors file, or training's
+/// parameter buffer) and packed once for our GEMM at construction; `refreshWeights` repacks
+/// after the values change. This is the only forward pass: inference calls `forward`,
+/// training calls `forwardForTraining` (the same code, saving what the backward needs into
+/// a training `ActivationArena`) and then `backward` (TransformerBackward.swift). Each op's
+/// forward and backward sit side by side in Layers/. `forward` reuses a workspace, so one
+/// instance must not run two forwards at once; make one per thread if needed (they can
+/// share a source).
 public final class Transformer {
     public let config: ModelConfig
     public var matmul: MatMul
@@ -39,7 +44,9 @@ public final class Transformer {
     let finalNorm: Norm
     let head: Weight                       // (d, V) — Eᵀ when tied — or (d, 1) for the binary head
     let headBias: UnsafePointer<Float>?    // (1), binary head only
-    let ropeCos: [Float], ropeSin: [Float] // (context, dh/2)
+    let rotary: RotaryLayer?               // tables (context, dh/2), rotary positions only
+    /// The inference arena, grown on demand and reused across calls.
+    let workspace: ActivationArena
 
     public var outputSize: Int { config.head == .tokens ? config.vocabSize : 1 }
 
@@ -80,11 +87,8 @@ public final class Transformer {
             head = Weight(rows: d, cols: 1, raw: try tensor("head.weight", [d, 1]))
             headBias = try tensor("head.bias", [1])
         }
-        if c.positions == .rotary {
-            (ropeCos, ropeSin) = Ops.rotaryTables(length: c.contextLength, headDim: c.headDim, theta: c.ropeTheta)
-        } else {
-            (ropeCos, ropeSin) = ([], [])
-        }
+        rotary = c.positions == .rotary ? RotaryLayer(length: c.contextLength, headDim: c.headDim, theta: c.ropeTheta) : nil
+        workspace = ActivationArena(config: c, training: false)
     }
 
     /// Loads `config.json` and `model.safetensors` from a model directory, validating
@@ -119,37 +123,55 @@ public final class Transformer {
 
     // MARK: Forward
 
-    /// Workspace, grown on demand and reused across calls.
-    var capacityRows = 0
-    var x: [Float] = []       // (B·L, d)      residual stream
-    var h: [Float] = []       // (B·L, d)      normed input of a sublayer
-    var qkvBuf: [Float] = []  // (B·L, 3d)     queries | keys | values
-    var attn: [Float] = []    // (B·L, d)      attention output, heads side by side
-    var ff: [Float] = []      // (B·L, d_ff)   MLP hidden
-    var scores: [Float] = []  // (L, L)        one head's attention matrix
-
-    func reserve(rows: Int, length: Int) {
-        let d = config.dModel
-        if rows > capacityRows {
-            x = [Float](repeating: 0, count: rows * d)
-            h = x
-            attn = x
-            qkvBuf = [Float](repeating: 0, count: rows * 3 * d)
-            ff = [Float](repeating: 0, count: rows * config.dFF)
-            capacityRows = rows
-        }
-        // One (L, L) score buffer per thread (attention spreads heads over the threads).
-        let scoreFloats = length * length * matmul.threads
-        if scores.count < scoreFloats { scores = [Float](repeating: 0, count: scoreFloats) }
-    }
-
     /// Runs the network on `ids` (batch, length), row-major, and returns the head's output
     /// at the requested flat positions (b·length + i), in that order: (positions.count,
     /// outputSize). `positions == nil` means every position. Only the requested rows go
     /// through the final norm and the head — the vocabulary projection is the largest
     /// matrix of a small model, and the first-hitting sampler needs one row per call.
     public func forward(ids: [Int], batch: Int, length: Int, positions: [Int]? = nil) throws -> [Float] {
-        let c = config, d = c.dModel
+        let wanted = positions ?? Array(0..<(batch * length))
+        try check(ids: ids, batch: batch, length: length, positions: wanted)
+        workspace.reserve(batch: batch, length: length, headRows: wanted.count, threads: matmul.threads)
+        run(ids: ids, batch: batch, length: length, positions: wanted, arena: workspace)
+        return Array(UnsafeBufferPointer(start: workspace.logits, count: wanted.count * outputSize))
+    }
+
+    /// Only the matrix products of `forward` (see `run`), for `bench forward`.
+    public func forwardMatrixProductsOnly(ids: [Int], batch: Int, length: Int, positions: [Int]) throws {
+        try check(ids: ids, batch: batch, length: length, positions: positions)
+        workspace.reserve(batch: batch, length: length, headRows: positions.count, threads: matmul.threads)
+        run(ids: ids, batch: batch, length: length, positions: positions, arena: workspace, gemmOnly: true)
+    }
+
+    /// The training forward: the same pass as `forward`, keeping every layer's activations
+    /// in `arena` (a training arena) for `backward`. Returns the head's output at
+    /// `positions`, (positions.count, outputSize), inside the arena: the loss overwrites it
+    /// with its gradient. Dropout factors, when the arena has them, must be filled first.
+    public func forwardForTraining(ids: [Int], batch: Int, length: Int, positions: [Int], arena: ActivationArena,
+                                   dropout: Bool = false) throws -> UnsafeMutablePointer<Float> {
+        precondition(arena.training, "forwardForTraining needs a training arena")
+        try check(ids: ids, batch: batch, length: length, positions: positions)
+        guard positions.count <= batch * length else {
+            throw UnmaskError("training: \(positions.count) head rows for a \(batch)x\(length) batch")
+        }
+        arena.reserve(batch: batch, length: length, headRows: positions.count, threads: matmul.threads, dropout: dropout)
+        run(ids: ids, batch: batch, length: length, positions: positions, arena: arena)
+        return arena.logits
+    }
+
+    /// Makes room in a training arena (and its dropout factors) before they are filled.
+    public func prepare(arena: ActivationArena, batch: Int, length: Int, headRows: Int, dropout: Bool) {
+        arena.reserve(batch: batch, length: length, headRows: headRows, threads: matmul.threads, dropout: dropout)
+    }
+
+    /// Repacks every weight from its source, after training changed the values in place.
+    public func refreshWeights() {
+        for layer in layers { for w in [layer.qkv, layer.out, layer.up, layer.down] { w.refresh() } }
+        head.refresh()
+    }
+
+    func check(ids: [Int], batch: Int, length: Int, positions: [Int]) throws {
+        let c = config
         guard batch >= 1, length >= 1 else { throw UnmaskError("forward: empty batch") }
         guard length <= c.contextLength else {
             throw UnmaskError("sequence length \(length) exceeds the model's context of \(c.contextLength)")
@@ -159,108 +181,64 @@ public final class Transformer {
             throw UnmaskError("token id \(id) is outside the model's vocabulary (0..<\(c.vocabSize))")
         }
         let rows = batch * length
-        let wanted = positions ?? Array(0..<rows)
-        for p in wanted where p < 0 || p >= rows { throw UnmaskError("forward: position \(p) outside 0..<\(rows)") }
-        reserve(rows: rows, length: length)
-
-        x.withUnsafeMutableBufferPointer { xb in
-        h.withUnsafeMutableBufferPointer { hb in
-        qkvBuf.withUnsafeMutableBufferPointer { qb in
-        attn.withUnsafeMutableBufferPointer { ab in
-        ff.withUnsafeMutableBufferPointer { fb in
-        scores.withUnsafeMutableBufferPointer { sb in
-            let X = xb.baseAddress!, H = hb.baseAddress!, QKV = qb.baseAddress!, A = ab.baseAddress!
-            let F = fb.baseAddress!, S = sb.baseAddress!
-            // Embedding (+ learned positions).
-            for r in 0..<rows {
-                (X + r * d).update(from: embed + ids[r] * d, count: d)
-                if let pe = posEmbed {
-                    let row = pe + (r % length) * d
-                    for i in 0..<d { X[r * d + i] += row[i] }
-                }
-            }
-            for layer in layers {
-                applyNorm(layer.attnNorm, X, H, rows: rows)
-                matmul.linear(m: rows, a: H, lda: d, weight: layer.qkv, c: QKV, ldc: 3 * d)
-                attention(QKV, A, S, batch: batch, length: length)
-                matmul.linear(m: rows, a: A, lda: d, weight: layer.out, c: X, ldc: d, accumulate: true)
-                applyNorm(layer.mlpNorm, X, H, rows: rows)
-                matmul.linear(m: rows, a: H, lda: d, weight: layer.up, c: F, ldc: c.dFF)
-                switch c.activation {
-                case .gelu: Ops.gelu(F, count: rows * c.dFF)
-                case .silu: Ops.silu(F, count: rows * c.dFF)
-                }
-                matmul.linear(m: rows, a: F, lda: c.dFF, weight: layer.down, c: X, ldc: d, accumulate: true)
-            }
-            // Gather the requested rows, normalise them, project.
-            for (j, p) in wanted.enumerated() { (A + j * d).update(from: X + p * d, count: d) }
-            applyNorm(finalNorm, A, H, rows: wanted.count)
-        } } } } } }
-
-        var out = [Float](repeating: 0, count: wanted.count * outputSize)
-        h.withUnsafeBufferPointer { hb in
-            out.withUnsafeMutableBufferPointer { ob in
-                matmul.linear(m: wanted.count, a: hb.baseAddress!, lda: d, weight: head, c: ob.baseAddress!, ldc: outputSize)
-            }
-        }
-        if let b = headBias { for i in 0..<out.count { out[i] += b[0] } }
-        return out
+        for p in positions where p < 0 || p >= rows { throw UnmaskError("forward: position \(p) outside 0..<\(rows)") }
     }
 
-    func applyNorm(_ n: Norm, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, rows: Int) {
-        let eps = Float(config.normEps)
-        switch config.norm {
-        case .rmsnorm: Ops.rmsNorm(src, dst, rows: rows, d: config.dModel, weight: n.weight, eps: eps)
-        case .layernorm: Ops.layerNorm(src, dst, rows: rows, d: config.dModel, weight: n.weight, bias: n.bias!, eps: eps)
+    /// The forward pass. Pre-norm blocks; in training the block input, the norms'
+    /// statistics and the pre-activation are kept (the arena's slots say where).
+    ///
+    /// `gemmOnly` skips everything but the matrix products (on whatever the buffers hold):
+    /// `bench forward` times it beside the whole pass to measure the time outside GEMM.
+    func run(ids: [Int], batch B: Int, length L: Int, positions: [Int], arena a: ActivationArena, gemmOnly: Bool = false) {
+        let c = config, d = c.dModel, rows = B * L, threads = matmul.threads
+        let X = a.x!
+        let all = !gemmOnly
+        if all { EmbeddingLayer.forward(ids: ids, table: embed, positions: posEmbed, x: X, length: L, d: d, threads: threads) }
+        let scale = 1 / Float(c.headDim).squareRoot()
+        for (l, layer) in layers.enumerated() {
+            let s = a.slot(l)
+            // Attention branch: x ← x + drop(attn(norm(x))·Wo)
+            s.xIn?.update(from: X, count: rows * d)
+            if all { norm(layer.attnNorm, X, s.h1, rows: rows, rstd: s.rstd1, mean: s.mean1) }
+            matmul.linear(m: rows, a: s.h1, lda: d, weight: layer.qkv, c: s.qkv, ldc: 3 * d)
+            if all { RotaryLayer.forward(rotary, qkv: s.qkv, rows: rows, length: L, d: d, heads: c.nHeads, scale: scale, threads: threads) }
+            AttentionLayer.forward(qkv: s.qkv, out: s.att, probs: s.probs, probsPerUnit: a.training, batch: B, length: L, d: d,
+                                   heads: c.nHeads, causal: c.attention == .causal, matmul: matmul, softmax: all)
+            addBranch(input: s.att, weight: layer.out, keep: s.keepAttn, into: X, rows: rows, arena: a)
+            // MLP branch: x ← x + drop(act(norm(x)·W_up)·W_down)
+            s.xMid?.update(from: X, count: rows * d)
+            if all { norm(layer.mlpNorm, X, s.h2, rows: rows, rstd: s.rstd2, mean: s.mean2) }
+            matmul.linear(m: rows, a: s.h2, lda: d, weight: layer.up, c: s.uPre, ldc: c.dFF)
+            if all { ActivationLayer.forward(c.activation, x: s.uPre, y: s.u, count: rows * c.dFF, threads: threads) }
+            addBranch(input: s.u, weight: layer.down, keep: s.keepMLP, into: X, rows: rows, arena: a)
         }
+        // Gather the rows the head reads, normalise them, project.
+        let P = positions.count
+        if all {
+            for (j, p) in positions.enumerated() { (a.finalIn + j * d).update(from: X + p * d, count: d) }
+            norm(finalNorm, a.finalIn, a.finalOut, rows: P, rstd: a.training ? a.finalRstd : nil, mean: a.training ? a.finalMean : nil)
+        }
+        matmul.linear(m: P, a: a.finalOut, lda: d, weight: head, c: a.logits, ldc: outputSize)
+        if let b = headBias { for i in 0..<(P * outputSize) { a.logits[i] += b[0] } }
     }
 
-    /// Multi-head attention for every sequence and head. qkv: (B·L, 3d) → out: (B·L, d).
-    /// Rotary embedding is applied to queries and keys in place first.
-    func attention(_ qkv: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ s: UnsafeMutablePointer<Float>,
-                   batch: Int, length L: Int) {
-        let d = config.dModel, dh = config.headDim, ld = 3 * d
-        let causal = config.attention == .causal
-        if config.positions == .rotary {
-            ropeCos.withUnsafeBufferPointer { cb in
-                ropeSin.withUnsafeBufferPointer { sb in
-                    for r in 0..<(batch * L) {
-                        let pos = r % L
-                        for hd in 0..<config.nHeads {
-                            Ops.rotate(qkv + r * ld + hd * dh, headDim: dh, pos: pos, cos: cb.baseAddress!, sin: sb.baseAddress!)
-                            Ops.rotate(qkv + r * ld + d + hd * dh, headDim: dh, pos: pos, cos: cb.baseAddress!, sin: sb.baseAddress!)
-                        }
-                    }
-                }
-            }
-        }
-        let scale = 1 / Float(dh).squareRoot()
-        // One (sequence, head) pair: its products are a few MFLOP, too small to split well,
-        // so with several threads the pairs are spread over them instead, each thread with
-        // its own (L, L) score buffer and single-threaded products. Every pair is computed
-        // the same way whatever the thread count: the results are bit-identical.
-        func head(_ unit: Int, _ s: UnsafeMutablePointer<Float>, _ mm: MatMul) {
-            let b = unit / config.nHeads, hd = unit % config.nHeads
-            let base = qkv + b * L * ld
-            let q = base + hd * dh, k = base + d + hd * dh, v = base + 2 * d + hd * dh
-            // scores (L, L) = Q·Kᵀ
-            mm.gemm(transB: true, m: L, n: L, k: dh, a: q, lda: ld, b: k, ldb: ld, c: s, ldc: L)
-            for i in 0..<L {
-                Ops.softmaxRow(s + i * L, valid: causal ? i + 1 : L, count: L, scale: scale)
-            }
-            // out (L, dh) = P·V, written into this head's columns
-            mm.gemm(m: L, n: dh, k: L, a: s, lda: L, b: v, ldb: ld, c: out + b * L * d + hd * dh, ldc: d)
-        }
-        let units = batch * config.nHeads
-        if min(matmul.threads, units) <= 1 {
-            for unit in 0..<units { head(unit, s, matmul) }
+    /// x ← x + input·W, or x ← x + (input·W) ⊙ keep with dropout factors.
+    private func addBranch(input: UnsafePointer<Float>, weight: Weight, keep: UnsafeMutablePointer<Float>?,
+                           into x: UnsafeMutablePointer<Float>, rows: Int, arena: ActivationArena) {
+        let d = config.dModel
+        guard let keep else {
+            matmul.linear(m: rows, a: input, lda: weight.rows, weight: weight, c: x, ldc: d, accumulate: true)
             return
         }
-        var single = matmul
-        single.threads = 1
-        if matmul.backend == .openblas { OpenBLAS.setThreads(1) }  // before the workers call it
-        WorkerPool.shared.forEachRange(units, threads: matmul.threads) { part, range in
-            for unit in range { head(unit, s + part * L * L, single) }
-        }
+        let t = arena.branch!
+        matmul.linear(m: rows, a: input, lda: weight.rows, weight: weight, c: t, ldc: d)
+        DropoutLayer.apply(t, keep: keep, count: rows * d, threads: matmul.threads)
+        Parallel.chunks(rows * d, threads: matmul.threads) { range in for i in range { x[i] += t[i] } }
+    }
+
+    func norm(_ n: Norm, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, rows: Int,
+              rstd: UnsafeMutablePointer<Float>?, mean: UnsafeMutablePointer<Float>?) {
+        NormLayer.forward(config.norm, x: src, y: dst, rows: rows, d: config.dModel, weight: n.weight, bias: n.bias,
+                          eps: Float(config.normEps), rstd: rstd, mean: mean, threads: matmul.threads)
     }
 }

@@ -48,7 +48,6 @@ public final class Trainer {
     public let outputDirectory: String
     public let params: ParameterBuffer
     let backprop: Backprop
-    let evalBackprop: Backprop
     var optimizer: AdamW
     var step = 0
     var elapsedBefore = 0.0   // seconds spent in earlier (resumed) runs
@@ -72,12 +71,11 @@ public final class Trainer {
         self.outputDirectory = outputDirectory
         params = initialParameters ?? ParameterBuffer.random(config: config, seed: settings.seed)
         backprop = Backprop(params: params, matmul: matmul)
-        evalBackprop = Backprop(params: params, matmul: matmul)
         totalSteps = settings.steps ?? 1_000_000
         optimizer = AdamW(params: params, learningRate: settings.learningRate, weightDecay: settings.weightDecay,
                           warmupSteps: settings.warmupSteps, totalSteps: totalSteps)
         optimizer.threads = matmul.threads
-        backprop.dropout = Float(settings.dropout)  // evalBackprop keeps 0: validation sees the whole model
+        backprop.dropout = Float(settings.dropout)  // validation (forward only) has none: it sees the whole model
         try Files.createDirectory(outputDirectory)
         // A run killed during an atomic write leaves NAME.tmp-PID behind: clear them.
         Files.removeStaleTemporaries(in: outputDirectory)
@@ -155,8 +153,8 @@ public final class Trainer {
             let part = Array(windows[chunk..<min(windows.count, chunk + 8)])
             let (ids, targets) = settings.objective.batch(part, length: config.contextLength, config: config,
                                                           schedule: settings.schedule, seed: settings.seed, step: -1 - k)
-            evalBackprop.zeroGradients()
-            total += try evalBackprop.step(ids: ids, batch: part.count, length: config.contextLength, targets: targets) * Double(part.count)
+            total += try backprop.validationLoss(ids: ids, batch: part.count, length: config.contextLength, targets: targets)
+                * Double(part.count)
         }
         return total / Double(windows.count)
     }

@@ -25,8 +25,8 @@ final class VectorMathTests: XCTestCase {
     func testActivationsMatchTheirDefinitions() {
         let xs: [Float] = stride(from: -12.0, through: 12.0, by: 0.01).map { Float($0) }
         var g = xs, s = xs
-        Ops.gelu(&g, count: g.count)
-        Ops.silu(&s, count: s.count)
+        VectorMath.gelu(&g, count: g.count)
+        VectorMath.silu(&s, count: s.count)
         for (i, x) in xs.enumerated() {
             let d = Double(x)
             let gelu = 0.5 * d * (1 + tanh(0.7978845608028654 * (d + 0.044715 * d * d * d)))
@@ -38,7 +38,7 @@ final class VectorMathTests: XCTestCase {
 
     func testSoftmaxSumsToOneAndMasks() {
         var row: [Float] = [1000, 999, 0, -5, 7, 7]
-        Ops.softmaxRow(&row, valid: 4, count: 6)
+        VectorMath.softmaxRow(&row, valid: 4, count: 6)
         XCTAssertEqual(Double(row[0..<4].reduce(0, +)), 1, accuracy: 1e-6)
         XCTAssertEqual(row[4], 0)
         XCTAssertEqual(Double(row[0] / row[1]), Foundation.exp(1.0), accuracy: 1e-4)

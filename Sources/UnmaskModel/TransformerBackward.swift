@@ -1,0 +1,78 @@
+import UnmaskKernels
+import UnmaskSupport
+
+extension Transformer {
+    /// The backward pass of the last `forwardForTraining` on `arena`, llm.c style: each
+    /// layer's backward reads what its forward saved, and gradients are added into
+    /// `grads`, laid out like the parameters (call `grads.data.update(repeating: 0, …)`
+    /// first for a fresh step). The arena's logits must hold dLoss/dlogits (Loss.apply
+    /// leaves them there). `ids`, `batch`, `length` and `positions` are the forward's.
+    public func backward(ids: [Int], batch B: Int, length L: Int, positions: [Int], arena a: ActivationArena,
+                         grads: ParameterBuffer) throws {
+        precondition(a.training, "backward needs a training arena")
+        let c = config, d = c.dModel, F = c.dFF, rows = B * L, P = positions.count, threads = matmul.threads
+        func g(_ name: String) throws -> UnsafeMutablePointer<Float> { try grads.mutablePointer(name) }
+        func normGradients(_ prefix: String) throws -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?) {
+            (try g("\(prefix).weight"), c.norm == .layernorm ? try g("\(prefix).bias") : nil)
+        }
+
+        // Head: logits (P, out) = finalOut·W (+ b).
+        let headGradient: UnsafeMutablePointer<Float>
+        switch c.head {
+        case .tokens: headGradient = try g(c.tiedEmbeddings ? "embed.weight" : "head.weight")
+        case .binary:
+            headGradient = try g("head.weight")
+            let gb = try g("head.bias")
+            for j in 0..<P { gb[0] += a.logits[j] }
+        }
+        LinearLayer.backward(matmul: matmul, dy: a.logits, x: a.finalOut, rows: P, weight: head, dWeight: headGradient, dx: a.dh)
+        // Final norm on the gathered rows, then scattered back to their positions.
+        let (gFinal, gFinalBias) = try normGradients("final_norm")
+        NormLayer.backward(c.norm, dy: a.dh, x: a.finalIn, rstd: a.finalRstd, mean: a.finalMean, rows: P, d: d,
+                           weight: finalNorm.weight, dWeight: gFinal, dBias: gFinalBias, dx: a.dy, accumulate: false,
+                           scratch: a.normScratch, threads: threads)
+        let dX = a.dx!
+        dX.update(repeating: 0, count: rows * d)
+        for (j, p) in positions.enumerated() { for i in 0..<d { dX[p * d + i] += a.dy[j * d + i] } }
+
+        for l in (0..<c.nLayers).reversed() {
+            let s = a.slot(l), layer = layers[l], pre = "layers.\(l)"
+            // MLP branch: x_out = xMid + drop(act(h2·W_up)·W_down)
+            let dDown = dropped(dX, keep: s.keepMLP, into: a.dy, count: rows * d)
+            LinearLayer.backward(matmul: matmul, dy: dDown, x: s.u, rows: rows, weight: layer.down,
+                                 dWeight: try g("\(pre).mlp.down.weight"), dx: a.dff)
+            ActivationLayer.backward(c.activation, dy: a.dff, x: s.uPre, count: rows * F, threads: threads)
+            LinearLayer.backward(matmul: matmul, dy: a.dff, x: s.h2, rows: rows, weight: layer.up,
+                                 dWeight: try g("\(pre).mlp.up.weight"), dx: a.dh)
+            let (gw2, gb2) = try normGradients("\(pre).mlp_norm")
+            NormLayer.backward(c.norm, dy: a.dh, x: s.xMid!, rstd: s.rstd2!, mean: s.mean2!, rows: rows, d: d,
+                               weight: layer.mlpNorm.weight, dWeight: gw2, dBias: gb2, dx: dX, accumulate: true,
+                               scratch: a.normScratch, threads: threads)
+            // Attention branch: xMid = xIn + drop(attn(h1)·Wo)
+            let dOut = dropped(dX, keep: s.keepAttn, into: a.dy, count: rows * d)
+            LinearLayer.backward(matmul: matmul, dy: dOut, x: s.att, rows: rows, weight: layer.out,
+                                 dWeight: try g("\(pre).attn.out.weight"), dx: a.dh)
+            AttentionLayer.backward(dout: a.dh, qkv: s.qkv, probs: s.probs, dqkv: a.dqkv, scratch: a.dScores,
+                                    batch: B, length: L, d: d, heads: c.nHeads, matmul: matmul)
+            RotaryLayer.backward(rotary, dqkv: a.dqkv, rows: rows, length: L, d: d, heads: c.nHeads,
+                                 scale: 1 / Float(c.headDim).squareRoot(), threads: threads)
+            LinearLayer.backward(matmul: matmul, dy: a.dqkv, x: s.h1, rows: rows, weight: layer.qkv,
+                                 dWeight: try g("\(pre).attn.qkv.weight"), dx: a.dh)
+            let (gw1, gb1) = try normGradients("\(pre).attn_norm")
+            NormLayer.backward(c.norm, dy: a.dh, x: s.xIn!, rstd: s.rstd1!, mean: s.mean1!, rows: rows, d: d,
+                               weight: layer.attnNorm.weight, dWeight: gw1, dBias: gb1, dx: dX, accumulate: true,
+                               scratch: a.normScratch, threads: threads)
+        }
+        EmbeddingLayer.backward(ids: ids, dx: dX, dTable: try g("embed.weight"),
+                                dPositions: c.positions == .learned ? try g("pos_embed.weight") : nil, length: L, d: d)
+    }
+
+    /// The gradient through a dropout: dy ⊙ keep into `scratch`, or dy itself when off.
+    private func dropped(_ dy: UnsafeMutablePointer<Float>, keep: UnsafeMutablePointer<Float>?,
+                         into scratch: UnsafeMutablePointer<Float>, count: Int) -> UnsafeMutablePointer<Float> {
+        guard let keep else { return dy }
+        scratch.update(from: dy, count: count)
+        DropoutLayer.apply(scratch, keep: keep, count: count, threads: matmul.threads)
+        return scratch
+    }
+}
