@@ -76,6 +76,7 @@ struct TrainCommand: ParsableCommand {
         let c = try TrainingSetup.config(configFile: config, initFrom: initFrom, sizes: sizes, objective: objective,
                                          tokenizer: tokenizer, batch: batch)
         let data = try TrainingData(corpus: corpus, tokenizer: tokenizer, window: c.contextLength)
+        if !data.validationHeldOut { fputs("warning: \(data.validationDescription)\n", stderr) }
         var settings = TrainingSettings(objective: objective)
         settings.batch = batch
         settings.learningRate = lr

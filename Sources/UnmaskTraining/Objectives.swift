@@ -33,10 +33,13 @@ public enum Objective: String, Sendable, CaseIterable {
     public func configure(_ config: ModelConfig) -> ModelConfig { role.configure(config) }
 
     /// Builds the model input and the loss targets for a batch of windows (each
-    /// length + 1 tokens; only the objective `ar` uses the last one, as a target).
+    /// length + 1 tokens; only the objective `ar` uses the last one: position i's target is
+    /// token i + 1, so all L positions, the last included, are trained).
     /// Randomness comes from the Philox stream (seed, step) — deterministic per step.
+    /// `specialIds`: the tokenizer's special tokens (mask, end of text, …), wherever they
+    /// sit in the vocabulary; the planner's noise never draws them.
     public func batch(_ windows: [[Int]], length L: Int, config: ModelConfig, schedule: NoiseSchedule,
-                      seed: UInt64, step: Int) -> (ids: [Int], targets: TrainingTargets) {
+                      seed: UInt64, step: Int, specialIds: Set<Int> = []) -> (ids: [Int], targets: TrainingTargets) {
         let B = windows.count
         var rng = Philox(seed: seed ^ 0x5EED_0B1E_C71E, stream: UInt64(bitPattern: Int64(step)) << 8 | 1)
         var ids: [Int] = []
@@ -44,7 +47,7 @@ public enum Objective: String, Sendable, CaseIterable {
         for w in windows { ids.append(contentsOf: w[0..<L]) }
         switch self {
         case .ar:
-            let positions = (0..<B).flatMap { b in (0..<(L - 1)).map { b * L + $0 } }
+            let positions = (0..<B).flatMap { b in (0..<L).map { b * L + $0 } }
             let w = 1 / Float(positions.count)
             return (ids, .tokens(positions: positions, targets: positions.map { windows[$0 / L][$0 % L + 1] },
                                  weights: positions.map { _ in w }, excluded: config.maskTokenId))
@@ -68,12 +71,15 @@ public enum Objective: String, Sendable, CaseIterable {
             return (ids, .tokens(positions: positions, targets: targets, weights: weights, excluded: config.maskTokenId))
         case .planner:
             var labels = [Float](repeating: 0, count: B * L)
-            let ordinary = config.vocabSize - 2  // never draw the two specials as noise
+            let specials = specialIds.union([config.maskTokenId])
+            precondition(specials.count < config.vocabSize, "a vocabulary of special tokens only")
             for b in 0..<B {
                 let t = rng.uniform64()
                 for i in 0..<L where rng.uniform64() < t {
                     let original = ids[b * L + i]
-                    let noise = rng.int(below: ordinary)
+                    // Uniform over the ordinary ids: redraw a special (rejection keeps it uniform).
+                    var noise = rng.int(below: config.vocabSize)
+                    while specials.contains(noise) { noise = rng.int(below: config.vocabSize) }
                     ids[b * L + i] = noise
                     labels[b * L + i] = noise == original ? 0 : 1
                 }

@@ -152,7 +152,8 @@ public final class Trainer {
         for (k, chunk) in stride(from: 0, to: windows.count, by: 8).enumerated() {
             let part = Array(windows[chunk..<min(windows.count, chunk + 8)])
             let (ids, targets) = settings.objective.batch(part, length: config.contextLength, config: config,
-                                                          schedule: settings.schedule, seed: settings.seed, step: -1 - k)
+                                                          schedule: settings.schedule, seed: settings.seed, step: -1 - k,
+                                                          specialIds: data.specialIds)
             total += try backprop.validationLoss(ids: ids, batch: part.count, length: config.contextLength, targets: targets)
                 * Double(part.count)
         }
@@ -173,7 +174,7 @@ public final class Trainer {
         while step < totalSteps {
             let windows = data.trainingWindows(batch: settings.batch, length: L, seed: settings.seed, step: step)
             let (ids, targets) = settings.objective.batch(windows, length: L, config: config, schedule: settings.schedule,
-                                                          seed: settings.seed, step: step)
+                                                          seed: settings.seed, step: step, specialIds: data.specialIds)
             backprop.zeroGradients()
             backprop.dropoutKey = dropoutSeedKey ^ UInt64(step)
             let loss = try backprop.step(ids: ids, batch: settings.batch, length: L, targets: targets)
@@ -285,7 +286,7 @@ public final class Trainer {
         | tokens seen | \(tokensSeen) |
         | parameters | \(config.parameterCount) |
         | learning rate, warm-up, dropout | \(settings.learningRate) (cosine to 10%), \(settings.warmupSteps) steps, \(settings.dropout) |
-        | training data | \(data.train.count) tokens from \(data.documents) files (\(data.bytes) bytes); validation \(data.validation.count) tokens (last 1/\(TrainingData.validationFraction) of each file) |
+        | training data | \(data.train.count) tokens from \(data.documents) files (\(data.bytes) bytes); \(data.validationDescription) |
         | final train loss (mean of last 20 steps) | \(fixed(lastTrain, 4)) nats/token |
         | final validation loss | \(fixed(lastVal, 4)) nats/token |
 

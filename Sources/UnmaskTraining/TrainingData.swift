@@ -17,6 +17,14 @@ public struct TrainingData {
     public let validation: [Int]
     public let documents: Int
     public let bytes: Int
+    /// False when the held-out split was shorter than one window, so that validation
+    /// re-reads the last window of the training stream: the validation loss is then a
+    /// training loss. The trainer says so when it starts and in the model card.
+    public let validationHeldOut: Bool
+    /// Tokens in the held-out split (the last 1/20 of each file).
+    public let heldOutTokens: Int
+    /// The tokenizer's special ids (never drawn as the planner objective's noise).
+    public let specialIds: Set<Int>
 
     public static let validationFraction = 20
 
@@ -41,8 +49,11 @@ public struct TrainingData {
             throw UnmaskError("the corpus is too short: \(train.count) training tokens, but one window needs \(window + 2)")
         }
         self.train = train
-        self.validation = validation.count > window + 1 ? validation : Array(train.suffix(window + 1))
+        validationHeldOut = validation.count > window + 1
+        heldOutTokens = validation.count
+        self.validation = validationHeldOut ? validation : Array(train.suffix(window + 1))
         documents = paths.count
+        specialIds = Set(tokenizer.specialTokens.map(\.id))
         self.bytes = bytes
     }
 
@@ -58,6 +69,13 @@ public struct TrainingData {
     }
 
     /// Fixed, non-overlapping validation windows (at most `maxWindows`).
+    /// One line for the model card and the start of training.
+    public var validationDescription: String {
+        validationHeldOut
+            ? "validation \(validation.count) tokens (last 1/\(TrainingData.validationFraction) of each file)"
+            : "validation NOT held out: the last 1/\(TrainingData.validationFraction) of the files is \(heldOutTokens) tokens, shorter than one window, so validation re-reads the last window of the training stream (its loss is a training loss)"
+    }
+
     public func validationWindows(length: Int, maxWindows: Int) -> [[Int]] {
         var out: [[Int]] = []
         var start = 0

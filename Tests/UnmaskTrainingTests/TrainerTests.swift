@@ -73,6 +73,48 @@ final class TrainerTests: XCTestCase {
         XCTAssertNoThrow(try Transformer.load(directory: dir + "/ar"))
     }
 
+    /// `ar` trains all L positions of a window: position i's target is token i + 1, so the
+    /// window's extra last token is the last position's target. (Until issue 13 the last
+    /// position was never trained.)
+    func testAutoregressiveTargetsCoverEveryPosition() throws {
+        let c = ModelConfig(vocabSize: 50, dModel: 8, nLayers: 1, nHeads: 2, dFF: 8, contextLength: 4, maskTokenId: 49)
+        let windows = [[1, 2, 3, 4, 5], [11, 12, 13, 14, 15]]
+        let (ids, targets) = Objective.ar.batch(windows, length: 4, config: c, schedule: .linear, seed: 1, step: 0)
+        XCTAssertEqual(ids, [1, 2, 3, 4, 11, 12, 13, 14])
+        guard case let .tokens(positions, next, weights, _) = targets else { return XCTFail("token targets expected") }
+        XCTAssertEqual(positions, Array(0..<8))
+        XCTAssertEqual(next, [2, 3, 4, 5, 12, 13, 14, 15])
+        XCTAssertEqual(weights.map(Double.init).reduce(0, +), 1, accuracy: 1e-6)
+    }
+
+    /// The planner's noise is uniform over the ordinary ids wherever the specials sit
+    /// (here ids 0 and 1, where a loaded Hugging Face tokenizer may put them); it used to
+    /// assume they were the last two. 64 windows × 32 tokens, about half of them noised.
+    func testPlannerNoiseAvoidsSpecialsAnywhere() throws {
+        var c = ModelConfig(vocabSize: 12, dModel: 8, nLayers: 1, nHeads: 2, dFF: 8, contextLength: 32, maskTokenId: 0)
+        c.head = .binary
+        let windows = (0..<64).map { b in (0...32).map { 2 + ($0 + b) % 10 } }
+        let (ids, targets) = Objective.planner.batch(windows, length: 32, config: c, schedule: .linear, seed: 3, step: 0,
+                                                     specialIds: [0, 1])
+        guard case let .binary(labels, _) = targets else { return XCTFail("binary targets expected") }
+        XCTAssertFalse(ids.contains(0) || ids.contains(1))
+        // The top ids (10, 11) are ordinary here and must be drawn as noise too.
+        let noised = zip(ids, labels).filter { $0.1 == 1 }.map(\.0)
+        XCTAssertTrue(noised.contains(10) && noised.contains(11), "\(Set(noised).sorted())")
+    }
+
+    /// A held-out split shorter than a window is said to be one, not silently replaced.
+    func testShortValidationSplitIsReported() throws {
+        let corpus = try corpusFile()
+        let tok = try tokenizer(corpus)
+        let long = try TrainingData(corpus: [corpus], tokenizer: tok, window: 16)
+        XCTAssertTrue(long.validationHeldOut)
+        XCTAssertFalse(long.validationDescription.contains("NOT"))
+        let short = try TrainingData(corpus: [corpus], tokenizer: tok, window: long.heldOutTokens + 5)
+        XCTAssertFalse(short.validationHeldOut)
+        XCTAssertTrue(short.validationDescription.contains("NOT held out"), short.validationDescription)
+    }
+
     func testBadInputs() throws {
         let corpus = try corpusFile()
         let tok = try tokenizer(corpus)
