@@ -6,7 +6,7 @@
 //
 //   UnmaskSupport    JSON, atomic file writes, errors, signals, terminal (C helpers only)
 //   UnmaskTokenizer  byte-level BPE, utf8proc NFC, tokenizer.json
-//   UnmaskKernels    GEMM (ours + OpenBLAS), its worker pool, norms, activations
+//   UnmaskKernels    GEMM (ours + OpenBLAS, fp32; int8 via CInt8GEMM), worker pool, vector math
 //   UnmaskModel      config.json, safetensors (mmap), the transformer forward pass
 //   UnmaskDiffusion  schedules, corruption kernels, Philox, categorical draws, samplers
 //   UnmaskEvaluation held-out ELBO, evaluator perplexity, generative perplexity, entropy
@@ -65,9 +65,13 @@ let package = Package(
         .target(name: "UnmaskTokenizer", dependencies: ["UnmaskSupport", "CUtf8proc"]),
         .target(name: "CCPUFeatures"),
         .target(name: "UnmaskKernelsAVX512", swiftSettings: avx512KernelFlags),
+        // The int8 micro-kernels: Swift cannot emit VNNI, so they are C with intrinsics in
+        // functions marked for the AVX-512 target (no global -m flags; a runtime check picks
+        // them). Optimised in debug builds too: unoptimised they run ~40x slower.
+        .target(name: "CInt8GEMM", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "UnmaskKernels",
-            dependencies: ["UnmaskSupport", "CCPUFeatures", "UnmaskKernelsAVX512", "COpenBLAS"],
+            dependencies: ["UnmaskSupport", "CCPUFeatures", "UnmaskKernelsAVX512", "CInt8GEMM", "COpenBLAS"],
             swiftSettings: portableKernelFlags
         ),
         // The layers' row loops are vector code too: compiled like the kernels.

@@ -55,10 +55,15 @@ struct BenchForwardCommand: ParsableCommand {
             print("model: \(model ?? "random weights, standard config"), \(config.parameterCount) parameters, length \(length), head on \(allPositions ? "every position" : "one row per sequence")")
             print(BenchGEMMCommand.openBLASCoreLine())
         }
-        let engines = [
+        var engines = [
             ForwardBenchmark.Engine(compute: "fp32", backend: "unmask", matmul: MatMul(backend: .unmask)),
             ForwardBenchmark.Engine(compute: "fp32", backend: "openblas", matmul: MatMul(backend: .openblas)),
         ]
+        if Int8GEMM.available {
+            engines.append(ForwardBenchmark.Engine(compute: "int8", backend: "unmask", matmul: MatMul(backend: .unmask, compute: .int8)))
+        } else if !json {
+            print("int8: not measured (\(Compute.int8.unavailableReason(backend: .unmask) ?? ""))")
+        }
         for t in counts(threads, 1...64) {
             for batch in counts(batches, 1...256) {
                 let rows = try ForwardBenchmark.measure(config: config, source: source, batch: batch, threads: t, engines: engines,
@@ -75,7 +80,9 @@ struct BenchForwardCommand: ParsableCommand {
                     }
                 }
                 if !json, rows.count >= 2 {
-                    print("  ratio openblas/unmask (whole forward): \(fixed(rows[1].seconds / rows[0].seconds, 2))x")
+                    var ratios = "  whole forward: openblas/unmask-fp32 \(fixed(rows[1].seconds / rows[0].seconds, 2))x"
+                    if rows.count >= 3 { ratios += ", unmask-fp32/unmask-int8 \(fixed(rows[0].seconds / rows[2].seconds, 2))x" }
+                    print(ratios)
                 }
             }
         }

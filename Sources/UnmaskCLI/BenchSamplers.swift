@@ -23,6 +23,7 @@ struct BenchSamplersCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Tokens to generate (default: the model's context).") var length: Int?
     @Option(parsing: .unconditional, help: "Seed, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @OptionGroup var engine: EngineOptions
+    @OptionGroup var computeOptions: ComputeOptions
     @Flag(help: "One JSON object per line.") var json = false
 
     func validate() throws {
@@ -31,7 +32,7 @@ struct BenchSamplersCommand: ParsableCommand {
 
     func run() throws {
         let specs = try (samplers.isEmpty ? BenchSamplersCommand.defaultSamplers : samplers).map { try SamplerSpec.parse($0) }
-        let (denoiser, planner, origin) = try SamplerBenchmark.models(matmul: engine.matmul)
+        let (denoiser, planner, origin) = try SamplerBenchmark.models(matmul: try computeOptions.matmul(engine))
         let L = length ?? denoiser.maxLength
         guard L >= 1 && L <= denoiser.maxLength else {
             throw UnmaskError("--length \(L) is outside 1...\(denoiser.maxLength) (the model's context)")

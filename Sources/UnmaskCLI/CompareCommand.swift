@@ -36,6 +36,7 @@ struct CompareCommand: ParsableCommand {
     @Flag(help: "One JSON object per row.") var json = false
     @OptionGroup var vocabOptions: VocabOptions
     @OptionGroup var engine: EngineOptions
+    @OptionGroup var computeOptions: ComputeOptions
 
     func validate() throws {
         if replot != nil {
@@ -76,14 +77,14 @@ struct CompareCommand: ParsableCommand {
         }
         let specs = try samplers.map { try SamplerSpec.parse($0) }
         let vocab = try vocabOptions.loadNamed()
-        let denoiser = try TransformerDenoiser(model: models.required(.denoiser, tokenizer: vocab, matmul: engine.matmul))
-        let evaluator = try TransformerEvaluator(model: models.required(.evaluator, tokenizer: vocab, matmul: engine.matmul))
+        let denoiser = try TransformerDenoiser(model: models.required(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))
+        let evaluator = try TransformerEvaluator(model: models.required(.evaluator, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))
         // The reference text is read and checked before minutes of sampling, not after.
         let referenceWindows = try reference.map {
             try SamplerComparison.referenceWindows(tokens: TextPipeline.tokens(ofFile: $0, tokenizer: vocab.tokenizer).tokens,
                                                    samples: samples, length: length, name: $0)
         }
-        let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: engine.matmul)) : nil
+        let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: try computeOptions.matmul(engine))) : nil
         let entries = try specs.map { (name: $0.description, sampler: try DiffusionSampler(spec: $0, planner: plannerModel)) }
         let ownRow = SamplerComparison.evaluatorRowFits(length: length, evaluator: evaluator)
         let bar = ProgressBar("compare", total: samples * (specs.count + (ownRow ? 1 : 0)))

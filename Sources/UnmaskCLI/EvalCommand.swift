@@ -26,6 +26,7 @@ struct EvalCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed for the ELBO masks, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @OptionGroup var vocabOptions: VocabOptions
     @OptionGroup var engine: EngineOptions
+    @OptionGroup var computeOptions: ComputeOptions
     @Flag(help: "One JSON object.") var json = false
 
     func validate() throws {
@@ -41,8 +42,8 @@ struct EvalCommand: ParsableCommand {
     func evaluateText(_ path: String, _ vocab: LoadedTokenizer) throws {
         // Every input is checked before the first pass: a wrong evaluator used to be found
         // only after the denoiser's (long) ELBO pass.
-        let denoiser = try models.optional(.denoiser, tokenizer: vocab, matmul: engine.matmul).map(TransformerDenoiser.init)
-        let eval = try models.optional(.evaluator, tokenizer: vocab, matmul: engine.matmul).map(TransformerEvaluator.init)
+        let denoiser = try models.optional(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)).map(TransformerDenoiser.init)
+        let eval = try models.optional(.evaluator, tokenizer: vocab, matmul: try computeOptions.matmul(engine)).map(TransformerEvaluator.init)
         guard denoiser != nil || eval != nil else { throw UnmaskError("no denoiser or evaluator model found (pass --model or --evaluator)") }
         let bars = [ProgressBar("denoiser ELBO", total: 1000), ProgressBar("evaluator", total: 1000)]
         var current = -1
@@ -69,7 +70,7 @@ struct EvalCommand: ParsableCommand {
 
     /// Scores each sample as it is read (see `SampleFile`), so the file can hold any number.
     func evaluateSamples(_ path: String, _ vocab: LoadedTokenizer) throws {
-        let eval = try TransformerEvaluator(model: models.required(.evaluator, tokenizer: vocab, matmul: engine.matmul))
+        let eval = try TransformerEvaluator(model: models.required(.evaluator, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))
         var tally = GenerativePerplexityTally(evaluator: eval, endOfText: vocab.tokenizer.endOfTextId)
         var skipped = 0
         // An empty sample has nothing to score, and its entropy of 0 would pull the mean

@@ -41,6 +41,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "One JSON object per sample.") var json = false
     @OptionGroup var vocabOptions: VocabOptions
     @OptionGroup var engine: EngineOptions
+    @OptionGroup var computeOptions: ComputeOptions
 
     func validate() throws {
         if let length, length < 0 || length > GenerationCanvas.maxTokens {
@@ -66,11 +67,11 @@ struct GenerateCommand: ParsableCommand {
         try spec.draw.validate()
         let vocab = try vocabOptions.loadNamed()
         let tokenizer = vocab.tokenizer
-        let net = try models.required(.denoiser, tokenizer: vocab, matmul: engine.matmul)
+        let net = try models.required(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine))
         let denoiser = try TransformerDenoiser(model: net)
         var plannerModel: CorruptionPlanner?
         if spec.kind == .ddpd {
-            plannerModel = try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: engine.matmul))
+            plannerModel = try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))
         }
         let canvas = try template.map { try GenerationCanvas.template($0, tokenizer: tokenizer) }
             ?? GenerationCanvas.prompt(prompt, length: length ?? 64, tokenizer: tokenizer)

@@ -110,3 +110,18 @@ struct ModelSetOptions: ParsableArguments {
 
     func flag(_ role: Role) -> String { role == .denoiser ? "--model" : "--\(role.rawValue)" }
 }
+
+/// `--compute`, for the commands that run a model for inference (training is fp32).
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Arithmetic of the weight products: fp32 (reference) or int8 (AVX-512 VNNI; the head and attention stay fp32). Not the sampling draw's precision.")
+    var compute: Compute = .fp32
+
+    /// The engine's MatMul with this compute, or a one-line error when this CPU or backend
+    /// cannot run it.
+    func matmul(_ engine: EngineOptions) throws -> MatMul {
+        if let why = compute.unavailableReason(backend: engine.backend) { throw UnmaskError(why) }
+        return MatMul(backend: engine.backend, threads: engine.threads, compute: compute)
+    }
+}
+
+extension Compute: ExpressibleByArgument {}

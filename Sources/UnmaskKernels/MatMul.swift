@@ -3,11 +3,22 @@
 public struct MatMul: Sendable {
     public var backend: GEMMBackend
     public var threads: Int
+    /// The arithmetic of `linear` (the model's weight products): fp32, or int8 for the
+    /// weights that have an int8 copy (`Weight.prepareInt8`). `gemm` is always fp32.
+    public var compute: Compute
+    /// Quantized-activation scratch for the int8 path. Copies of a MatMul share it, so a
+    /// model takes its own (`withOwnScratch`): two models may then run on two threads.
+    let int8Scratch: Int8Scratch?
 
-    public init(backend: GEMMBackend = .unmask, threads: Int = 1) {
+    public init(backend: GEMMBackend = .unmask, threads: Int = 1, compute: Compute = .fp32) {
         self.backend = backend
         self.threads = max(1, threads)
+        self.compute = compute
+        int8Scratch = compute == .int8 ? Int8Scratch() : nil
     }
+
+    /// This MatMul with scratch of its own (for a model that may run beside others).
+    public func withOwnScratch() -> MatMul { MatMul(backend: backend, threads: threads, compute: compute) }
 
     /// C = [C +] op(A)·op(B)
     public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
@@ -28,6 +39,11 @@ public struct MatMul: Sendable {
     /// OpenBLAS multiplies by the raw W (it has no pre-packed interface).
     public func linear(m: Int, a: UnsafePointer<Float>, lda: Int, weight: Weight,
                        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false) {
+        if compute == .int8, backend == .unmask, let q = weight.int8, let scratch = int8Scratch {
+            Int8GEMM.linear(m: m, a: a, lda: lda, weight: q, c: c, ldc: ldc, accumulate: accumulate, threads: threads,
+                            scratch: scratch)
+            return
+        }
         switch backend {
         case .unmask where m > GEMM.skinnyRows:
             GEMM.gemmPacked(m: m, a: a, lda: lda, w: weight.packed, c: c, ldc: ldc, accumulate: accumulate,
@@ -57,6 +73,13 @@ public final class Weight: @unchecked Sendable {
     /// as the packed one, so a row's result does not depend on how many rows came with it.
     public let inOut: UnsafePointer<Float>
     private let ownedCopy: UnsafeMutablePointer<Float>?
+    /// The int8 copy, when the int8 path will use this weight (`prepareInt8`).
+    public private(set) var int8: Int8Weight?
+
+    /// Quantizes and packs the int8 copy (once; `refresh` keeps it current).
+    public func prepareInt8() {
+        if int8 == nil { int8 = Int8Weight(self) }
+    }
 
     public init(rows: Int, cols: Int, raw: UnsafePointer<Float>, transposed: Bool = false) {
         self.rows = rows
@@ -80,7 +103,10 @@ public final class Weight: @unchecked Sendable {
     public func refresh() { refreshCopies(packing: true) }
 
     private func refreshCopies(packing: Bool) {
-        if packing { packed.repack(from: raw, ld: transposed ? rows : cols, transposed: transposed) }
+        if packing {
+            packed.repack(from: raw, ld: transposed ? rows : cols, transposed: transposed)
+            int8?.repack(from: self)
+        }
         if let copy = ownedCopy {
             for r in 0..<rows { for c in 0..<cols { copy[r * cols + c] = raw[c * rows + r] } }
         }

@@ -21,7 +21,13 @@ import UnmaskSupport
 /// share a source).
 public final class Transformer {
     public let config: ModelConfig
-    public var matmul: MatMul
+    /// How the products run. Setting an int8 compute quantizes the block weights then.
+    public var matmul: MatMul {
+        didSet {
+            matmul = matmul.withOwnScratch()  // (no observer call from inside didSet)
+            prepareCompute()
+        }
+    }
     let source: TensorSource  // keeps the mapping (or buffer) alive
 
     struct Norm {
@@ -54,7 +60,7 @@ public final class Transformer {
         try config.validate()
         self.config = config
         self.source = source
-        self.matmul = matmul
+        self.matmul = matmul.withOwnScratch()
         let d = config.dModel, c = config
         func tensor(_ name: String, _ shape: [Int]) throws -> UnsafePointer<Float> { try source.float32(name, shape: shape) }
         func norm(_ prefix: String) throws -> Norm {
@@ -89,6 +95,7 @@ public final class Transformer {
         }
         rotary = c.positions == .rotary ? RotaryLayer(length: c.contextLength, headDim: c.headDim, theta: c.ropeTheta) : nil
         workspace = ActivationArena(config: c, training: false)
+        prepareCompute()
     }
 
     /// Loads `config.json` and `model.safetensors` from a model directory, validating
@@ -150,6 +157,9 @@ public final class Transformer {
     public func forwardForTraining(ids: [Int], batch: Int, length: Int, positions: [Int], arena: ActivationArena,
                                    dropout: Bool = false) throws -> UnsafeMutablePointer<Float> {
         precondition(arena.training, "forwardForTraining needs a training arena")
+        guard matmul.compute == .fp32 else {
+            throw UnmaskError("training runs in fp32 (--compute \(matmul.compute.rawValue) is for inference)")
+        }
         try check(ids: ids, batch: batch, length: length, positions: positions)
         guard positions.count <= batch * length else {
             throw UnmaskError("training: \(positions.count) head rows for a \(batch)x\(length) batch")
@@ -162,6 +172,14 @@ public final class Transformer {
     /// Makes room in a training arena (and its dropout factors) before they are filled.
     public func prepare(arena: ActivationArena, batch: Int, length: Int, headRows: Int, dropout: Bool) {
         arena.reserve(batch: batch, length: length, headRows: headRows, threads: matmul.threads, dropout: dropout)
+    }
+
+    /// The int8 path quantizes the four weight products of every block. The head stays
+    /// fp32: its logits are the sampled distribution itself, and in a sampler's call it
+    /// multiplies one row, where int8 would save nothing.
+    private func prepareCompute() {
+        guard matmul.compute == .int8 else { return }
+        for layer in layers { for w in [layer.qkv, layer.out, layer.up, layer.down] { w.prepareInt8() } }
     }
 
     /// Repacks every weight from its source, after training changed the values in place.

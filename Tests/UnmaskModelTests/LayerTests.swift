@@ -244,3 +244,27 @@ final class LayerTests: XCTestCase {
         check("binary cross-entropy gradient", bl, numericGradient(b, binaryLoss))
     }
 }
+
+/// The whole forward on the int8 path: the same output on 1 and 2 threads, bit for bit,
+/// and close to the fp32 forward.
+final class Int8ForwardTests: XCTestCase {
+    func testInt8ForwardIsDeterministicAndClose() throws {
+        try XCTSkipUnless(Int8GEMM.available, "no AVX-512 VNNI on this CPU")
+        let c = ModelConfig(vocabSize: 300, dModel: 64, nLayers: 2, nHeads: 4, dFF: 128, contextLength: 32, maskTokenId: 299)
+        let p = ParameterBuffer.random(config: c, seed: 3)
+        let ids = (0..<64).map { ($0 * 37) % 300 }
+        func run(_ compute: Compute, threads: Int) throws -> [Float] {
+            try Transformer(config: c, source: p, matmul: MatMul(threads: threads, compute: compute)).forward(ids: ids, batch: 2, length: 32)
+        }
+        let one = try run(.int8, threads: 1), two = try run(.int8, threads: 2), exact = try run(.fp32, threads: 1)
+        XCTAssertEqual(one.map(\.bitPattern), two.map(\.bitPattern))
+        let scale = exact.map(abs).max()!, diff = zip(one, exact).map { abs($0 - $1) }.max()!
+        print("int8 forward vs fp32: max diff \(diff) (largest logit \(scale))")
+        XCTAssertGreaterThan(diff, 0)  // really the int8 path
+        XCTAssertLessThan(diff / scale, 0.05)
+        // Training refuses it: int8 is for inference.
+        let training = try Transformer(config: c, source: p, matmul: MatMul(compute: .int8))
+        XCTAssertThrowsError(try training.forwardForTraining(ids: ids, batch: 2, length: 32, positions: [0],
+                                                             arena: ActivationArena(config: c, training: true)))
+    }
+}

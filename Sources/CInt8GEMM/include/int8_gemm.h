@@ -18,8 +18,8 @@
        colsum_j = sum_{p<k} q[p,j]                              (int32, padding excluded)
      If inv_j is not finite (amax_j == 0, or below ~3.7e-37) the column is zero: s_j = 0,
      all q = 0. The k..kp padding rows of the packed weight are 0. The quantization
-     multiplies by the inverse scale instead of dividing by s: vdivps would cost more
-     than the whole quantization of A otherwise does (measured 2-3x slower).
+     multiplies by the inverse scale instead of dividing by s: vdivps (~10 cycles per 16
+     floats) would dominate the quantization of A (measured 0.85 vs 0.5 ns per element).
 
    Activations (per call, by unmask_int8_quantize_rows), per row i, the same rule:
        a_i      = amax_i / 127.0f,   q[i,p] = clamp(round(A[i,p] * inv_i), -127, 127)
@@ -29,8 +29,9 @@
    Product:
        acc_ij = sum_{p<kp} u[i,p] * q[p,j]              (int32, exact, see limit below)
        dot_ij = acc_ij - 128 * colsum_j                 (= sum_p qA[i,p] * qW[p,j], exact)
-       v_ij   = (float)dot_ij * (a_i * s_j)             (two float multiplies, in this
-                                                         order, round-to-nearest, no FMA)
+       v_ij   = (float)dot_ij * (a_i * s_j)             (int -> float rounds to nearest
+                                                         even; then two float multiplies
+                                                         in this order; no FMA)
        C[i,j] = v_ij            or, with accumulate != 0,   C[i,j] = C[i,j] + v_ij
 
    Limit: |u * q| <= 255 * 127 = 32385, so acc fits int32 for kp <= 65536
@@ -40,8 +41,10 @@
    Expected error against the fp32 product, Gaussian A and W, k = 256..1024: max |err| /
    max |C| and rms err / rms C both about 1%. For inference, not training.
 
-   SPEED (one core of an AVX-512 VNNI Xeon, m = 128..1024): 400-650 GOP/s (2 m n k),
-   including quantizing A; the quantization costs 0.2-0.3 ns per element of A, so
+   SPEED (one core of a Xeon with AVX-512 VNNI, vpdpbusd peak ~680 GOP/s; 2 m n k ops):
+   m = 128..1024, k = 256..1024: gemm 550-720 GOP/s, 420-630 with quantizing A.
+   m = 4: ~500; m = 1: ~200 (reads all of W for one row: bandwidth-bound).
+   Quantizing A costs ~0.25 ns per element, a fifth of the time when n = 256, so
    quantize an input once when several weights multiply it (q, k, v). Use the int8 path
    only when unmask_int8_has_vnni(): the scalar fallback (~4.5 GOP/s) is there for
    correctness, not speed. The kernels need optimization: at -O0 (a debug build without

@@ -1,0 +1,51 @@
+import XCTest
+@testable import UnmaskKernels
+import UnmaskSupport
+
+/// The int8 path (Sources/CInt8GEMM behind Int8GEMM.linear): bit-identical to its scalar
+/// reference on any thread count, and within int8's error of the fp32 product.
+final class Int8GEMMTests: XCTestCase {
+    func gaussian(_ n: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { _ in
+            let u1 = max(rng.nextDouble(), 1e-300), u2 = rng.nextDouble()
+            return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
+        }
+    }
+
+    func testMatchesReferenceAndFP32() throws {
+        try XCTSkipUnless(Int8GEMM.available, "no AVX-512 VNNI on this CPU: the int8 path is refused there (tested in the CLI)")
+        // Shapes with tails everywhere: rows not a multiple of the 8-row tile, k not a
+        // multiple of 4, n not a multiple of 16; the model's shapes; a tied (transposed) weight.
+        for (m, k, n, transposed) in [(1, 5, 3, false), (13, 37, 45, false), (128, 256, 768, false), (130, 1024, 256, false),
+                                      (9, 64, 100, true)] {
+            let a = gaussian(m * k, seed: 1), w = gaussian(k * n, seed: 2)
+            try w.withUnsafeBufferPointer { wb in
+                let weight = Weight(rows: k, cols: n, raw: wb.baseAddress!, transposed: transposed)
+                weight.prepareInt8()
+                let q = try XCTUnwrap(weight.int8)
+                var reference = [Float](repeating: 0.5, count: m * n)
+                Int8GEMM.referenceLinear(m: m, a: a, lda: k, weight: q, c: &reference, ldc: n, accumulate: true)
+                for threads in [1, 2] {
+                    var c = [Float](repeating: 0.5, count: m * n)
+                    MatMul(threads: threads, compute: .int8).linear(m: m, a: a, lda: k, weight: weight, c: &c, ldc: n, accumulate: true)
+                    XCTAssertEqual(c.map(\.bitPattern), reference.map(\.bitPattern), "\(m)x\(k)x\(n) threads \(threads)")
+                }
+                // Against fp32: per-row and per-column int8 rounding gives ~1% relative error
+                // on Gaussian data (rms); 3% bounds the worst element over the largest |C|.
+                var exact = [Float](repeating: 0.5, count: m * n)
+                MatMul().linear(m: m, a: a, lda: k, weight: weight, c: &exact, ldc: n, accumulate: true)
+                let scale = exact.map { abs($0 - 0.5) }.max()!
+                let worst = zip(reference, exact).map { abs($0 - $1) }.max()!
+                print("int8 \(m)x\(k)x\(n)\(transposed ? " transposed" : ""): max diff vs fp32 \(worst) (largest |C| \(scale))")
+                XCTAssertLessThan(worst / scale, 0.03)
+            }
+        }
+    }
+
+    func testUnavailableIsExplained() {
+        XCTAssertNil(Compute.fp32.unavailableReason(backend: .openblas))
+        XCTAssertEqual(Compute.int8.unavailableReason(backend: .openblas), "--compute int8 runs on our kernels only (not --backend openblas)")
+        XCTAssertEqual(Compute.int8.unavailableReason(backend: .unmask) == nil, Int8GEMM.available)
+    }
+}
