@@ -14,11 +14,7 @@
 set -euo pipefail
 rounds=${1:-3}
 cd "$(dirname "$0")/.."
-if [ ! -x scratch/torchenv/bin/python ]; then
-  python3 -m venv scratch/torchenv
-  scratch/torchenv/bin/pip install --quiet torch numpy
-fi
-swift build -c release --product unmask >/dev/null
+source scripts/bench_setup.sh
 out=$(mktemp)
 computes=$(.build/release/unmask bench samplers --help | grep -q -- '--compute' && echo "fp32 int8" || echo "fp32")
 for round in $(seq "$rounds"); do

@@ -12,11 +12,7 @@ set -euo pipefail
 rounds=${1:-3}
 threads=${2:-2}
 cd "$(dirname "$0")/.."
-if [ ! -x scratch/torchenv/bin/python ]; then
-  python3 -m venv scratch/torchenv
-  scratch/torchenv/bin/pip install --quiet torch numpy
-fi
-swift build -c release --product unmask >/dev/null
+source scripts/bench_setup.sh
 for round in $(seq "$rounds"); do
   echo "round $round"
   scratch/torchenv/bin/python scripts/pytorch_train_throughput.py --threads "$threads" --steps 5

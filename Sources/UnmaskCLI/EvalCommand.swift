@@ -84,10 +84,11 @@ struct EvalCommand: ParsableCommand {
         }
         let r = tally.statistics
         if json {
-            print(JSON.line([("gen_ppl", .double(r.perplexity)), ("entropy", .double(r.entropy)),
+            print(JSON.line([("gen_ppl", .double(r.perplexity)), ("gen_ppl_standard_error", .double(r.perplexityStandardError)),
+                             ("entropy", .double(r.entropy)), ("entropy_standard_error", .double(r.entropyStandardError)),
                              ("samples", .int(r.samples)), ("tokens", .int(r.tokens)), ("skipped_empty", .int(skipped))]))
         } else {
-            print("\(r.samples) samples, \(r.tokens) tokens: generative perplexity \(fixed(r.perplexity, 2)), mean unigram entropy \(fixed(r.entropy, 3)) nats" + (skipped > 0 ? " (\(skipped) empty sample(s) skipped)" : ""))
+            print("\(r.samples) samples, \(r.tokens) tokens: generative perplexity \(fixed(r.perplexity, 2)) ± \(fixed(r.perplexityStandardError, 2)), mean unigram entropy \(fixed(r.entropy, 3)) ± \(fixed(r.entropyStandardError, 3)) nats" + (skipped > 0 ? " (\(skipped) empty sample(s) skipped)" : ""))
         }
     }
 }

@@ -83,6 +83,11 @@ public final class SafetensorsFile: @unchecked Sendable {
                 widened[index] = p
             }
             self.widened = widened
+            // The widened tensors no longer need their F16/BF16 pages: drop them from
+            // memory (a read-only private file mapping re-reads any page touched again, so
+            // this is safe for F32 data too). It takes the file's size off generate's
+            // peak memory.
+            if !widened.isEmpty { _ = madvise(map, fileSize, MADV_DONTNEED) }
         } catch {
             munmap(map, fileSize)
             throw error

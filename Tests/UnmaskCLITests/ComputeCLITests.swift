@@ -1,0 +1,44 @@
+import XCTest
+import UnmaskKernels
+
+/// `--compute`, `bench forward`'s rows and the OpenBLAS core warning, as a user sees them.
+final class ComputeCLITests: XCTestCase {
+    func testComputeOption() throws {
+        assertCleanFailure(try runUnmask(["generate", "--length", "8", "--compute", "int8", "--backend", "openblas"]),
+                           mentioning: "our kernels only")
+        guard Int8GEMM.available else {
+            assertCleanFailure(try runUnmask(["generate", "--length", "8", "--compute", "int8"]), mentioning: "VNNI")
+            return
+        }
+        // Same seed, same text on 1 and 2 threads, on the int8 path too.
+        let one = try runUnmask(["generate", "--length", "24", "--seed", "5", "--compute", "int8", "--threads", "1", "--json"])
+        let two = try runUnmask(["generate", "--length", "24", "--seed", "5", "--compute", "int8", "--threads", "2", "--json"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertEqual(withoutSeconds(one.stdout), withoutSeconds(two.stdout))
+        // Training has no --compute: it runs fp32.
+        XCTAssertNotEqual(try runUnmask(["train", "--compute", "int8"]).status, 0)
+    }
+
+    func testBenchForwardRowsAndCoreWarning() throws {
+        let r = try runUnmask(["bench", "forward", "--batches", "1", "--threads", "1", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = r.stdout.split(separator: "\n")
+        XCTAssertEqual(rows.count, Int8GEMM.available ? 3 : 2)
+        for row in rows {
+            for key in ["\"batch\":1", "\"threads\":1", "\"compute\":", "\"ms\":", "\"gflops\":", "\"gemm_share\":"] {
+                XCTAssertTrue(row.contains(key), "\(row) lacks \(key)")
+            }
+        }
+        XCTAssertEqual(rows.filter { $0.contains("\"compute\":\"int8\"") }.count, Int8GEMM.available ? 1 : 0)
+        // A generic OpenBLAS core is named and warned about, with the variable that fixes it.
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_CORETYPE"] = "Prescott"
+        let text = try runUnmask(["bench", "forward", "--batches", "1", "--threads", "1"], environment: env)
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.stdout.contains("OpenBLAS core: Prescott"), text.stdout)
+        #if arch(x86_64)
+        XCTAssertTrue(text.stdout.contains("warning: OpenBLAS runs its generic Prescott kernels"), text.stdout)
+        XCTAssertTrue(text.stdout.contains("OPENBLAS_CORETYPE="), text.stdout)
+        #endif
+    }
+}
