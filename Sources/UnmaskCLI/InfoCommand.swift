@@ -44,6 +44,7 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         let dir = try modelOptions.directory()
         let model = try Transformer.load(directory: dir)  // validates shapes, names and values
+        if HuggingFaceFolder.isHuggingFace(directory: dir) { return try printHuggingFace(dir, model) }
         let file = try SafetensorsFile(path: dir + "/model.safetensors")
         let sha = SHA256.hex(file.bytes)
         let c = model.config
@@ -66,6 +67,31 @@ struct InfoCommand: ParsableCommand {
         for t in file.tensors.sorted(by: { $0.begin < $1.begin }) {
             print("  \(padRight(t.name, 32)) \(t.dtype) \(t.shape)")
         }
+    }
+}
+
+extension InfoCommand {
+    /// A Hugging Face folder: its family, the config it maps to, and which of its tensors
+    /// serves as which of ours.
+    func printHuggingFace(_ dir: String, _ model: Transformer) throws {
+        let folder = try HuggingFaceFolder.open(directory: dir)
+        let c = model.config
+        let role = ModelRole.of(c)?.rawValue ?? "none"
+        if json {
+            print(JSON.line([
+                ("model", .string(dir)), ("family", .string(folder.family.rawValue)), ("role", .string(role)),
+                ("config", c.json), ("parameters", .int(c.parameterCount)),
+                ("tensor_map", .array(folder.tensorMap.map { .object([("ours", .string($0.ours)), ("theirs", .string($0.theirs))]) })),
+            ]))
+            return
+        }
+        print("model       \(dir) (Hugging Face folder)")
+        print("family      \(folder.family.rawValue), role \(role)")
+        print("config      \(c.json.serialized())")
+        print("parameters  \(c.parameterCount)")
+        print("tensors     \(folder.tensorMap.count), ours <- the folder's:")
+        let shapes = Dictionary(uniqueKeysWithValues: c.tensorShapes.map { ($0.name, $0.shape) })
+        for m in folder.tensorMap { print("  \(padRight(m.ours, 32)) <- \(m.theirs) \(shapes[m.ours] ?? [])") }
     }
 }
 

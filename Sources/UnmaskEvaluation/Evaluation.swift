@@ -3,6 +3,7 @@ import Glibc
 #endif
 import UnmaskDiffusion
 import UnmaskModel
+import UnmaskTokenizer
 import UnmaskSupport
 
 /// Measuring models and samples: the held-out ELBO of a denoiser, the NLL of text under a
@@ -158,18 +159,34 @@ public struct SampleStatistics: Sendable {
 public struct GenerativePerplexityTally {
     public let evaluator: CausalEvaluator
     public let endOfText: Int
+    /// The evaluator's own tokenizer, when it is not the samples' (a Hugging Face GPT-2):
+    /// samples are then scored by `RetokenizedRecipe`.
+    public let recipe: RetokenizedRecipe?
     var perSample: [(nats: Double, tokens: Int, entropy: Double)] = []
 
-    public init(evaluator: CausalEvaluator, endOfText: Int) {
+    /// `endOfText`: the end-of-text id in the evaluator's vocabulary (every sample is scored
+    /// after one, as a document start). With `evaluatorTokenizer`, samples come as text and
+    /// are retokenized by the published recipe instead.
+    public init(evaluator: CausalEvaluator, endOfText: Int, evaluatorTokenizer: Tokenizer? = nil) {
         self.evaluator = evaluator
         self.endOfText = endOfText
+        recipe = evaluatorTokenizer.map { RetokenizedRecipe(evaluator: evaluator, tokenizer: $0) }
     }
 
     public var samples: Int { perSample.count }
 
-    /// Scores one sample. Throws on an empty one (see `Evaluation.generativePerplexity`).
-    public mutating func add(_ sample: [Int]) throws {
+    /// Scores one sample, given as ids of the samples' tokenizer (and, when the evaluator has
+    /// a tokenizer of its own, as the text they decode to). Its entropy is that of `sample`,
+    /// the tokens the sampler wrote. Throws on an empty one (see
+    /// `Evaluation.generativePerplexity`).
+    public mutating func add(_ sample: [Int], text: String? = nil) throws {
         guard !sample.isEmpty else { throw UnmaskError("an empty sample has no tokens to score") }
+        if let recipe {
+            guard let text else { throw UnmaskError("an evaluator with its own tokenizer scores text: give the sample's text") }
+            let (n, count) = try recipe.score(text)
+            perSample.append((n, count, Evaluation.unigramEntropy(sample)))
+            return
+        }
         let (n, count) = try Evaluation.causalNLL(evaluator: evaluator, tokens: [endOfText] + sample)
         perSample.append((n, count, Evaluation.unigramEntropy(sample)))
     }
@@ -218,5 +235,47 @@ extension Evaluation {
             out.append(Array(seq.dropFirst()))
         }
         return out
+    }
+}
+
+/// Generative perplexity the way the MDLM, BD3-LM, DUO and ReMDM papers take it under
+/// GPT-2, written out so that a number from here can stand next to theirs:
+///
+///  1. each sample is decoded to text and encoded again by the evaluator's tokenizer (a
+///     `<|endoftext|>` in the text is the end-of-text token; no BOS is added, as GPT-2's
+///     tokenizer adds none);
+///  2. the tokens are cut after the first end of text (it is counted; what follows is not);
+///  3. they are scored in consecutive chunks of the evaluator's context; the first token of
+///     each chunk has no context and is not scored;
+///  4. the corpus-level figure is exp(Σ NLL / Σ tokens scored), summed in float64.
+///
+/// Where the papers' scripts differ: MDLM's `compute_generative_perplexity` (and DUO's,
+/// which keeps it) tokenizes the batch with padding, then counts every token that is not
+/// end of text plus each chunk's first end of text, so text after an end of text still
+/// counts there (step 2 here stops at it, as the engine issue asks); its padding is end of
+/// text and is not counted, as here. Samples without an end of text score the same. Both
+/// score chunks without overlap, as step 3.
+public struct RetokenizedRecipe {
+    public let evaluator: CausalEvaluator
+    public let tokenizer: Tokenizer
+
+    /// (Σ NLL in nats, tokens scored) of one sample's text.
+    public func score(_ text: String) throws -> (nats: Double, tokens: Int) {
+        var ids = try tokenizer.encode(utf8: Array(text.utf8), allowSpecial: true)
+        if let end = ids.firstIndex(of: tokenizer.endOfTextId) { ids = Array(ids[...end]) }
+        let L = evaluator.maxLength, V = evaluator.vocabSize
+        var nats = 0.0, count = 0
+        var start = 0
+        while start < ids.count {
+            let chunk = Array(ids[start..<min(ids.count, start + L)])
+            start += L
+            guard chunk.count >= 2 else { continue }
+            let logits = try evaluator.logits(window: chunk, positions: nil)
+            for i in 1..<chunk.count {
+                nats += Evaluation.nll(logits, row: i - 1, vocab: V, target: chunk[i], excluded: evaluator.excludedToken)
+                count += 1
+            }
+        }
+        return (nats, count)
     }
 }

@@ -25,7 +25,7 @@ public final class TransformerEvaluator: CausalEvaluator {
     public let model: Transformer
     public var vocabSize: Int { model.config.vocabSize }
     public var maxLength: Int { model.config.contextLength }
-    public var excludedToken: Int? { model.config.maskTokenId }
+    public var excludedToken: Int? { model.config.maskTokenId == ModelConfig.noMaskToken ? nil : model.config.maskTokenId }
 
     public init(model: Transformer) throws {
         try ModelRole.evaluator.check(model.config, name: "this model")

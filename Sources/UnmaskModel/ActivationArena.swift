@@ -53,7 +53,7 @@ public final class ActivationArena {
     var dff: UnsafeMutablePointer<Float>!          // (R, d_ff)  gradient of the MLP hidden layer
     var dqkv: UnsafeMutablePointer<Float>!         // (R, 3d)
     var dScores: UnsafeMutablePointer<Float>!      // (threads, L, L)
-    var normScratch: UnsafeMutablePointer<Float>!  // NormLayer.scratchFloats(R)
+    var reductionScratch: UnsafeMutablePointer<Float>!  // partial sums of the norm and bias gradients
 
     public init(config: ModelConfig, training: Bool) {
         self.config = config
@@ -104,7 +104,7 @@ public final class ActivationArena {
         func take() -> UnsafeMutablePointer<Float> { next.next()! }
         x = take(); branch = take(); finalIn = take(); finalOut = take(); finalRstd = take(); finalMean = take(); logits = take()
         if training {
-            dx = take(); dy = take(); dh = take(); dff = take(); dqkv = take(); dScores = take(); normScratch = take()
+            dx = take(); dy = take(); dh = take(); dff = take(); dqkv = take(); dScores = take(); reductionScratch = take()
         }
         slots = []
         for _ in 0..<(training ? config.nLayers : 1) {
@@ -140,7 +140,8 @@ public final class ActivationArena {
         let d = c.dModel, R = batch * L, out = c.head == .tokens ? c.vocabSize : 1
         for n in [R * d, training ? R * d : 0, P * d, P * d, P, P, P * out] { _ = piece(n) }
         if training {
-            for n in [R * d, R * d, R * d, R * c.dFF, R * 3 * d, threads * L * L, NormLayer.scratchFloats(rows: max(R, P), d: d)] {
+            for n in [R * d, R * d, R * d, R * c.dFF, R * 3 * d, threads * L * L, max(NormLayer.scratchFloats(rows: max(R, P), d: d),
+                                                                                    BiasLayer.scratchFloats(rows: R, n: max(3 * d, c.dFF)))] {
                 _ = piece(n)
             }
         }

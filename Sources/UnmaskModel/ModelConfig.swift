@@ -24,6 +24,8 @@ public struct ModelConfig: Equatable, Sendable {
     public var tiedEmbeddings: Bool = true
     public var attention: Attention = .bidirectional
     public var head: Head = .tokens
+    /// Biases on the four linear maps of every block (qkv, out, up, down), as GPT-2 has.
+    public var linearBias = false
     public var maskTokenId: Int
 
     public init(vocabSize: Int, dModel: Int, nLayers: Int, nHeads: Int, dFF: Int, contextLength: Int,
@@ -43,6 +45,10 @@ public struct ModelConfig: Equatable, Sendable {
 
     public var headDim: Int { dModel / nHeads }
 
+    /// `maskTokenId` of a model that has no mask token (a Hugging Face evaluator). The
+    /// denoiser role requires a real one.
+    public static let noMaskToken = -1
+
     /// Checks the numbers make a model; every message names the offending field.
     public func validate() throws {
         func need(_ ok: Bool, _ message: String) throws { if !ok { throw UnmaskError("config: \(message)") } }
@@ -53,7 +59,8 @@ public struct ModelConfig: Equatable, Sendable {
         try need(positions != .rotary || headDim % 2 == 0, "rotary positions need an even head size (d_model / n_heads = \(headDim))")
         try need(dFF >= 1 && dFF <= 1 << 16, "d_ff \(dFF) must be in 1...\(1 << 16)")
         try need(contextLength >= 1 && contextLength <= 1 << 16, "context_length \(contextLength) must be in 1...\(1 << 16)")
-        try need(maskTokenId >= 0 && maskTokenId < vocabSize, "mask_token_id \(maskTokenId) is outside the vocabulary")
+        try need(maskTokenId == ModelConfig.noMaskToken || (maskTokenId >= 0 && maskTokenId < vocabSize),
+                 "mask_token_id \(maskTokenId) is outside the vocabulary")
         try need(normEps > 0 && normEps < 1, "norm_eps \(normEps) must be in (0, 1)")
         try need(ropeTheta > 1 && ropeTheta.isFinite, "rope_theta \(ropeTheta) must be > 1")
         try need(head == .tokens || !tiedEmbeddings, "a binary head cannot be tied to the embeddings")
@@ -68,7 +75,7 @@ public struct ModelConfig: Equatable, Sendable {
             ("activation", .string(activation.rawValue)), ("positions", .string(positions.rawValue)),
             ("rope_theta", .double(ropeTheta)), ("tied_embeddings", .bool(tiedEmbeddings)),
             ("attention", .string(attention.rawValue)), ("head", .string(head.rawValue)),
-            ("mask_token_id", .int(maskTokenId)),
+            ("mask_token_id", .int(maskTokenId)), ("linear_bias", .bool(linearBias)),
             ("weight_layout", .string("in_out")),
         ])
     }
@@ -110,6 +117,10 @@ public struct ModelConfig: Equatable, Sendable {
         }
         c.attention = try choice("attention", c.attention)
         c.head = try choice("head", c.head)
+        if let t = value["linear_bias"] {
+            guard let b = t.boolValue else { throw UnmaskError("config: \"linear_bias\" must be true or false") }
+            c.linearBias = b
+        }
         try c.validate()
         return c
     }
@@ -136,11 +147,15 @@ public struct ModelConfig: Equatable, Sendable {
         }
         for l in 0..<nLayers {
             norm("layers.\(l).attn_norm")
-            t.append(("layers.\(l).attn.qkv.weight", [dModel, 3 * dModel]))
-            t.append(("layers.\(l).attn.out.weight", [dModel, dModel]))
+            func linear(_ name: String, _ nIn: Int, _ nOut: Int) {
+                t.append(("layers.\(l).\(name).weight", [nIn, nOut]))
+                if linearBias { t.append(("layers.\(l).\(name).bias", [nOut])) }
+            }
+            linear("attn.qkv", dModel, 3 * dModel)
+            linear("attn.out", dModel, dModel)
             norm("layers.\(l).mlp_norm")
-            t.append(("layers.\(l).mlp.up.weight", [dModel, dFF]))
-            t.append(("layers.\(l).mlp.down.weight", [dFF, dModel]))
+            linear("mlp.up", dModel, dFF)
+            linear("mlp.down", dFF, dModel)
         }
         norm("final_norm")
         switch head {

@@ -49,6 +49,9 @@ public enum ModelRole: String, Sendable, CaseIterable {
     /// `name`, its directory) and what it is instead.
     public func check(_ config: ModelConfig, name: String) throws {
         let actual = ModelRole.of(config)
+        if actual == self, self == .denoiser, config.maskTokenId == ModelConfig.noMaskToken {
+            throw UnmaskError("\(name) has no mask token, so it cannot be a denoiser")
+        }
         guard actual != self else { return }
         let what = actual.map { $0.withArticle } ?? "neither a denoiser, an evaluator nor a planner"
         throw UnmaskError("\(name) is \(what) (\(config.attention.rawValue) attention, \(config.head.rawValue) head), not \(withArticle): \(withArticle) needs \(requirement)")

@@ -48,13 +48,22 @@ public func referenceForward(config c: ModelConfig, source: TensorSource, ids: [
         }
     }
     let rows = B * L
+    /// y·W (+ b when the config has linear biases), W named `name`.weight, (nIn, nOut).
+    func linear(_ y: [Double], _ name: String, _ nIn: Int, _ nOut: Int) throws -> [Double] {
+        var out = matmul(y, rows, try t("\(name).weight", [nIn, nOut]), nIn, nOut)
+        if c.linearBias {
+            let b = try t("\(name).bias", [nOut])
+            for r in 0..<rows { for j in 0..<nOut { out[r * nOut + j] += b[j] } }
+        }
+        return out
+    }
     let embed = try t("embed.weight", [c.vocabSize, d])
     var x = [Double](repeating: 0, count: rows * d)
     let pos = c.positions == .learned ? try t("pos_embed.weight", [c.contextLength, d]) : []
     for r in 0..<rows { for i in 0..<d { x[r * d + i] = embed[ids[r] * d + i] + (pos.isEmpty ? 0 : pos[(r % L) * d + i]) } }
     for l in 0..<c.nLayers {
         let p = "layers.\(l)"
-        var qkv = matmul(try norm(x, "\(p).attn_norm"), rows, try t("\(p).attn.qkv.weight", [d, 3 * d]), d, 3 * d)
+        var qkv = try linear(try norm(x, "\(p).attn_norm"), "\(p).attn.qkv", d, 3 * d)
         if c.positions == .rotary {
             for r in 0..<rows { for h in 0..<H { rope(&qkv, r * 3 * d + h * dh, r % L); rope(&qkv, r * 3 * d + d + h * dh, r % L) } }
         }
@@ -75,14 +84,14 @@ public func referenceForward(config c: ModelConfig, source: TensorSource, ids: [
                 att[(b * L + i) * d + h * dh + e] = o
             }
         } } }
-        let o = matmul(att, rows, try t("\(p).attn.out.weight", [d, d]), d, d)
+        let o = try linear(att, "\(p).attn.out", d, d)
         for i in 0..<x.count { x[i] += o[i] * (branchFactors?[2 * l][i] ?? 1) }
-        var u = matmul(try norm(x, "\(p).mlp_norm"), rows, try t("\(p).mlp.up.weight", [d, c.dFF]), d, c.dFF)
+        var u = try linear(try norm(x, "\(p).mlp_norm"), "\(p).mlp.up", d, c.dFF)
         for i in 0..<u.count {
             let v = u[i]
             u[i] = c.activation == .gelu ? 0.5 * v * (1 + tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))) : v / (1 + exp(-v))
         }
-        let dn = matmul(u, rows, try t("\(p).mlp.down.weight", [c.dFF, d]), c.dFF, d)
+        let dn = try linear(u, "\(p).mlp.down", c.dFF, d)
         for i in 0..<x.count { x[i] += dn[i] * (branchFactors?[2 * l + 1][i] ?? 1) }
     }
     x = try norm(x, "final_norm")

@@ -42,6 +42,11 @@ public final class Transformer {
         let mlpNorm: Norm
         let up: Weight    // (d, d_ff)
         let down: Weight  // (d_ff, d)
+        // Biases (config.linearBias), nil otherwise.
+        let qkvBias: UnsafePointer<Float>?   // (3d)
+        let outBias: UnsafePointer<Float>?   // (d)
+        let upBias: UnsafePointer<Float>?    // (d_ff)
+        let downBias: UnsafePointer<Float>?  // (d)
     }
 
     let embed: UnsafePointer<Float>        // (V, d)
@@ -72,13 +77,18 @@ public final class Transformer {
         var layers: [Layer] = []
         for l in 0..<c.nLayers {
             let p = "layers.\(l)"
+            func bias(_ name: String, _ n: Int) throws -> UnsafePointer<Float>? {
+                c.linearBias ? try tensor("\(p).\(name).bias", [n]) : nil
+            }
             layers.append(Layer(
                 attnNorm: try norm("\(p).attn_norm"),
                 qkv: Weight(rows: d, cols: 3 * d, raw: try tensor("\(p).attn.qkv.weight", [d, 3 * d])),
                 out: Weight(rows: d, cols: d, raw: try tensor("\(p).attn.out.weight", [d, d])),
                 mlpNorm: try norm("\(p).mlp_norm"),
                 up: Weight(rows: d, cols: c.dFF, raw: try tensor("\(p).mlp.up.weight", [d, c.dFF])),
-                down: Weight(rows: c.dFF, cols: d, raw: try tensor("\(p).mlp.down.weight", [c.dFF, d]))))
+                down: Weight(rows: c.dFF, cols: d, raw: try tensor("\(p).mlp.down.weight", [c.dFF, d])),
+                qkvBias: try bias("attn.qkv", 3 * d), outBias: try bias("attn.out", d),
+                upBias: try bias("mlp.up", c.dFF), downBias: try bias("mlp.down", d)))
         }
         self.layers = layers
         finalNorm = try norm("final_norm")
@@ -111,6 +121,11 @@ public final class Transformer {
         guard Files.exists(directory + "/config.json") else {
             throw UnmaskError("\(directory) is not a model directory: it has no config.json")
         }
+        if HuggingFaceFolder.isHuggingFace(directory: directory) {
+            let folder = try HuggingFaceFolder.open(directory: directory)
+            try checkFinite(config: folder.config, source: folder.source, path: directory)
+            return try Transformer(config: folder.config, source: folder.source, matmul: matmul)
+        }
         let config = try ModelConfig.load(path: directory + "/config.json")
         let path = directory + "/model.safetensors"
         let file = try SafetensorsFile(path: path)
@@ -118,14 +133,19 @@ public final class Transformer {
         for t in file.tensors where !expected.contains(where: { $0.name.utf8.elementsEqual(t.name.utf8) }) {
             throw UnmaskError("\(path): unexpected tensor \(t.name) (not in this config)")
         }
-        for t in expected {
-            let p = try file.float32(t.name, shape: t.shape)
+        try checkFinite(config: config, source: file, path: path)
+        return try Transformer(config: config, source: file, matmul: matmul)
+    }
+
+    /// Every tensor the config needs, present with its shape and free of NaN and infinity.
+    static func checkFinite(config: ModelConfig, source: TensorSource, path: String) throws {
+        for t in config.tensorShapes {
+            let p = try source.float32(t.name, shape: t.shape)
             let n = t.shape.reduce(1, *)
             for i in 0..<n where !p[i].isFinite {
                 throw UnmaskError("\(path): tensor \(t.name) holds a non-finite value (\(p[i])) at index \(i)")
             }
         }
-        return try Transformer(config: config, source: file, matmul: matmul)
     }
 
     // MARK: Forward
@@ -219,16 +239,18 @@ public final class Transformer {
             s.xIn?.update(from: X, count: rows * d)
             if all { norm(layer.attnNorm, X, s.h1, rows: rows, rstd: s.rstd1, mean: s.mean1) }
             matmul.linear(m: rows, a: s.h1, lda: d, weight: layer.qkv, c: s.qkv, ldc: 3 * d)
+            if all, let b = layer.qkvBias { BiasLayer.forward(s.qkv, bias: b, rows: rows, n: 3 * d, threads: threads) }
             if all { RotaryLayer.forward(rotary, qkv: s.qkv, rows: rows, length: L, d: d, heads: c.nHeads, scale: scale, threads: threads) }
             AttentionLayer.forward(qkv: s.qkv, out: s.att, probs: s.probs, probsPerUnit: a.training, batch: B, length: L, d: d,
                                    heads: c.nHeads, causal: c.attention == .causal, matmul: matmul, softmax: all)
-            addBranch(input: s.att, weight: layer.out, keep: s.keepAttn, into: X, rows: rows, arena: a)
+            addBranch(input: s.att, weight: layer.out, bias: all ? layer.outBias : nil, keep: s.keepAttn, into: X, rows: rows, arena: a)
             // MLP branch: x ← x + drop(act(norm(x)·W_up)·W_down)
             s.xMid?.update(from: X, count: rows * d)
             if all { norm(layer.mlpNorm, X, s.h2, rows: rows, rstd: s.rstd2, mean: s.mean2) }
             matmul.linear(m: rows, a: s.h2, lda: d, weight: layer.up, c: s.uPre, ldc: c.dFF)
+            if all, let b = layer.upBias { BiasLayer.forward(s.uPre, bias: b, rows: rows, n: c.dFF, threads: threads) }
             if all { ActivationLayer.forward(c.activation, x: s.uPre, y: s.u, count: rows * c.dFF, threads: threads) }
-            addBranch(input: s.u, weight: layer.down, keep: s.keepMLP, into: X, rows: rows, arena: a)
+            addBranch(input: s.u, weight: layer.down, bias: all ? layer.downBias : nil, keep: s.keepMLP, into: X, rows: rows, arena: a)
         }
         // Gather the rows the head reads, normalise them, project.
         let P = positions.count
@@ -240,16 +262,18 @@ public final class Transformer {
         if let b = headBias { for i in 0..<(P * outputSize) { a.logits[i] += b[0] } }
     }
 
-    /// x ← x + input·W, or x ← x + (input·W) ⊙ keep with dropout factors.
-    private func addBranch(input: UnsafePointer<Float>, weight: Weight, keep: UnsafeMutablePointer<Float>?,
+    /// x ← x + (input·W + b), or x ← x + (input·W + b) ⊙ keep with dropout factors.
+    private func addBranch(input: UnsafePointer<Float>, weight: Weight, bias: UnsafePointer<Float>?, keep: UnsafeMutablePointer<Float>?,
                            into x: UnsafeMutablePointer<Float>, rows: Int, arena: ActivationArena) {
         let d = config.dModel
         guard let keep else {
             matmul.linear(m: rows, a: input, lda: weight.rows, weight: weight, c: x, ldc: d, accumulate: true)
+            if let bias { BiasLayer.forward(x, bias: bias, rows: rows, n: d, threads: matmul.threads) }
             return
         }
         let t = arena.branch!
         matmul.linear(m: rows, a: input, lda: weight.rows, weight: weight, c: t, ldc: d)
+        if let bias { BiasLayer.forward(t, bias: bias, rows: rows, n: d, threads: matmul.threads) }
         DropoutLayer.apply(t, keep: keep, count: rows * d, threads: matmul.threads)
         Parallel.chunks(rows * d, threads: matmul.threads) { range in for i in range { x[i] += t[i] } }
     }

@@ -30,7 +30,7 @@ extension Transformer {
         let (gFinal, gFinalBias) = try normGradients("final_norm")
         NormLayer.backward(c.norm, dy: a.dh, x: a.finalIn, rstd: a.finalRstd, mean: a.finalMean, rows: P, d: d,
                            weight: finalNorm.weight, dWeight: gFinal, dBias: gFinalBias, dx: a.dy, accumulate: false,
-                           scratch: a.normScratch, threads: threads)
+                           scratch: a.reductionScratch, threads: threads)
         let dX = a.dx!
         dX.update(repeating: 0, count: rows * d)
         for (j, p) in positions.enumerated() { for i in 0..<d { dX[p * d + i] += a.dy[j * d + i] } }
@@ -41,30 +41,40 @@ extension Transformer {
             let dDown = dropped(dX, keep: s.keepMLP, into: a.dy, count: rows * d)
             LinearLayer.backward(matmul: matmul, dy: dDown, x: s.u, rows: rows, weight: layer.down,
                                  dWeight: try g("\(pre).mlp.down.weight"), dx: a.dff)
+            if c.linearBias { try biasBackward(dDown, rows: rows, n: d, "\(pre).mlp.down.bias", a, grads) }
             ActivationLayer.backward(c.activation, dy: a.dff, x: s.uPre, count: rows * F, threads: threads)
+            if c.linearBias { try biasBackward(a.dff, rows: rows, n: F, "\(pre).mlp.up.bias", a, grads) }
             LinearLayer.backward(matmul: matmul, dy: a.dff, x: s.h2, rows: rows, weight: layer.up,
                                  dWeight: try g("\(pre).mlp.up.weight"), dx: a.dh)
             let (gw2, gb2) = try normGradients("\(pre).mlp_norm")
             NormLayer.backward(c.norm, dy: a.dh, x: s.xMid!, rstd: s.rstd2!, mean: s.mean2!, rows: rows, d: d,
                                weight: layer.mlpNorm.weight, dWeight: gw2, dBias: gb2, dx: dX, accumulate: true,
-                               scratch: a.normScratch, threads: threads)
+                               scratch: a.reductionScratch, threads: threads)
             // Attention branch: xMid = xIn + drop(attn(h1)·Wo)
             let dOut = dropped(dX, keep: s.keepAttn, into: a.dy, count: rows * d)
             LinearLayer.backward(matmul: matmul, dy: dOut, x: s.att, rows: rows, weight: layer.out,
                                  dWeight: try g("\(pre).attn.out.weight"), dx: a.dh)
+            if c.linearBias { try biasBackward(dOut, rows: rows, n: d, "\(pre).attn.out.bias", a, grads) }
             AttentionLayer.backward(dout: a.dh, qkv: s.qkv, probs: s.probs, dqkv: a.dqkv, scratch: a.dScores,
                                     batch: B, length: L, d: d, heads: c.nHeads, matmul: matmul)
             RotaryLayer.backward(rotary, dqkv: a.dqkv, rows: rows, length: L, d: d, heads: c.nHeads,
                                  scale: 1 / Float(c.headDim).squareRoot(), threads: threads)
+            if c.linearBias { try biasBackward(a.dqkv, rows: rows, n: 3 * d, "\(pre).attn.qkv.bias", a, grads) }
             LinearLayer.backward(matmul: matmul, dy: a.dqkv, x: s.h1, rows: rows, weight: layer.qkv,
                                  dWeight: try g("\(pre).attn.qkv.weight"), dx: a.dh)
             let (gw1, gb1) = try normGradients("\(pre).attn_norm")
             NormLayer.backward(c.norm, dy: a.dh, x: s.xIn!, rstd: s.rstd1!, mean: s.mean1!, rows: rows, d: d,
                                weight: layer.attnNorm.weight, dWeight: gw1, dBias: gb1, dx: dX, accumulate: true,
-                               scratch: a.normScratch, threads: threads)
+                               scratch: a.reductionScratch, threads: threads)
         }
         EmbeddingLayer.backward(ids: ids, dx: dX, dTable: try g("embed.weight"),
                                 dPositions: c.positions == .learned ? try g("pos_embed.weight") : nil, length: L, d: d)
+    }
+
+    private func biasBackward(_ dy: UnsafePointer<Float>, rows: Int, n: Int, _ name: String, _ a: ActivationArena,
+                              _ grads: ParameterBuffer) throws {
+        BiasLayer.backward(dy: dy, rows: rows, n: n, dBias: try grads.mutablePointer(name), scratch: a.reductionScratch,
+                           threads: matmul.threads)
     }
 
     /// The gradient through a dropout: dy ⊙ keep into `scratch`, or dy itself when off.

@@ -26,7 +26,13 @@ public final class Tokenizer: Sendable {
     /// Special (added) tokens, in file order.
     public let specialTokens: [(content: String, id: Int)]
     public let endOfTextId: Int
+    /// The mask token's id, or `Tokenizer.noMask` for a tokenizer without one (a Hugging
+    /// Face evaluator's, e.g. GPT-2's): such a tokenizer can serve an evaluator only.
     public let maskId: Int
+    public static let noMask = -1
+    /// Whether `encode` NFC-normalises (the `tokenizer.json` normalizer is NFC; GPT-2's
+    /// has none, and encoding its text must not change it).
+    public let normalizesNFC: Bool
 
     let byteToken: [Int32]
     let mergeTable: MergeTable
@@ -36,7 +42,7 @@ public final class Tokenizer: Sendable {
     /// - tokenBytes: id -> bytes for every ordinary token (index = id); special ids may
     ///   appear here too (their entry is ignored) or lie past the end.
     public init(tokenBytes ordinary: [[UInt8]?], merges: [(left: Int32, right: Int32, merged: Int32)],
-                specialTokens: [(content: String, id: Int)]) throws {
+                specialTokens: [(content: String, id: Int)], requireMask: Bool = true, normalizesNFC: Bool = true) throws {
         var size = ordinary.count
         for s in specialTokens { size = max(size, s.id + 1) }
         var bytes = [[UInt8]](repeating: [], count: size)
@@ -85,7 +91,12 @@ public final class Tokenizer: Sendable {
             return s.id
         }
         self.endOfTextId = try find(Tokenizer.endOfTextToken)
-        self.maskId = try find(Tokenizer.maskToken)
+        if requireMask || specialTokens.contains(where: { $0.content == Tokenizer.maskToken }) {
+            self.maskId = try find(Tokenizer.maskToken)
+        } else {
+            self.maskId = Tokenizer.noMask
+        }
+        self.normalizesNFC = normalizesNFC
         self.vocabSize = size
         self.tokenBytes = bytes
         self.merges = merges
@@ -114,6 +125,13 @@ public final class Tokenizer: Sendable {
             switch segment {
             case let .special(id): out.append(Int32(id))
             case let .text(range):
+                guard normalizesNFC else {
+                    guard String(validating: bytes[range], as: UTF8.self) != nil else {
+                        throw UnmaskError("the text is not valid UTF-8")
+                    }
+                    bytes[range].withUnsafeBufferPointer { encodeNormalized($0, cache: &cache, scratch: &scratch, into: &out) }
+                    continue
+                }
                 let normalized = try bytes[range].withUnsafeBufferPointer { try TextNormalization.nfc($0) }
                 normalized.withUnsafeBufferPointer { encodeNormalized($0, cache: &cache, scratch: &scratch, into: &out) }
             }

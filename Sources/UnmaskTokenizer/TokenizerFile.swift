@@ -3,28 +3,31 @@ import UnmaskSupport
 // Reading and writing Hugging Face `tokenizer.json`.
 //
 // We accept exactly the configuration we implement, and say so when a file differs:
-//   normalizer     {"type": "NFC"}              (null is accepted too: no normalisation)
+//   normalizer     {"type": "NFC"}              (null is accepted too: no normalisation, as GPT-2's)
 //   pre_tokenizer  {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true}
 //   decoder        {"type": "ByteLevel"}         (or null)
 //   model          {"type": "BPE", "vocab": {...}, "merges": [...]} with no dropout,
 //                  no unk token, no subword prefix/suffix, no byte fallback
-//   added_tokens   the specials; `<|endoftext|>` and `<|mask|>` are required.
+//   added_tokens   the specials; `<|endoftext|>` is required, and `<|mask|>` too unless the
+//                  caller asks for an evaluator's tokenizer (requireMask: false).
 // Merges may be "left right" strings (older files) or ["left", "right"] pairs (newer).
 // Vocabulary keys are byte-level alphabet strings; they are converted to bytes at once
 // and every table is keyed by bytes or ids.
 
 extension Tokenizer {
     /// Loads `tokenizer.json`; every problem is a one-line UnmaskError naming the file.
-    public static func load(path: String) throws -> Tokenizer {
+    public static func load(path: String, requireMask: Bool = true) throws -> Tokenizer {
         let bytes = try Files.read(path, limit: 1 << 30)
         do {
-            return try parse(json: bytes)
+            return try parse(json: bytes, requireMask: requireMask)
         } catch let e as UnmaskError {
             throw UnmaskError("\(path): \(e.message)")
         }
     }
 
-    public static func parse(json bytes: [UInt8]) throws -> Tokenizer {
+    /// `requireMask: false` accepts a tokenizer without `<|mask|>` (an evaluator's: GPT-2's
+    /// tokenizer.json has only `<|endoftext|>`); its `maskId` is then `Tokenizer.noMask`.
+    public static func parse(json bytes: [UInt8], requireMask: Bool = true) throws -> Tokenizer {
         let root: JSONValue
         do {
             root = try JSON.parse(bytes)
@@ -97,7 +100,9 @@ extension Tokenizer {
             }
             merges.append((li, ri, mi))
         }
-        return try Tokenizer(tokenBytes: ordinary, merges: merges, specialTokens: specials)
+        let normalizer = root["normalizer"]
+        return try Tokenizer(tokenBytes: ordinary, merges: merges, specialTokens: specials, requireMask: requireMask,
+                             normalizesNFC: normalizer != nil && !normalizer!.isNull)
     }
 
     static func checkUnsupported(model: JSONValue) throws {

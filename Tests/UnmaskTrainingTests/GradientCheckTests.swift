@@ -120,6 +120,15 @@ final class GradientCheckTests: XCTestCase {
     /// Dropout's backward: the reference forward multiplied by the same 0 or 1/(1−p)
     /// factors, differentiated numerically, with the same threshold.
     func testDropout() throws { try check(.ar, dropout: 0.3) { _ in } }
+    /// GPT-2's block: LayerNorm with bias, learned positions, causal, biases on every linear map.
+    func testLinearBiasesGPT2Block() throws {
+        try check(.ar, dropout: 0.2) {
+            $0.linearBias = true
+            $0.norm = .layernorm
+            $0.positions = .learned
+            $0.attention = .causal
+        }
+    }
     func testPlannerObjective() throws { try check(.planner) { $0.head = .binary; $0.tiedEmbeddings = false } }
     func testOpenBLASBackendGivesTheSameGradients() throws {
         let c = ModelConfig(vocabSize: 13, dModel: 8, nLayers: 1, nHeads: 2, dFF: 12, contextLength: 6, maskTokenId: 12)

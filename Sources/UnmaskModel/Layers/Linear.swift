@@ -23,3 +23,36 @@ enum LinearLayer {
         }
     }
 }
+
+/// A linear map's bias: y ← y + b on every row, and db += Σ_rows dy.
+enum BiasLayer {
+    /// y (rows, n) += b (n), rows over the threads.
+    static func forward(_ y: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, n: Int, threads: Int) {
+        Parallel.rows(rows, width: n, threads: threads) { range in
+            for r in range { for j in 0..<n { y[r * n + j] += bias[j] } }
+        }
+    }
+
+    /// Rows per block of the partial sums (fixed, like NormLayer's: the same gradient for
+    /// any thread count).
+    static let blockRows = 32
+
+    /// Floats of scratch `backward` needs.
+    static func scratchFloats(rows: Int, n: Int) -> Int { (rows + blockRows - 1) / blockRows * n }
+
+    /// dBias (n) += Σ_rows dy (rows, n), summed in blocks of 32 rows then the blocks in order.
+    static func backward(dy: UnsafePointer<Float>, rows: Int, n: Int, dBias: UnsafeMutablePointer<Float>,
+                         scratch: UnsafeMutablePointer<Float>, threads: Int) {
+        let blocks = (rows + blockRows - 1) / blockRows
+        Parallel.rows(blocks, width: blockRows * n, threads: threads) { range in
+            for block in range {
+                let partial = scratch + block * n
+                partial.update(repeating: 0, count: n)
+                for r in (block * blockRows)..<min(rows, (block + 1) * blockRows) {
+                    for j in 0..<n { partial[j] += dy[r * n + j] }
+                }
+            }
+        }
+        for block in 0..<blocks { for j in 0..<n { dBias[j] += scratch[block * n + j] } }
+    }
+}

@@ -1,0 +1,205 @@
+import UnmaskSupport
+
+/// A Hugging Face model folder, as `huggingface-cli download NAME --local-dir DIR` leaves
+/// it: `config.json` naming the family (`model_type`, or `architectures`), the weights in
+/// `model.safetensors` or in shards listed by `model.safetensors.index.json`, and
+/// `tokenizer.json`. Each supported family maps its config onto `ModelConfig` and its
+/// tensor names onto ours (`tensorMap`), so the one engine runs it; the weights are read
+/// in place from the files, in the layout the family stores them.
+///
+/// Supported so far: GPT-2 (`gpt2` … `gpt2-xl`), as an evaluator. Anything else is refused
+/// with a one-line error that names the family.
+public struct HuggingFaceFolder {
+    public enum Family: String, Sendable, CaseIterable {
+        case gpt2
+    }
+
+    public let directory: String
+    public let family: Family
+    public let config: ModelConfig
+    /// (our name, the folder's name) for every tensor the model uses, in our order.
+    public let tensorMap: [(ours: String, theirs: String)]
+    /// The weights under our names.
+    public let source: RenamedTensorSource
+
+    /// True when `directory/config.json` is a Hugging Face config (it names a
+    /// `model_type` or `architectures`) rather than one of ours.
+    public static func isHuggingFace(directory: String) -> Bool {
+        guard let bytes = try? Files.read(directory + "/config.json", limit: 1 << 20),
+              let json = try? JSON.parse(bytes) else { return false }
+        return json["architecture"]?.stringValue != "unmask-transformer"
+            && (json["model_type"] != nil || json["architectures"] != nil)
+    }
+
+    public static func open(directory: String) throws -> HuggingFaceFolder {
+        let configPath = directory + "/config.json"
+        let json: JSONValue
+        do {
+            json = try JSON.parse(try Files.read(configPath, limit: 1 << 20))
+        } catch let e as JSONParseError {
+            throw UnmaskError("\(configPath): \(e)")
+        }
+        let family = try Family.of(json, path: configPath)
+        let weights = try ShardedSafetensors(directory: directory)
+        let (config, map) = try family.describe(json, tensorNames: Set(weights.names), path: configPath)
+        let mapped = Set(map.map(\.theirs))
+        for name in weights.names where !mapped.contains(name) && !family.ignores(name) {
+            throw UnmaskError("\(directory): unexpected tensor \(name) for a \(family.rawValue) model with this config.json")
+        }
+        let source = RenamedTensorSource(files: weights, names: Dictionary(uniqueKeysWithValues: map.map { ($0.ours, $0.theirs) }),
+                                         directory: directory)
+        return HuggingFaceFolder(directory: directory, family: family, config: config, tensorMap: map, source: source)
+    }
+}
+
+extension HuggingFaceFolder.Family {
+    static func of(_ json: JSONValue, path: String) throws -> Self {
+        let type = json["model_type"]?.stringValue
+        let architectures = json["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        if type == "gpt2" || architectures.contains(where: { $0.hasPrefix("GPT2") }) { return .gpt2 }
+        let named = type ?? architectures.first ?? "unnamed"
+        throw UnmaskError("\(path): model family \"\(named)\" is not supported (Unmask reads: \(Self.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+
+    /// Tensors a folder of this family may hold that the model does not use: GPT-2's
+    /// attention-mask buffers, saved by older versions of transformers.
+    func ignores(_ name: String) -> Bool {
+        switch self {
+        case .gpt2: return name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") || name == "lm_head.weight"
+        }
+    }
+
+    /// The ModelConfig and the tensor-name map of a config.json of this family.
+    func describe(_ json: JSONValue, tensorNames: Set<String>, path: String) throws -> (ModelConfig, [(ours: String, theirs: String)]) {
+        func int(_ key: String) throws -> Int {
+            guard let v = json[key]?.intValue else { throw UnmaskError("\(path): missing or non-integer \"\(key)\"") }
+            return v
+        }
+        switch self {
+        case .gpt2:
+            let d = try int("n_embd")
+            let inner = json["n_inner"]?.intValue ?? 4 * d  // null: 4·n_embd
+            // Mask token: none. An evaluator never sees one.
+            var c = ModelConfig(vocabSize: try int("vocab_size"), dModel: d, nLayers: try int("n_layer"), nHeads: try int("n_head"),
+                                dFF: inner, contextLength: try int("n_positions"), maskTokenId: ModelConfig.noMaskToken)
+            c.norm = .layernorm
+            c.normEps = json["layer_norm_epsilon"]?.doubleValue ?? 1e-5
+            c.positions = .learned
+            c.attention = .causal
+            c.head = .tokens
+            c.linearBias = true
+            c.activation = .gelu
+            let activation = json["activation_function"]?.stringValue ?? "gelu_new"
+            // GPT-2 uses GELU's tanh form ("gelu_new"); the erf form would differ by ~1e-3.
+            guard ["gelu_new", "gelu_pytorch_tanh", "gelu_fast"].contains(activation) else {
+                throw UnmaskError("\(path): activation_function \"\(activation)\" is not supported (Unmask's GELU is the tanh form, gelu_new)")
+            }
+            if json["scale_attn_by_inverse_layer_idx"]?.boolValue == true {
+                throw UnmaskError("\(path): scale_attn_by_inverse_layer_idx is not supported")
+            }
+            if json["scale_attn_weights"]?.boolValue == false {
+                throw UnmaskError("\(path): scale_attn_weights false is not supported (attention is scaled by 1/sqrt(head size))")
+            }
+            if json["tie_word_embeddings"]?.boolValue == false {
+                throw UnmaskError("\(path): an untied GPT-2 head (tie_word_embeddings false) is not supported")
+            }
+            c.tiedEmbeddings = true
+            try c.validate()
+            // Files from GPT2LMHeadModel prefix every name with "transformer."; the
+            // original checkpoints do not.
+            let prefix = tensorNames.contains("transformer.wte.weight") ? "transformer." : ""
+            var map: [(ours: String, theirs: String)] = []
+            func both(_ ours: String, _ theirs: String) {
+                map.append((ours + ".weight", prefix + theirs + ".weight"))
+                map.append((ours + ".bias", prefix + theirs + ".bias"))
+            }
+            map.append(("embed.weight", prefix + "wte.weight"))
+            map.append(("pos_embed.weight", prefix + "wpe.weight"))
+            for l in 0..<c.nLayers {
+                both("layers.\(l).attn_norm", "h.\(l).ln_1")
+                both("layers.\(l).attn.qkv", "h.\(l).attn.c_attn")     // Conv1D: stored (in, out), as ours
+                both("layers.\(l).attn.out", "h.\(l).attn.c_proj")
+                both("layers.\(l).mlp_norm", "h.\(l).ln_2")
+                both("layers.\(l).mlp.up", "h.\(l).mlp.c_fc")
+                both("layers.\(l).mlp.down", "h.\(l).mlp.c_proj")
+            }
+            both("final_norm", "ln_f")
+            return (c, map)
+        }
+    }
+}
+
+/// The tensors of one `model.safetensors`, or of the shards `model.safetensors.index.json`
+/// lists, by name.
+public final class ShardedSafetensors {
+    public let files: [SafetensorsFile]
+    let fileOf: [String: Int]
+    public var names: [String] { Array(fileOf.keys).sorted() }
+
+    public init(directory: String) throws {
+        let single = directory + "/model.safetensors", index = directory + "/model.safetensors.index.json"
+        if Files.exists(single) {
+            let f = try SafetensorsFile(path: single)
+            files = [f]
+            fileOf = Dictionary(f.tensors.map { ($0.name, 0) }, uniquingKeysWith: { a, _ in a })
+            return
+        }
+        guard Files.exists(index) else {
+            throw UnmaskError("\(directory) has neither model.safetensors nor model.safetensors.index.json")
+        }
+        let json: JSONValue
+        do {
+            json = try JSON.parse(try Files.read(index, limit: 1 << 26))
+        } catch let e as JSONParseError {
+            throw UnmaskError("\(index): \(e)")
+        }
+        guard let pairs = json["weight_map"]?.objectPairs else { throw UnmaskError("\(index): no \"weight_map\" object") }
+        var shardNames: [String] = [], shardIndex: [String: Int] = [:], fileOf: [String: Int] = [:]
+        for (tensor, value) in pairs {
+            guard let shard = value.stringValue, !shard.contains("/") else {
+                throw UnmaskError("\(index): tensor \(tensor) has no shard file name")
+            }
+            if shardIndex[shard] == nil {
+                shardIndex[shard] = shardNames.count
+                shardNames.append(shard)
+            }
+            fileOf[tensor] = shardIndex[shard]!
+        }
+        var files: [SafetensorsFile] = []
+        for shard in shardNames {
+            guard Files.exists(directory + "/" + shard) else {
+                throw UnmaskError("\(directory): shard \(shard), listed in model.safetensors.index.json, is missing")
+            }
+            files.append(try SafetensorsFile(path: directory + "/" + shard))
+        }
+        for (tensor, i) in fileOf where !files[i].tensors.contains(where: { $0.name == tensor }) {
+            throw UnmaskError("\(directory): tensor \(tensor) is not in \(shardNames[i]), where the index puts it")
+        }
+        self.files = files
+        self.fileOf = fileOf
+    }
+
+    func float32(_ name: String, shape: [Int]) throws -> UnsafePointer<Float>? {
+        guard let i = fileOf[name] else { return nil }
+        return try files[i].float32(name, shape: shape)
+    }
+}
+
+/// A TensorSource that answers our tensor names from a folder's own names.
+public final class RenamedTensorSource: TensorSource {
+    let files: ShardedSafetensors
+    let names: [String: String]
+    let directory: String
+
+    init(files: ShardedSafetensors, names: [String: String], directory: String) {
+        (self.files, self.names, self.directory) = (files, names, directory)
+    }
+
+    public func float32(_ name: String, shape: [Int]) throws -> UnsafePointer<Float> {
+        guard let theirs = names[name] else { throw UnmaskError("\(directory): no tensor maps to \(name)") }
+        guard let p = try files.float32(theirs, shape: shape) else {
+            throw UnmaskError("\(directory): tensor \(theirs) is missing (the config needs it, shape \(shape))")
+        }
+        return p
+    }
+}
