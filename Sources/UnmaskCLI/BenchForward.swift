@@ -22,6 +22,10 @@ struct BenchForwardCommand: ParsableCommand {
     )
 
     @Option(help: "Model directory to time (default: random weights, standard config).") var model: String?
+    @Option(help: "Instead of --model, random weights in a published model's shape: gpt2, gpt2-medium, gpt2-large, gpt2-xl.")
+    var preset: String?
+    @Option(help: "Sequence length (default: the model's context).") var length: Int?
+    @Option(help: "Interleaved rounds per median (1...100).") var rounds = 7
     @Option(help: "Thread counts to measure, comma-separated.") var threads = "1,2"
     @Option(help: "Batch sizes to measure, comma-separated.") var batches = "1,8"
     @Flag(help: "The head on every position, not one per sequence.") var allPositions = false
@@ -30,6 +34,11 @@ struct BenchForwardCommand: ParsableCommand {
     func validate() throws {
         if counts(threads, 1...64).isEmpty { throw ValidationError("--threads must list thread counts in 1...64, e.g. 1,2") }
         if counts(batches, 1...256).isEmpty { throw ValidationError("--batches must list batch sizes in 1...256, e.g. 1,8") }
+        if rounds < 1 || rounds > 100 { throw ValidationError("--rounds must be in 1...100") }
+        if let preset, ForwardBenchmark.presets[preset] == nil {
+            throw ValidationError("--preset must be one of \(ForwardBenchmark.presets.keys.sorted().joined(separator: ", "))")
+        }
+        if model != nil && preset != nil { throw ValidationError("give --model or --preset, not both") }
     }
 
     /// Every entry must be a number in the range: "1,x" is an error, not "1".
@@ -46,13 +55,24 @@ struct BenchForwardCommand: ParsableCommand {
             let loaded = try Transformer.load(directory: model)  // validates the folder first
             config = loaded.config
             source = try SafetensorsFile(path: model + "/model.safetensors")
+        } else if let preset {
+            config = ForwardBenchmark.presets[preset]!
+            // The weights, their packed copy and the int8 copy (a quarter) must fit.
+            let need = Double(config.parameterCount) * 4 * 2.25, have = Double(physicalMemoryBytes())
+            if have > 0 && need > 0.8 * have {
+                throw UnmaskError("--preset \(preset) needs about \(fixed(need / 1e9, 1)) GB; this machine has \(fixed(have / 1e9, 1)) GB")
+            }
+            source = ParameterBuffer.random(config: config, seed: 1)
         } else {
             config = .standard
             source = ParameterBuffer.random(config: config, seed: 1)
         }
-        let length = config.contextLength
+        let length = self.length ?? config.contextLength
+        guard length >= 1 && length <= config.contextLength else {
+            throw UnmaskError("--length \(length) must be in 1...\(config.contextLength) (the model's context)")
+        }
         if !json {
-            print("model: \(model ?? "random weights, standard config"), \(config.parameterCount) parameters, length \(length), head on \(allPositions ? "every position" : "one row per sequence")")
+            print("model: \(model ?? preset.map { "random weights, \($0) shape" } ?? "random weights, standard config"), \(config.parameterCount) parameters, length \(length), head on \(allPositions ? "every position" : "one row per sequence")")
             print(BenchGEMMCommand.openBLASCoreLine())
         }
         var engines = [
@@ -66,8 +86,8 @@ struct BenchForwardCommand: ParsableCommand {
         }
         for t in counts(threads, 1...64) {
             for batch in counts(batches, 1...256) {
-                let rows = try ForwardBenchmark.measure(config: config, source: source, batch: batch, threads: t, engines: engines,
-                                                        allPositions: allPositions)
+                let rows = try ForwardBenchmark.measure(config: config, source: source, batch: batch, length: length, threads: t,
+                                                        engines: engines, allPositions: allPositions, rounds: rounds)
                 for r in rows {
                     if json {
                         print(JSON.line([("batch", .int(r.batch)), ("length", .int(r.length)), ("threads", .int(r.threads)),

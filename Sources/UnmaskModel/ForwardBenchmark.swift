@@ -31,6 +31,23 @@ public enum ForwardBenchmark {
         }
     }
 
+    /// Random-weight stand-ins for published models, by name: the GPT-2 sizes (learned
+    /// positions, LayerNorm, biases, causal, context 1024, vocabulary 50257). Timing needs
+    /// only the shapes; the weights are drawn locally.
+    public static let presets: [String: ModelConfig] = {
+        func gpt2(_ d: Int, _ layers: Int, _ heads: Int) -> ModelConfig {
+            var c = ModelConfig(vocabSize: 50257, dModel: d, nLayers: layers, nHeads: heads, dFF: 4 * d, contextLength: 1024,
+                                maskTokenId: ModelConfig.noMaskToken)
+            c.norm = .layernorm
+            c.positions = .learned
+            c.attention = .causal
+            c.linearBias = true
+            return c
+        }
+        return ["gpt2": gpt2(768, 12, 12), "gpt2-medium": gpt2(1024, 24, 16), "gpt2-large": gpt2(1280, 36, 20),
+                "gpt2-xl": gpt2(1600, 48, 25)]
+    }()
+
     /// Multiply–adds ×2 of one forward: per layer the four weight products and attention's
     /// two (L, L) products per head, then the head on `headRows` rows. Norms, softmax and
     /// the activation are not counted (they are O(rows·d), not O(rows·d²)).
@@ -45,9 +62,9 @@ public enum ForwardBenchmark {
     /// `batch` random sequences of the context length. `allPositions`: the head on every
     /// row (the ancestral sampler's call); otherwise on one row per sequence (the
     /// first-hitting sampler's call).
-    public static func measure(config: ModelConfig, source: TensorSource, batch: Int, threads: Int, engines: [Engine],
-                               allPositions: Bool) throws -> [Row] {
-        let length = config.contextLength
+    public static func measure(config: ModelConfig, source: TensorSource, batch: Int, length: Int? = nil, threads: Int,
+                               engines: [Engine], allPositions: Bool, rounds: Int = 7) throws -> [Row] {
+        let length = length ?? config.contextLength
         var rng = SplitMix64(seed: 5)
         // Any ids will do: the time does not depend on them.
         let ids = (0..<(batch * length)).map { _ in Int(rng.next() % UInt64(config.vocabSize)) }
@@ -60,7 +77,7 @@ public enum ForwardBenchmark {
             bodies.append { _ = try! model.forward(ids: ids, batch: batch, length: length, positions: positions) }
             bodies.append { try! model.forwardMatrixProductsOnly(ids: ids, batch: batch, length: length, positions: positions) }
         }
-        let times = interleavedMedianSeconds(bodies, rounds: 7, batchSeconds: 0.1, between: { _ in
+        let times = interleavedMedianSeconds(bodies, rounds: rounds, batchSeconds: 0.1, between: { _ in
             // Let the other engine's spinning workers sleep first (see GEMMBenchmark).
             if threads > 1 { usleep(useconds_t(WorkerPool.spinSeconds * 5e6)) }
         })
