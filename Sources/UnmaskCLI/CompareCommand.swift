@@ -78,7 +78,8 @@ struct CompareCommand: ParsableCommand {
         let specs = try samplers.map { try SamplerSpec.parse($0) }
         let vocab = try vocabOptions.loadNamed()
         let denoiser = try TransformerDenoiser(model: models.required(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))
-        let evaluator = try TransformerEvaluator(model: models.required(.evaluator, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))
+        let scoring = try models.scoringEvaluator(tokenizer: vocab, matmul: try computeOptions.matmul(engine))
+        let evaluator = scoring.evaluator
         // The reference text is read and checked before minutes of sampling, not after.
         let referenceWindows = try reference.map {
             try SamplerComparison.referenceWindows(tokens: TextPipeline.tokens(ofFile: $0, tokenizer: vocab.tokenizer).tokens,
@@ -89,8 +90,9 @@ struct CompareCommand: ParsableCommand {
         let ownRow = SamplerComparison.evaluatorRowFits(length: length, evaluator: evaluator)
         let bar = ProgressBar("compare", total: samples * (specs.count + (ownRow ? 1 : 0)))
         let rows = try SamplerComparison.run(samplers: entries, denoiser: denoiser, evaluator: evaluator, samples: samples,
-                                             length: length, seed: seed.value, endOfText: vocab.tokenizer.endOfTextId,
-                                             referenceWindows: referenceWindows, batch: batch, block: block) { done, _ in bar.update(done) }
+                                             length: length, seed: seed.value, endOfText: scoring.endOfText,
+                                             referenceWindows: referenceWindows, batch: batch, block: block,
+                                             retokenizing: scoring.ownTokenizer.map { (vocab.tokenizer, $0) }) { done, _ in bar.update(done) }
         bar.finish()
         try report(rows, samples: samples, length: length)
     }

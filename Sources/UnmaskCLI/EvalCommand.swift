@@ -70,22 +70,9 @@ struct EvalCommand: ParsableCommand {
 
     /// Scores each sample as it is read (see `SampleFile`), so the file can hold any number.
     func evaluateSamples(_ path: String, _ vocab: LoadedTokenizer) throws {
-        var tally: GenerativePerplexityTally
-        if let dir = models.evaluator, HuggingFaceFolder.isHuggingFace(directory: dir) {
-            // A Hugging Face evaluator (GPT-2) reads text with its own tokenizer: the
-            // published recipe (RetokenizedRecipe) scores each sample's decoded text.
-            let model = try Transformer.load(directory: dir, matmul: try computeOptions.matmul(engine))
-            try ModelRole.evaluator.check(model.config, name: "--evaluator \(dir)")
-            let own = try Tokenizer.load(path: dir + "/tokenizer.json", requireMask: false)
-            guard own.vocabSize <= model.config.vocabSize else {
-                throw UnmaskError("\(dir)/tokenizer.json has \(own.vocabSize) ids but the model only \(model.config.vocabSize): they do not belong together")
-            }
-            tally = GenerativePerplexityTally(evaluator: try TransformerEvaluator(model: model), endOfText: own.endOfTextId,
-                                              evaluatorTokenizer: own)
-        } else {
-            let eval = try TransformerEvaluator(model: models.required(.evaluator, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))
-            tally = GenerativePerplexityTally(evaluator: eval, endOfText: vocab.tokenizer.endOfTextId)
-        }
+        let scoring = try models.scoringEvaluator(tokenizer: vocab, matmul: try computeOptions.matmul(engine))
+        var tally = GenerativePerplexityTally(evaluator: scoring.evaluator, endOfText: scoring.endOfText,
+                                              evaluatorTokenizer: scoring.ownTokenizer)
         var skipped = 0
         // An empty sample has nothing to score, and its entropy of 0 would pull the mean
         // down: it is left out, and said so.

@@ -135,6 +135,24 @@ struct ModelSetOptions: ParsableArguments {
     }
 
     func flag(_ role: Role) -> String { role == .denoiser ? "--model" : "--\(role.rawValue)" }
+
+    /// The evaluator that scores samples: ours (sharing the samples' tokenizer), or a
+    /// Hugging Face folder with a tokenizer of its own (GPT-2), which then scores decoded
+    /// text by the published recipe. `endOfText` is in the evaluator's vocabulary.
+    func scoringEvaluator(tokenizer: LoadedTokenizer, matmul: MatMul) throws
+        -> (evaluator: TransformerEvaluator, endOfText: Int, ownTokenizer: Tokenizer?) {
+        guard let dir = evaluator, HuggingFaceFolder.isHuggingFace(directory: dir) else {
+            let m = try required(.evaluator, tokenizer: tokenizer, matmul: matmul)
+            return (try TransformerEvaluator(model: m), tokenizer.tokenizer.endOfTextId, nil)
+        }
+        let model = try Transformer.load(directory: dir, matmul: matmul)
+        try ModelRole.evaluator.check(model.config, name: "--evaluator \(dir)")
+        let own = try Tokenizer.load(path: dir + "/tokenizer.json", requireMask: false)
+        guard own.vocabSize <= model.config.vocabSize else {
+            throw UnmaskError("\(dir)/tokenizer.json has \(own.vocabSize) ids but the model only \(model.config.vocabSize): they do not belong together")
+        }
+        return (try TransformerEvaluator(model: model), own.endOfTextId, own)
+    }
 }
 
 /// `--compute`, for the commands that run a model for inference (training is fp32).

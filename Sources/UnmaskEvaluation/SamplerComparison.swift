@@ -1,4 +1,5 @@
 import UnmaskDiffusion
+import UnmaskTokenizer
 import UnmaskSupport
 
 /// `unmask compare` as a library call: samplers side by side on the same seeds, each row
@@ -54,17 +55,28 @@ public enum SamplerComparison {
     public static func run(samplers: [(name: String, sampler: DiffusionSampler)], denoiser: Denoiser,
                            evaluator: CausalEvaluator, samples: Int, length: Int, seed: UInt64, endOfText: Int,
                            referenceWindows: [[Int]]?, batch: Int = 8, block: Int? = nil,
+                           retokenizing: (samples: Tokenizer, evaluator: Tokenizer)? = nil,
                            progress: ((Int, Int) -> Void)? = nil) throws -> [Row] {
+        // An evaluator with a tokenizer of its own (a Hugging Face GPT-2) scores text by the
+        // published recipe: every sample and reference window is decoded first, and its own
+        // samples are drawn in its tokens and decoded with its tokenizer.
+        func newTally() -> GenerativePerplexityTally {
+            GenerativePerplexityTally(evaluator: evaluator, endOfText: endOfText, evaluatorTokenizer: retokenizing?.evaluator)
+        }
+        func add(_ ids: [Int], to tally: inout GenerativePerplexityTally, tokenizer: Tokenizer? = nil) throws {
+            let text = try (tokenizer ?? retokenizing?.samples).map { try $0.decodeText(ids) }
+            try tally.add(ids, text: text)
+        }
         var rows: [Row] = []
         let ownRow = evaluatorRowFits(length: length, evaluator: evaluator)
         let total = samples * (samplers.count + (ownRow ? 1 : 0))
         let canvas = [Int](repeating: denoiser.maskId, count: length)
         for (i, entry) in samplers.enumerated() {
-            var tally = GenerativePerplexityTally(evaluator: evaluator, endOfText: endOfText)
+            var tally = newTally()
             var calls = 0, seconds = 0.0
             try Generation.run(sampler: entry.sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch,
                                seed: seed, block: block) { j, sequence, nfe, time in
-                try tally.add(sequence)
+                try add(sequence, to: &tally)
                 calls += nfe
                 seconds += time
                 progress?(i * samples + j + 1, total)
@@ -73,16 +85,17 @@ public enum SamplerComparison {
                             secondsPerSample: seconds / Double(samples)))
         }
         if let referenceWindows {
-            let stats = try Evaluation.generativePerplexity(evaluator: evaluator, samples: referenceWindows, endOfText: endOfText)
-            rows.append(Row(name: "held-out text", statistics: stats, nfe: nil, secondsPerSample: nil))
+            var tally = newTally()
+            for window in referenceWindows { try add(window, to: &tally) }
+            rows.append(Row(name: "held-out text", statistics: tally.statistics, nfe: nil, secondsPerSample: nil))
         }
         if ownRow {
-            var tally = GenerativePerplexityTally(evaluator: evaluator, endOfText: endOfText)
+            var tally = newTally()
             for j in 0..<samples {
                 // Sample j alone is stream j, exactly as in one call for all of them.
                 let own = try Evaluation.autoregressiveSamples(evaluator: evaluator, count: 1, length: length, seed: seed,
                                                                endOfText: endOfText, firstStream: UInt64(j))
-                try tally.add(own[0])
+                try add(own[0], to: &tally, tokenizer: retokenizing?.evaluator)
                 progress?(samplers.count * samples + j + 1, total)
             }
             rows.append(Row(name: "evaluator samples (T=1)", statistics: tally.statistics, nfe: Double(length), secondsPerSample: nil))

@@ -22,6 +22,26 @@ final class HuggingFaceCLITests: XCTestCase {
         XCTAssertEqual(row["gen_ppl"] as! Double, expected, accuracy: 1e-4 * expected)
     }
 
+    /// compare under a GPT-2 evaluator: the bundled denoiser's samples (its 4096-token
+    /// vocabulary) are decoded and scored by the tiny GPT-2 with its own tokenizer; the
+    /// evaluator's own samples are drawn in its tokens. Same rows, same numbers, on 1 and 2
+    /// threads.
+    func testCompareWithGPT2Evaluator() throws {
+        func run(_ threads: String) throws -> CLIResult {
+            try runUnmask(["compare", "--evaluator", folder, "--sampler", "fhs", "--samples", "3", "--length", "12",
+                           "--threads", threads, "--json"])
+        }
+        let one = try run("1"), two = try run("2")
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let rows = one.stdout.split(separator: "\n")
+        XCTAssertTrue(rows.contains { $0.contains("\"sampler\":\"fhs\"") }, one.stdout)
+        XCTAssertTrue(rows.contains { $0.contains("evaluator samples") }, one.stdout)
+        func untimed(_ s: String) -> [String] {
+            s.split(separator: "\n").map { $0.split(separator: ",").filter { !$0.hasPrefix("\"seconds_per_sample\"") }.joined(separator: ",") }
+        }
+        XCTAssertEqual(untimed(one.stdout), untimed(two.stdout))
+    }
+
     func testBadFoldersFailCleanly() throws {
         let dir = NSTemporaryDirectory() + "unmask-hfcli-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
