@@ -2,13 +2,15 @@
 family, written by the reference implementation itself, with its float32 logits and loss
 on fixed ids. The Swift tests load each folder and must match without Python.
 
-    python3 -m venv scratch/torchenv && scratch/torchenv/bin/pip install torch transformers
-    scratch/torchenv/bin/python scripts/make_hf_fixtures.py
+    python3 -m venv scratch/torchenv && scratch/torchenv/bin/pip install torch transformers tokenizers \
+        safetensors omegaconf einops huggingface_hub
+    git clone https://github.com/kuleshov-group/mdlm /tmp/mdlm     # for the DiT fixture
+    scratch/torchenv/bin/python scripts/make_hf_fixtures.py /tmp/mdlm
 
 A tiny byte-level BPE tokenizer in GPT-2's configuration is trained with `tokenizers` on a
 few Austen sentences and saved as the folder's tokenizer.json.
 
-Families so far:
+Families so far (the MDLM DiT only when a checkout of the MDLM repository is given):
   gpt2-tiny   transformers.GPT2LMHeadModel (the GPT-2 evaluator family: learned positions,
               LayerNorm with bias, GELU-tanh "gelu_new", biases everywhere, Conv1D weights
               stored (in, out), tied head). Weights drawn with initializer_range 0.2 (the
@@ -112,5 +114,90 @@ def gpt2_tiny():
     print("gpt2-tiny:", os.listdir(out), "loss", golden["loss"])
 
 
+def install_flash_attn_shim():
+    """MDLM's dit.py calls two flash_attn kernels (CUDA only). This stands in for them on the
+    CPU with the same contracts: in-place rotary on q and k of a packed qkv (non-interleaved,
+    cos/sin of half the head size), and non-causal attention over equal-length sequences."""
+    import sys, types
+    import torch.nn.functional as F
+
+    def apply_rotary_emb_qkv_(qkv, cos, sin):
+        half = cos.shape[-1]
+        for part in (0, 1):
+            x = qkv[:, :, part]
+            x1, x2 = x[..., :half].clone(), x[..., half:2 * half].clone()
+            c, s_ = cos[None, :, None, :], sin[None, :, None, :]
+            x[..., :half] = x1 * c - x2 * s_
+            x[..., half:2 * half] = x1 * s_ + x2 * c
+        return qkv
+
+    def flash_attn_varlen_qkvpacked_func(qkv, cu_seqlens, max_seqlen, dropout_p, causal=False):
+        total, _, h, d = qkv.shape
+        b = total // max_seqlen
+        q, k, v = qkv.view(b, max_seqlen, 3, h, d).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+        return out.permute(0, 2, 1, 3).reshape(total, h, d)
+
+    flash_attn = types.ModuleType("flash_attn")
+    layers = types.ModuleType("flash_attn.layers")
+    rotary = types.ModuleType("flash_attn.layers.rotary")
+    interface = types.ModuleType("flash_attn.flash_attn_interface")
+    rotary.apply_rotary_emb_qkv_ = apply_rotary_emb_qkv_
+    interface.flash_attn_varlen_qkvpacked_func = flash_attn_varlen_qkvpacked_func
+    flash_attn.layers, layers.rotary, flash_attn.flash_attn_interface = layers, rotary, interface
+    sys.modules.update({"flash_attn": flash_attn, "flash_attn.layers": layers,
+                        "flash_attn.layers.rotary": rotary, "flash_attn.flash_attn_interface": interface})
+
+
+def mdlm_tiny(mdlm_repo):
+    """MDLM's DiT (models/dit.py of github.com/kuleshov-group/mdlm, run from a local checkout
+    given on the command line, with the flash_attn stand-in above), in the layout of the
+    Hugging Face kuleshov-group/mdlm-owt folder: config.json with model_type "mdlm" and its
+    keys, tensors under "backbone.". Random weights, with the zero-initialised adaLN and
+    output layers drawn too (otherwise the modulation is the identity and the logits 0)."""
+    import subprocess, sys
+    import safetensors.torch
+    install_flash_attn_shim()
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("mdlm_dit", os.path.join(mdlm_repo, "models", "dit.py"))
+    dit = importlib.util.module_from_spec(spec)  # dit.py alone: models/__init__ pulls in Mamba's CUDA kernels
+    spec.loader.exec_module(dit)
+    commit = subprocess.run(["git", "-C", mdlm_repo, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    torch.manual_seed(0)
+    tok = tiny_tokenizer()
+    vocab = tok.get_vocab_size() + 1  # MDLM appends its mask token after the tokenizer's ids
+    cfg = {"model": {"hidden_size": 32, "cond_dim": 16, "n_heads": 4, "n_blocks": 2, "dropout": 0.0,
+                     "scale_by_sigma": False, "length": 32}}
+    model = dit.DIT(cfg, vocab_size=vocab).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.randn_like(p) * (0.3 if "adaLN" in name or "output_layer" in name else 0.2))
+            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name.endswith("norm_final.weight"):
+                p.add_(1.0)
+    out = os.path.join(OUT, "mdlm-tiny")
+    os.makedirs(out, exist_ok=True)
+    state = {"backbone." + k: v.contiguous() for k, v in model.state_dict().items()}
+    safetensors.torch.save_file(state, os.path.join(out, "model.safetensors"))
+    config = {"architectures": ["MDLM"], "model_type": "mdlm", "vocab_size": vocab, "model_length": 32,
+              "hidden_dim": 32, "cond_dim": 16, "n_blocks": 2, "n_heads": 4, "dropout": 0.0,
+              "time_conditioning": False}
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    tok.save(os.path.join(out, "tokenizer.json"))
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, vocab, (2, 16), generator=g)
+    ids[0, 3:9] = vocab - 1  # masked positions, as a denoiser sees them
+    with torch.no_grad():
+        logits = model(ids, torch.zeros(2))  # sigma = 0: MDLM without time conditioning
+    golden = {"mdlm_commit": commit, "torch": torch.__version__, "ids": ids.tolist(),
+              "logits": logits.float().flatten().tolist()}
+    with open(os.path.join(out, "golden.json"), "w") as f:
+        json.dump(golden, f)
+    print("mdlm-tiny:", os.listdir(out), "commit", commit)
+
+
 if __name__ == "__main__":
+    import sys
     gpt2_tiny()
+    if len(sys.argv) > 1:
+        mdlm_tiny(sys.argv[1])

@@ -76,7 +76,7 @@ struct CompareCommand: ParsableCommand {
             return
         }
         let specs = try samplers.map { try SamplerSpec.parse($0) }
-        let vocab = try vocabOptions.loadNamed()
+        let vocab = try vocabOptions.loadNamed(forModel: models.model)
         let denoiser = try TransformerDenoiser(model: models.required(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))
         let scoring = try models.scoringEvaluator(tokenizer: vocab, matmul: try computeOptions.matmul(engine))
         let evaluator = scoring.evaluator

@@ -35,7 +35,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let vocab = try vocabOptions.loadNamed()
+        let vocab = try vocabOptions.loadNamed(forModel: models.model)
         if let text { try evaluateText(text, vocab) } else { try evaluateSamples(samples!, vocab) }
     }
 

@@ -65,7 +65,7 @@ struct GenerateCommand: ParsableCommand {
         if let topP { spec.draw.topP = topP }
         if let precision { spec.draw.precision = precision }
         try spec.draw.validate()
-        let vocab = try vocabOptions.loadNamed()
+        let vocab = try vocabOptions.loadNamed(forModel: models.model)
         let tokenizer = vocab.tokenizer
         let net = try models.required(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine))
         let denoiser = try TransformerDenoiser(model: net)

@@ -34,6 +34,22 @@ struct VocabOptions: ParsableArguments {
 
     func load() throws -> Tokenizer { try loadNamed().tokenizer }
 
+    /// The tokenizer for `model` (a denoiser directory, if one was given): --vocab, else the
+    /// model's own tokenizer.json when it is a Hugging Face folder, else the bundled one. A
+    /// Hugging Face denoiser's tokenizer without a mask token (GPT-2's, for MDLM) gets
+    /// `<|mask|>` appended after its ids, MDLM's rule; the model's config is then checked
+    /// against it like any other pairing.
+    func loadNamed(forModel model: String?) throws -> LoadedTokenizer {
+        guard let model, HuggingFaceFolder.isHuggingFace(directory: model) else { return try loadNamed() }
+        let path = vocab ?? model + "/tokenizer.json"
+        guard Files.exists(path) else {
+            throw UnmaskError("\(model) has no tokenizer.json: pass the tokenizer it was trained with (--vocab FILE)")
+        }
+        var tokenizer = try Tokenizer.load(path: path, requireMask: false)
+        if tokenizer.maskId == Tokenizer.noMask { tokenizer = try tokenizer.appendingMaskToken() }
+        return LoadedTokenizer(tokenizer: tokenizer, name: path)
+    }
+
     func loadNamed() throws -> LoadedTokenizer {
         if let vocab { return LoadedTokenizer(tokenizer: try Tokenizer.load(path: vocab), name: vocab) }
         guard let path = Files.locateResource("vocab/tokenizer.json") else {

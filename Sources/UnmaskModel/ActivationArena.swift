@@ -141,7 +141,7 @@ public final class ActivationArena {
         for n in [R * d, training ? R * d : 0, P * d, P * d, P, P, P * out] { _ = piece(n) }
         if training {
             for n in [R * d, R * d, R * d, R * c.dFF, R * 3 * d, threads * L * L, max(NormLayer.scratchFloats(rows: max(R, P), d: d),
-                                                                                    BiasLayer.scratchFloats(rows: R, n: max(3 * d, c.dFF)))] {
+                                                                                    BiasLayer.scratchFloats(rows: max(R, P), n: max(3 * d, c.dFF, out)))] {
                 _ = piece(n)
             }
         }

@@ -26,6 +26,8 @@ public struct ModelConfig: Equatable, Sendable {
     public var head: Head = .tokens
     /// Biases on the four linear maps of every block (qkv, out, up, down), as GPT-2 has.
     public var linearBias = false
+    /// A bias on the untied token head (MDLM's output layer has one).
+    public var headBias = false
     public var maskTokenId: Int
 
     public init(vocabSize: Int, dModel: Int, nLayers: Int, nHeads: Int, dFF: Int, contextLength: Int,
@@ -64,6 +66,7 @@ public struct ModelConfig: Equatable, Sendable {
         try need(normEps > 0 && normEps < 1, "norm_eps \(normEps) must be in (0, 1)")
         try need(ropeTheta > 1 && ropeTheta.isFinite, "rope_theta \(ropeTheta) must be > 1")
         try need(head == .tokens || !tiedEmbeddings, "a binary head cannot be tied to the embeddings")
+        try need(!headBias || (head == .tokens && !tiedEmbeddings), "head_bias needs an untied token head")
     }
 
     public var json: JSONValue {
@@ -76,6 +79,7 @@ public struct ModelConfig: Equatable, Sendable {
             ("rope_theta", .double(ropeTheta)), ("tied_embeddings", .bool(tiedEmbeddings)),
             ("attention", .string(attention.rawValue)), ("head", .string(head.rawValue)),
             ("mask_token_id", .int(maskTokenId)), ("linear_bias", .bool(linearBias)),
+            ("head_bias", .bool(headBias)),
             ("weight_layout", .string("in_out")),
         ])
     }
@@ -117,9 +121,10 @@ public struct ModelConfig: Equatable, Sendable {
         }
         c.attention = try choice("attention", c.attention)
         c.head = try choice("head", c.head)
-        if let t = value["linear_bias"] {
-            guard let b = t.boolValue else { throw UnmaskError("config: \"linear_bias\" must be true or false") }
-            c.linearBias = b
+        for (key, path) in [("linear_bias", \ModelConfig.linearBias), ("head_bias", \ModelConfig.headBias)] {
+            guard let t = value[key] else { continue }
+            guard let b = t.boolValue else { throw UnmaskError("config: \"\(key)\" must be true or false") }
+            c[keyPath: path] = b
         }
         try c.validate()
         return c
@@ -161,6 +166,7 @@ public struct ModelConfig: Equatable, Sendable {
         switch head {
         case .tokens:
             if !tiedEmbeddings { t.append(("head.weight", [dModel, vocabSize])) }
+            if headBias { t.append(("head.bias", [vocabSize])) }
         case .binary:
             t.append(("head.weight", [dModel, 1]))
             t.append(("head.bias", [1]))

@@ -105,6 +105,11 @@ public func referenceForward(config c: ModelConfig, source: TensorSource, ids: [
             for r in 0..<rows { for v in 0..<c.vocabSize { var s = 0.0; for i in 0..<d { s += x[r * d + i] * embed[v * d + i] }; y[r * c.vocabSize + v] = s } }
             return y
         }
-        return matmul(x, rows, try t("head.weight", [d, c.vocabSize]), d, c.vocabSize)
+        var y = matmul(x, rows, try t("head.weight", [d, c.vocabSize]), d, c.vocabSize)
+        if c.headBias {
+            let b = try t("head.bias", [c.vocabSize])
+            for r in 0..<rows { for v in 0..<c.vocabSize { y[r * c.vocabSize + v] += b[v] } }
+        }
+        return y
     }
 }

@@ -54,7 +54,7 @@ public final class Transformer {
     let layers: [Layer]
     let finalNorm: Norm
     let head: Weight                       // (d, V) — Eᵀ when tied — or (d, 1) for the binary head
-    let headBias: UnsafePointer<Float>?    // (1), binary head only
+    let headBias: UnsafePointer<Float>?    // (outputSize): the binary head's, or a token head's (config.headBias)
     let rotary: RotaryLayer?               // tables (context, dh/2), rotary positions only
     /// The inference arena, grown on demand and reused across calls.
     let workspace: ActivationArena
@@ -98,7 +98,7 @@ public final class Transformer {
             headBias = nil
         case .tokens:
             head = Weight(rows: d, cols: c.vocabSize, raw: try tensor("head.weight", [d, c.vocabSize]))
-            headBias = nil
+            headBias = c.headBias ? try tensor("head.bias", [c.vocabSize]) : nil
         case .binary:
             head = Weight(rows: d, cols: 1, raw: try tensor("head.weight", [d, 1]))
             headBias = try tensor("head.bias", [1])
@@ -259,7 +259,7 @@ public final class Transformer {
             norm(finalNorm, a.finalIn, a.finalOut, rows: P, rstd: a.training ? a.finalRstd : nil, mean: a.training ? a.finalMean : nil)
         }
         matmul.linear(m: P, a: a.finalOut, lda: d, weight: head, c: a.logits, ldc: outputSize)
-        if let b = headBias { for i in 0..<(P * outputSize) { a.logits[i] += b[0] } }
+        if all, let b = headBias { BiasLayer.forward(a.logits, bias: b, rows: P, n: outputSize, threads: threads) }
     }
 
     /// x ← x + (input·W + b), or x ← x + (input·W + b) ⊙ keep with dropout factors.

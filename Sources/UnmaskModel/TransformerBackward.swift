@@ -17,13 +17,10 @@ extension Transformer {
         }
 
         // Head: logits (P, out) = finalOut·W (+ b).
-        let headGradient: UnsafeMutablePointer<Float>
-        switch c.head {
-        case .tokens: headGradient = try g(c.tiedEmbeddings ? "embed.weight" : "head.weight")
-        case .binary:
-            headGradient = try g("head.weight")
-            let gb = try g("head.bias")
-            for j in 0..<P { gb[0] += a.logits[j] }
+        let headGradient = try g(c.head == .tokens && c.tiedEmbeddings ? "embed.weight" : "head.weight")
+        if headBias != nil {
+            BiasLayer.backward(dy: a.logits, rows: P, n: outputSize, dBias: try g("head.bias"), scratch: a.reductionScratch,
+                               threads: threads)
         }
         LinearLayer.backward(matmul: matmul, dy: a.logits, x: a.finalOut, rows: P, weight: head, dWeight: headGradient, dx: a.dh)
         // Final norm on the gathered rows, then scattered back to their positions.

@@ -108,6 +108,15 @@ public final class Tokenizer: Sendable {
 
     public func isSpecialToken(_ id: Int) -> Bool { id >= 0 && id < vocabSize && isSpecial[id] }
 
+    /// This tokenizer with `<|mask|>` appended as id `vocabSize`: how MDLM extends GPT-2's
+    /// tokenizer (its mask index is the tokenizer's length). Only for a tokenizer without one.
+    public func appendingMaskToken() throws -> Tokenizer {
+        guard maskId == Tokenizer.noMask else { throw UnmaskError("the tokenizer already has a mask token (id \(maskId))") }
+        let ordinary: [[UInt8]?] = (0..<vocabSize).map { isSpecial[$0] ? nil : tokenBytes[$0] }
+        return try Tokenizer(tokenBytes: ordinary, merges: merges,
+                             specialTokens: specialTokens + [(Tokenizer.maskToken, vocabSize)], normalizesNFC: normalizesNFC)
+    }
+
     // MARK: Encoding
 
     /// Encodes text: NFC-normalises it, splits it, applies the merges.

@@ -42,6 +42,23 @@ final class HuggingFaceCLITests: XCTestCase {
         XCTAssertEqual(untimed(one.stdout), untimed(two.stdout))
     }
 
+    /// MDLM's DiT folder as the denoiser: its tokenizer (GPT-2's kind, no mask) gets the mask
+    /// appended, generation runs every sampler family on it, same output on 1 and 2 threads.
+    func testGenerateWithMDLMFolder() throws {
+        let dit = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/hf/mdlm-tiny"
+        let info = try runUnmask(["info", "--model", dit])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        XCTAssertTrue(info.stdout.contains("family      mdlm, role denoiser"), info.stdout)
+        XCTAssertTrue(info.stdout.contains("attn.out.weight") && info.stdout.contains("gate_msa"), info.stdout)
+        for sampler in ["fhs", "ancestral:steps=20", "confidence:k=2"] {
+            let one = try runUnmask(["generate", "--model", dit, "--length", "12", "--sampler", sampler, "--seed", "3", "--threads", "1", "--json"])
+            let two = try runUnmask(["generate", "--model", dit, "--length", "12", "--sampler", sampler, "--seed", "3", "--threads", "2", "--json"])
+            XCTAssertEqual(one.status, 0, one.stderr)
+            XCTAssertTrue(one.stdout.contains("\"ids\":["), one.stdout)
+            XCTAssertEqual(withoutSeconds(one.stdout), withoutSeconds(two.stdout), sampler)
+        }
+    }
+
     func testBadFoldersFailCleanly() throws {
         let dir = NSTemporaryDirectory() + "unmask-hfcli-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)

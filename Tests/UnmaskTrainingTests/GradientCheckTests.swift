@@ -121,6 +121,16 @@ final class GradientCheckTests: XCTestCase {
     /// factors, differentiated numerically, with the same threshold.
     func testDropout() throws { try check(.ar, dropout: 0.3) { _ in } }
     /// GPT-2's block: LayerNorm with bias, learned positions, causal, biases on every linear map.
+    /// MDLM's DiT as Unmask runs it: LayerNorm with bias (the folded modulation), biases,
+    /// an untied head with a bias.
+    func testDiTShapeWithHeadBias() throws {
+        try check(.mdm) {
+            $0.linearBias = true
+            $0.norm = .layernorm
+            $0.tiedEmbeddings = false
+            $0.headBias = true
+        }
+    }
     func testLinearBiasesGPT2Block() throws {
         try check(.ar, dropout: 0.2) {
             $0.linearBias = true

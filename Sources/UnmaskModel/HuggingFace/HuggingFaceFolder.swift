@@ -12,6 +12,8 @@ import UnmaskSupport
 public struct HuggingFaceFolder {
     public enum Family: String, Sendable, CaseIterable {
         case gpt2
+        /// MDLM's DiT (kuleshov-group/mdlm-owt), without time conditioning.
+        case mdlm
     }
 
     public let directory: String
@@ -20,7 +22,7 @@ public struct HuggingFaceFolder {
     /// (our name, the folder's name) for every tensor the model uses, in our order.
     public let tensorMap: [(ours: String, theirs: String)]
     /// The weights under our names.
-    public let source: RenamedTensorSource
+    public let source: TensorSource
 
     /// True when `directory/config.json` is a Hugging Face config (it names a
     /// `model_type` or `architectures`) rather than one of ours.
@@ -41,6 +43,7 @@ public struct HuggingFaceFolder {
         }
         let family = try Family.of(json, path: configPath)
         let weights = try ShardedSafetensors(directory: directory)
+        if family == .mdlm { return try DiTFolding.open(directory: directory, json: json, weights: weights, path: configPath) }
         let (config, map) = try family.describe(json, tensorNames: Set(weights.names), path: configPath)
         let mapped = Set(map.map(\.theirs))
         for name in weights.names where !mapped.contains(name) && !family.ignores(name) {
@@ -57,6 +60,7 @@ extension HuggingFaceFolder.Family {
         let type = json["model_type"]?.stringValue
         let architectures = json["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if type == "gpt2" || architectures.contains(where: { $0.hasPrefix("GPT2") }) { return .gpt2 }
+        if type == "mdlm" || architectures.contains("MDLM") { return .mdlm }
         let named = type ?? architectures.first ?? "unnamed"
         throw UnmaskError("\(path): model family \"\(named)\" is not supported (Unmask reads: \(Self.allCases.map(\.rawValue).joined(separator: ", ")))")
     }
@@ -66,6 +70,7 @@ extension HuggingFaceFolder.Family {
     func ignores(_ name: String) -> Bool {
         switch self {
         case .gpt2: return name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") || name == "lm_head.weight"
+        case .mdlm: return name.hasSuffix("rotary_emb.inv_freq")
         }
     }
 
@@ -76,6 +81,8 @@ extension HuggingFaceFolder.Family {
             return v
         }
         switch self {
+        case .mdlm:
+            throw UnmaskError("\(path): internal: MDLM folders are folded by DiTFolding")
         case .gpt2:
             let d = try int("n_embd")
             let inner = json["n_inner"]?.intValue ?? 4 * d  // null: 4·n_embd
@@ -182,6 +189,14 @@ public final class ShardedSafetensors {
     func float32(_ name: String, shape: [Int]) throws -> UnsafePointer<Float>? {
         guard let i = fileOf[name] else { return nil }
         return try files[i].float32(name, shape: shape)
+    }
+
+    /// A tensor that must be there, as Double, with its shape checked.
+    func doubles(_ name: String, _ shape: [Int], directory: String) throws -> [Double] {
+        guard let p = try float32(name, shape: shape) else {
+            throw UnmaskError("\(directory): tensor \(name) is missing (shape \(shape))")
+        }
+        return (0..<shape.reduce(1, *)).map { Double(p[$0]) }
     }
 }
 
