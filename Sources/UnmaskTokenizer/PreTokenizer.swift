@@ -28,6 +28,27 @@ enum CharClass: UInt8 {
     case letter, number, space, other
 }
 
+/// Which split runs before BPE: GPT-2's (`ByteLevel(use_regex: true)`), or the `Split`
+/// pre-tokenizer of the Qwen2 family (Dream's tokenizer) or of Llama-3, recognised by
+/// their exact published patterns:
+///
+///   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+///
+/// (Llama-3: \p{N}{1,3} for \p{N}). Same character classes as GPT-2's split below.
+public enum SplitRule: String, Sendable, CaseIterable {
+    case gpt2, qwen2, llama3
+
+    /// The regular expression in a tokenizer.json `Split` pre-tokenizer, for the two
+    /// families that use one.
+    public var pattern: String? {
+        switch self {
+        case .gpt2: return nil
+        case .qwen2: return #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        case .llama3: return #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        }
+    }
+}
+
 enum PreTokenizer {
     /// Classes of ASCII characters, by byte.
     static let asciiClass: [CharClass] = (0..<128).map { b -> CharClass in
@@ -60,7 +81,7 @@ enum PreTokenizer {
 
     /// Calls `emit(start, end)` with the byte range of each piece, in order. The pieces
     /// tile the input exactly: every byte belongs to one piece.
-    static func split(_ bytes: UnsafeBufferPointer<UInt8>, _ emit: (Int, Int) -> Void) {
+    static func split(_ bytes: UnsafeBufferPointer<UInt8>, rule: SplitRule = .gpt2, _ emit: (Int, Int) -> Void) {
         let n = bytes.count
         if n == 0 { return }
         // Per character: its first byte offset and its class. offsets[count] == n.
@@ -99,6 +120,41 @@ enum PreTokenizer {
                 return e
             }
             var c = 0
+            if rule != .gpt2 {
+                // The Qwen2 / Llama-3 alternatives, tried in their order at each start.
+                @inline(__always) func isLineBreak(_ c: Int) -> Bool { c < count && (byteAt(c) == 0x0A || byteAt(c) == 0x0D) }
+                let maxDigits = rule == .qwen2 ? 1 : 3
+                while c < count {
+                    var end: Int
+                    let k = cls[c]
+                    if byteAt(c) == 0x27, let len = contractionLength(at: c, count: count, byteAt: byteAt, ignoringCase: true) {
+                        end = c + len                                   // (?i:'s|'t|…)
+                    } else if k != .letter, k != .number, !isLineBreak(c), c + 1 < count, cls[c + 1] == .letter {
+                        end = runEnd(c + 1, .letter)                    // [^\r\n\p{L}\p{N}]\p{L}+
+                    } else if k == .letter {
+                        end = runEnd(c, .letter)                        // \p{L}+
+                    } else if k == .number {
+                        end = min(runEnd(c, .number), c + maxDigits)    // \p{N} or \p{N}{1,3}
+                    } else if k == .other || (isSpaceChar(c) && c + 1 < count && cls[c + 1] == .other) {
+                        end = runEnd(k == .other ? c : c + 1, .other)   // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
+                        while isLineBreak(end) { end += 1 }
+                    } else {
+                        let e = runEnd(c, .space)
+                        var lastBreak = -1
+                        for j in c..<e where isLineBreak(j) { lastBreak = j }
+                        if lastBreak >= 0 {
+                            end = lastBreak + 1                         // \s*[\r\n]+
+                        } else if e == count || e - c == 1 {
+                            end = e                                     // \s+(?!\S) at the end, or \s+
+                        } else {
+                            end = e - 1                                 // \s+(?!\S)
+                        }
+                    }
+                    emit(Int(off[c]), Int(off[end]))
+                    c = end
+                }
+                return
+            }
             while c < count {
                 var end: Int
                 let k = cls[c]
@@ -126,17 +182,22 @@ enum PreTokenizer {
         }
     }
 
-    /// 's 't 're 've 'm 'll 'd (lowercase, ASCII apostrophe at `c`): the match length in characters.
+    /// 's 't 're 've 'm 'll 'd (ASCII apostrophe at `c`; lowercase, or either case when
+    /// `ignoringCase`): the match length in characters.
     @inline(__always)
-    static func contractionLength(at c: Int, count: Int, byteAt: (Int) -> UInt8) -> Int? {
+    static func contractionLength(at c: Int, count: Int, byteAt: (Int) -> UInt8, ignoringCase: Bool = false) -> Int? {
         guard c + 1 < count else { return nil }
-        switch byteAt(c + 1) {
+        @inline(__always) func letter(_ i: Int) -> UInt8 {
+            let b = byteAt(i)
+            return ignoringCase && b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+        }
+        switch letter(c + 1) {
         case UInt8(ascii: "s"), UInt8(ascii: "t"), UInt8(ascii: "m"), UInt8(ascii: "d"):
             return 2
         case UInt8(ascii: "r"), UInt8(ascii: "v"):
-            return c + 2 < count && byteAt(c + 2) == UInt8(ascii: "e") ? 3 : nil
+            return c + 2 < count && letter(c + 2) == UInt8(ascii: "e") ? 3 : nil
         case UInt8(ascii: "l"):
-            return c + 2 < count && byteAt(c + 2) == UInt8(ascii: "l") ? 3 : nil
+            return c + 2 < count && letter(c + 2) == UInt8(ascii: "l") ? 3 : nil
         default:
             return nil
         }

@@ -33,6 +33,8 @@ public final class Tokenizer: Sendable {
     /// Whether `encode` NFC-normalises (the `tokenizer.json` normalizer is NFC; GPT-2's
     /// has none, and encoding its text must not change it).
     public let normalizesNFC: Bool
+    /// The split before BPE (GPT-2's, or a Qwen2 / Llama-3 `Split` pre-tokenizer).
+    public let splitRule: SplitRule
 
     let byteToken: [Int32]
     let mergeTable: MergeTable
@@ -42,7 +44,8 @@ public final class Tokenizer: Sendable {
     /// - tokenBytes: id -> bytes for every ordinary token (index = id); special ids may
     ///   appear here too (their entry is ignored) or lie past the end.
     public init(tokenBytes ordinary: [[UInt8]?], merges: [(left: Int32, right: Int32, merged: Int32)],
-                specialTokens: [(content: String, id: Int)], requireMask: Bool = true, normalizesNFC: Bool = true) throws {
+                specialTokens: [(content: String, id: Int)], requireMask: Bool = true, normalizesNFC: Bool = true,
+                splitRule: SplitRule = .gpt2) throws {
         var size = ordinary.count
         for s in specialTokens { size = max(size, s.id + 1) }
         var bytes = [[UInt8]](repeating: [], count: size)
@@ -97,6 +100,7 @@ public final class Tokenizer: Sendable {
             self.maskId = Tokenizer.noMask
         }
         self.normalizesNFC = normalizesNFC
+        self.splitRule = splitRule
         self.vocabSize = size
         self.tokenBytes = bytes
         self.merges = merges
@@ -114,7 +118,8 @@ public final class Tokenizer: Sendable {
         guard maskId == Tokenizer.noMask else { throw UnmaskError("the tokenizer already has a mask token (id \(maskId))") }
         let ordinary: [[UInt8]?] = (0..<vocabSize).map { isSpecial[$0] ? nil : tokenBytes[$0] }
         return try Tokenizer(tokenBytes: ordinary, merges: merges,
-                             specialTokens: specialTokens + [(Tokenizer.maskToken, vocabSize)], normalizesNFC: normalizesNFC)
+                             specialTokens: specialTokens + [(Tokenizer.maskToken, vocabSize)], normalizesNFC: normalizesNFC,
+                             splitRule: splitRule)
     }
 
     // MARK: Encoding
@@ -160,7 +165,7 @@ public final class Tokenizer: Sendable {
 
     func encodeNormalized(_ text: UnsafeBufferPointer<UInt8>, cache: inout PieceCache, scratch: inout BPEScratch,
                           into out: inout [Int32]) {
-        PreTokenizer.split(text) { start, end in
+        PreTokenizer.split(text, rule: splitRule) { start, end in
             let piece = UnsafeBufferPointer(rebasing: text[start..<end])
             if let hit = cache.lookup(piece) {
                 out.append(contentsOf: hit)

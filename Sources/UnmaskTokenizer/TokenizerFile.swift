@@ -40,7 +40,7 @@ extension Tokenizer {
             throw UnmaskError("model type \(model["type"]?.serialized() ?? "?") is not supported (only BPE)")
         }
         try checkUnsupported(model: model)
-        try checkPipeline(root)
+        let splitRule = try checkPipeline(root)
 
         // Vocabulary: byte-level strings -> ids.
         guard let vocabPairs = model["vocab"]?.objectPairs else { throw UnmaskError("model has no \"vocab\" object") }
@@ -102,7 +102,7 @@ extension Tokenizer {
         }
         let normalizer = root["normalizer"]
         return try Tokenizer(tokenBytes: ordinary, merges: merges, specialTokens: specials, requireMask: requireMask,
-                             normalizesNFC: normalizer != nil && !normalizer!.isNull)
+                             normalizesNFC: normalizer != nil && !normalizer!.isNull, splitRule: splitRule)
     }
 
     static func checkUnsupported(model: JSONValue) throws {
@@ -114,20 +114,39 @@ extension Tokenizer {
         if model["ignore_merges"]?.boolValue == true { throw UnmaskError("BPE ignore_merges=true is not supported") }
     }
 
-    static func checkPipeline(_ root: JSONValue) throws {
+    /// Checks the normalizer, pre-tokenizer and decoder; returns the split they describe.
+    static func checkPipeline(_ root: JSONValue) throws -> SplitRule {
         if let n = root["normalizer"], !n.isNull {
             guard n["type"]?.stringValue == "NFC" else {
                 throw UnmaskError("normalizer \(n["type"]?.stringValue ?? "?") is not supported (only NFC)")
             }
         }
-        guard let p = root["pre_tokenizer"], p["type"]?.stringValue == "ByteLevel" else {
-            throw UnmaskError("pre_tokenizer must be ByteLevel")
-        }
-        if p["add_prefix_space"]?.boolValue == true { throw UnmaskError("ByteLevel add_prefix_space=true is not supported") }
-        if p["use_regex"]?.boolValue == false { throw UnmaskError("ByteLevel use_regex=false is not supported") }
         if let d = root["decoder"], !d.isNull, d["type"]?.stringValue != "ByteLevel" {
             throw UnmaskError("decoder must be ByteLevel")
         }
+        guard let p = root["pre_tokenizer"] else { throw UnmaskError("pre_tokenizer must be ByteLevel") }
+        if p["type"]?.stringValue == "Sequence" {
+            // Qwen2 / Llama-3: Split(pattern, Isolated) then ByteLevel without its own regex.
+            guard let parts = p["pretokenizers"]?.arrayValue, parts.count == 2,
+                  parts[0]["type"]?.stringValue == "Split", parts[1]["type"]?.stringValue == "ByteLevel" else {
+                throw UnmaskError("pre_tokenizer Sequence is supported only as [Split, ByteLevel] (Qwen2, Llama-3)")
+            }
+            let split = parts[0], byteLevel = parts[1]
+            guard let pattern = split["pattern"]?["Regex"]?.stringValue,
+                  let rule = SplitRule.allCases.first(where: { $0.pattern == pattern }) else {
+                throw UnmaskError("Split pattern \(split["pattern"]?.serialized() ?? "?") is not supported (Unmask knows Qwen2's and Llama-3's)")
+            }
+            guard split["behavior"]?.stringValue == "Isolated", split["invert"]?.boolValue != true else {
+                throw UnmaskError("Split must have behavior Isolated and invert false")
+            }
+            if byteLevel["add_prefix_space"]?.boolValue == true { throw UnmaskError("ByteLevel add_prefix_space=true is not supported") }
+            if byteLevel["use_regex"]?.boolValue != false { throw UnmaskError("ByteLevel after Split must have use_regex=false") }
+            return rule
+        }
+        guard p["type"]?.stringValue == "ByteLevel" else { throw UnmaskError("pre_tokenizer must be ByteLevel") }
+        if p["add_prefix_space"]?.boolValue == true { throw UnmaskError("ByteLevel add_prefix_space=true is not supported") }
+        if p["use_regex"]?.boolValue == false { throw UnmaskError("ByteLevel use_regex=false is not supported") }
+        return .gpt2
     }
 
     // MARK: Writing
@@ -153,13 +172,22 @@ extension Tokenizer {
             ("type", .string("ByteLevel")), ("add_prefix_space", bool(false)),
             ("trim_offsets", bool(true)), ("use_regex", bool(true)),
         ]
+        var preTokenizer = JSONValue.object(byteLevel)
+        if let pattern = splitRule.pattern {
+            preTokenizer = .object([("type", .string("Sequence")), ("pretokenizers", .array([
+                .object([("type", .string("Split")), ("pattern", .object([("Regex", .string(pattern))])),
+                         ("behavior", .string("Isolated")), ("invert", bool(false))]),
+                .object([("type", .string("ByteLevel")), ("add_prefix_space", bool(false)), ("trim_offsets", bool(false)),
+                         ("use_regex", bool(false))]),
+            ]))])
+        }
         let root = JSONValue.object([
             ("version", .string("1.0")),
             ("truncation", .null),
             ("padding", .null),
             ("added_tokens", .array(added)),
-            ("normalizer", .object([("type", .string("NFC"))])),
-            ("pre_tokenizer", .object(byteLevel)),
+            ("normalizer", normalizesNFC ? .object([("type", .string("NFC"))]) : .null),
+            ("pre_tokenizer", preTokenizer),
             ("post_processor", .null),
             ("decoder", .object(byteLevel)),
             ("model", .object([
