@@ -10,7 +10,8 @@ on fixed ids. The Swift tests load each folder and must match without Python.
 A tiny byte-level BPE tokenizer in GPT-2's configuration is trained with `tokenizers` on a
 few Austen sentences and saved as the folder's tokenizer.json.
 
-Families so far (the MDLM DiT only when a checkout of the MDLM repository is given):
+Families so far (the MDLM DiT only when a checkout of the MDLM repository is given;
+dream-tiny as described in dream_tiny below):
   gpt2-tiny   transformers.GPT2LMHeadModel (the GPT-2 evaluator family: learned positions,
               LayerNorm with bias, GELU-tanh "gelu_new", biases everywhere, Conv1D weights
               stored (in, out), tied head). Weights drawn with initializer_range 0.2 (the
@@ -196,8 +197,58 @@ def mdlm_tiny(mdlm_repo):
     print("mdlm-tiny:", os.listdir(out), "commit", commit)
 
 
+def dream_tiny():
+    """Dream (Dream-org/Dream-v0-Base-7B's architecture): Qwen2 blocks with bidirectional
+    attention, and logits shifted so that output i - 1 predicts token i. Dream's own
+    modeling code is remote code on the Hugging Face hub (not reachable here), so the
+    reference is transformers' Qwen2ForCausalLM, the implementation Dream's code derives
+    from, run with attention over every position (eager attention with an all-zero 4D
+    additive mask; checked below to differ from the causal run) and the output shifted as
+    Dream's sampler does. Grouped-query attention (4 query heads, 2 key/value heads), qkv
+    biases, an untied head; the tokenizer is the Qwen2-style fixture (Split pre-tokenizer),
+    whose mask token sits at id 1, not at the end."""
+    import shutil
+    torch.manual_seed(0)
+    tok_src = os.path.join(os.path.dirname(OUT), "..", "..", "UnmaskTokenizerTests", "Fixtures", "qwen2_split_tokenizer.json")
+    from tokenizers import Tokenizer as HFTokenizer
+    tok = HFTokenizer.from_file(tok_src)
+    vocab, mask = tok.get_vocab_size(), tok.token_to_id("<|mask|>")
+    config = transformers.Qwen2Config(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                                      rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=False,
+                                      initializer_range=0.2, attn_implementation="eager")
+    model = transformers.Qwen2ForCausalLM(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name or name.endswith(".bias"):
+                p.add_(0.1 * torch.randn_like(p))
+    out = os.path.join(OUT, "dream-tiny")
+    model.save_pretrained(out, safe_serialization=True)
+    shutil.copy(tok_src, os.path.join(out, "tokenizer.json"))
+    with open(os.path.join(out, "config.json")) as f:
+        cfg = json.load(f)
+    cfg.update({"model_type": "Dream", "architectures": ["DreamModel"], "mask_token_id": mask})
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, vocab, (2, 16), generator=g)
+    ids[0, 4:10] = mask
+    with torch.no_grad():
+        full = torch.zeros(2, 1, 16, 16)
+        logits = model(ids, attention_mask=full).logits
+        causal = model(ids).logits
+    assert (logits - causal).abs().max() > 1e-3, "the 4D mask did not make attention bidirectional"
+    shifted = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
+    golden = {"transformers": transformers.__version__, "torch": torch.__version__, "ids": ids.tolist(),
+              "logits": shifted.float().flatten().tolist()}
+    with open(os.path.join(out, "golden.json"), "w") as f:
+        json.dump(golden, f)
+    print("dream-tiny:", sorted(os.listdir(out)), "mask", mask)
+
+
 if __name__ == "__main__":
     import sys
     gpt2_tiny()
+    dream_tiny()
     if len(sys.argv) > 1:
         mdlm_tiny(sys.argv[1])

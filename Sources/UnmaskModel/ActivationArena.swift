@@ -27,6 +27,7 @@ public final class ActivationArena {
         var u: UnsafeMutablePointer<Float>          // (R, d_ff)  act(uPre); uPre itself in inference
         var keepAttn: UnsafeMutablePointer<Float>?  // (R, d)     dropout factors, attention branch
         var keepMLP: UnsafeMutablePointer<Float>?   // (R, d)     dropout factors, MLP branch
+        var gate: UnsafeMutablePointer<Float>? = nil  // (R, d_ff)  h2·W_gate (gated MLP, inference)
     }
 
     public let config: ModelConfig
@@ -116,8 +117,9 @@ public final class ActivationArena {
                                   h2: h2, rstd2: rstd2, mean2: mean2, uPre: uPre, u: u, keepAttn: keepAttn, keepMLP: keepMLP))
             } else {
                 let h = take(), qkv = take(), probs = take(), att = take(), u = take()
+                let gate = config.gatedMLP ? take() : nil
                 slots.append(Slot(xIn: nil, h1: h, rstd1: nil, mean1: nil, qkv: qkv, probs: probs, att: att, xMid: nil,
-                                  h2: h, rstd2: nil, mean2: nil, uPre: u, u: u, keepAttn: nil, keepMLP: nil))
+                                  h2: h, rstd2: nil, mean2: nil, uPre: u, u: u, keepAttn: nil, keepMLP: nil, gate: gate))
             }
         }
         precondition(next.next() == nil)
@@ -152,7 +154,8 @@ public final class ActivationArena {
                 }
                 if dropout { _ = piece(R * d); _ = piece(R * d) }
             } else {
-                for n in [R * d, R * 3 * d, threads * L * L, R * d, R * c.dFF] { _ = piece(n) }
+                for n in [R * d, R * c.qkvWidth, threads * L * L, R * d, R * c.dFF] { _ = piece(n) }
+                if c.gatedMLP { _ = piece(R * c.dFF) }
             }
         }
     }

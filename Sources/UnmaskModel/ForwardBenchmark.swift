@@ -53,7 +53,8 @@ public enum ForwardBenchmark {
     /// the activation are not counted (they are O(rows·d), not O(rows·d²)).
     public static func flops(config c: ModelConfig, batch: Int, length L: Int, headRows: Int) -> Double {
         let rows = Double(batch * L), d = Double(c.dModel), f = Double(c.dFF)
-        let perLayer = 2 * rows * (d * 3 * d + d * d + 2 * d * f) + 2 * 2 * Double(batch) * Double(L) * Double(L) * d
+        let mlp = (c.gatedMLP ? 3 : 2) * d * f
+        let perLayer = 2 * rows * (d * Double(c.qkvWidth) + d * d + mlp) + 2 * 2 * Double(batch) * Double(L) * Double(L) * d
         let out = Double(c.head == .tokens ? c.vocabSize : 1)
         return Double(c.nLayers) * perLayer + 2 * Double(headRows) * d * out
     }

@@ -28,6 +28,14 @@ public struct ModelConfig: Equatable, Sendable {
     public var linearBias = false
     /// A bias on the untied token head (MDLM's output layer has one).
     public var headBias = false
+    /// Key/value heads (grouped-query attention when fewer than `nHeads`; LLaMA, Qwen2).
+    public var nKVHeads: Int
+    /// Gated MLP (SwiGLU with SiLU): act(h·W_gate) ⊙ (h·W_up), then W_down.
+    public var gatedMLP = false
+    /// Biases on the query/key/value projection only (Qwen2).
+    public var qkvBias = false
+    /// Output i − 1 predicts token i (Dream; position 0 reads output 0).
+    public var shiftedLogits = false
     public var maskTokenId: Int
 
     public init(vocabSize: Int, dModel: Int, nLayers: Int, nHeads: Int, dFF: Int, contextLength: Int,
@@ -39,6 +47,18 @@ public struct ModelConfig: Equatable, Sendable {
         self.dFF = dFF
         self.contextLength = contextLength
         self.maskTokenId = maskTokenId
+        nKVHeads = nHeads
+    }
+
+    /// Columns of the fused query|key|value projection: nHeads + 2·nKVHeads head vectors.
+    public var qkvWidth: Int { (nHeads + 2 * nKVHeads) * headDim }
+
+    /// What the training step does not implement yet, or nil.
+    public var trainingUnsupported: String? {
+        if nKVHeads != nHeads { return "grouped-query attention" }
+        if gatedMLP { return "a gated MLP" }
+        if shiftedLogits { return "shifted logits" }
+        return nil
     }
 
     /// The size the bundled models use: 6 layers, d=256, 4 heads, context 128, vocab 4096.
@@ -58,6 +78,7 @@ public struct ModelConfig: Equatable, Sendable {
         try need(dModel >= 2 && dModel <= 1 << 14, "d_model \(dModel) must be in 2...\(1 << 14)")
         try need(nLayers >= 1 && nLayers <= 256, "n_layers \(nLayers) must be in 1...256")
         try need(nHeads >= 1 && dModel % nHeads == 0, "n_heads \(nHeads) must divide d_model \(dModel)")
+        try need(nKVHeads >= 1 && nHeads % nKVHeads == 0, "n_kv_heads \(nKVHeads) must divide n_heads \(nHeads)")
         try need(positions != .rotary || headDim % 2 == 0, "rotary positions need an even head size (d_model / n_heads = \(headDim))")
         try need(dFF >= 1 && dFF <= 1 << 16, "d_ff \(dFF) must be in 1...\(1 << 16)")
         try need(contextLength >= 1 && contextLength <= 1 << 16, "context_length \(contextLength) must be in 1...\(1 << 16)")
@@ -79,7 +100,8 @@ public struct ModelConfig: Equatable, Sendable {
             ("rope_theta", .double(ropeTheta)), ("tied_embeddings", .bool(tiedEmbeddings)),
             ("attention", .string(attention.rawValue)), ("head", .string(head.rawValue)),
             ("mask_token_id", .int(maskTokenId)), ("linear_bias", .bool(linearBias)),
-            ("head_bias", .bool(headBias)),
+            ("head_bias", .bool(headBias)), ("n_kv_heads", .int(nKVHeads)), ("gated_mlp", .bool(gatedMLP)),
+            ("qkv_bias", .bool(qkvBias)), ("shifted_logits", .bool(shiftedLogits)),
             ("weight_layout", .string("in_out")),
         ])
     }
@@ -121,7 +143,13 @@ public struct ModelConfig: Equatable, Sendable {
         }
         c.attention = try choice("attention", c.attention)
         c.head = try choice("head", c.head)
-        for (key, path) in [("linear_bias", \ModelConfig.linearBias), ("head_bias", \ModelConfig.headBias)] {
+        if let k = value["n_kv_heads"] {
+            guard let i = k.intValue else { throw UnmaskError("config: \"n_kv_heads\" must be an integer") }
+            c.nKVHeads = i
+        }
+        for (key, path) in [("linear_bias", \ModelConfig.linearBias), ("head_bias", \ModelConfig.headBias),
+                            ("gated_mlp", \ModelConfig.gatedMLP), ("qkv_bias", \ModelConfig.qkvBias),
+                            ("shifted_logits", \ModelConfig.shiftedLogits)] {
             guard let t = value[key] else { continue }
             guard let b = t.boolValue else { throw UnmaskError("config: \"\(key)\" must be true or false") }
             c[keyPath: path] = b
@@ -152,13 +180,14 @@ public struct ModelConfig: Equatable, Sendable {
         }
         for l in 0..<nLayers {
             norm("layers.\(l).attn_norm")
-            func linear(_ name: String, _ nIn: Int, _ nOut: Int) {
+            func linear(_ name: String, _ nIn: Int, _ nOut: Int, bias: Bool = linearBias) {
                 t.append(("layers.\(l).\(name).weight", [nIn, nOut]))
-                if linearBias { t.append(("layers.\(l).\(name).bias", [nOut])) }
+                if bias { t.append(("layers.\(l).\(name).bias", [nOut])) }
             }
-            linear("attn.qkv", dModel, 3 * dModel)
+            linear("attn.qkv", dModel, qkvWidth, bias: linearBias || qkvBias)
             linear("attn.out", dModel, dModel)
             norm("layers.\(l).mlp_norm")
+            if gatedMLP { linear("mlp.gate", dModel, dFF, bias: false) }
             linear("mlp.up", dModel, dFF)
             linear("mlp.down", dFF, dModel)
         }

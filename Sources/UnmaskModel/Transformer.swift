@@ -41,6 +41,7 @@ public final class Transformer {
         let out: Weight   // (d, d)
         let mlpNorm: Norm
         let up: Weight    // (d, d_ff)
+        let gate: Weight? // (d, d_ff), gated MLP only
         let down: Weight  // (d_ff, d)
         // Biases (config.linearBias), nil otherwise.
         let qkvBias: UnsafePointer<Float>?   // (3d)
@@ -82,12 +83,13 @@ public final class Transformer {
             }
             layers.append(Layer(
                 attnNorm: try norm("\(p).attn_norm"),
-                qkv: Weight(rows: d, cols: 3 * d, raw: try tensor("\(p).attn.qkv.weight", [d, 3 * d])),
+                qkv: Weight(rows: d, cols: c.qkvWidth, raw: try tensor("\(p).attn.qkv.weight", [d, c.qkvWidth])),
                 out: Weight(rows: d, cols: d, raw: try tensor("\(p).attn.out.weight", [d, d])),
                 mlpNorm: try norm("\(p).mlp_norm"),
                 up: Weight(rows: d, cols: c.dFF, raw: try tensor("\(p).mlp.up.weight", [d, c.dFF])),
+                gate: c.gatedMLP ? Weight(rows: d, cols: c.dFF, raw: try tensor("\(p).mlp.gate.weight", [d, c.dFF])) : nil,
                 down: Weight(rows: c.dFF, cols: d, raw: try tensor("\(p).mlp.down.weight", [c.dFF, d])),
-                qkvBias: try bias("attn.qkv", 3 * d), outBias: try bias("attn.out", d),
+                qkvBias: c.linearBias || c.qkvBias ? try tensor("\(p).attn.qkv.bias", [c.qkvWidth]) : nil, outBias: try bias("attn.out", d),
                 upBias: try bias("mlp.up", c.dFF), downBias: try bias("mlp.down", d)))
         }
         self.layers = layers
@@ -180,6 +182,7 @@ public final class Transformer {
         guard matmul.compute == .fp32 else {
             throw UnmaskError("training runs in fp32 (--compute \(matmul.compute.rawValue) is for inference)")
         }
+        if let what = config.trainingUnsupported { throw UnmaskError("training does not support \(what) yet (inference does)") }
         try check(ids: ids, batch: batch, length: length, positions: positions)
         guard positions.count <= batch * length else {
             throw UnmaskError("training: \(positions.count) head rows for a \(batch)x\(length) batch")
@@ -199,12 +202,12 @@ public final class Transformer {
     /// multiplies one row, where int8 would save nothing.
     private func prepareCompute() {
         guard matmul.compute == .int8 else { return }
-        for layer in layers { for w in [layer.qkv, layer.out, layer.up, layer.down] { w.prepareInt8() } }
+        for layer in layers { for w in [layer.qkv, layer.out, layer.up, layer.down] + [layer.gate].compactMap({ $0 }) { w.prepareInt8() } }
     }
 
     /// Repacks every weight from its source, after training changed the values in place.
     public func refreshWeights() {
-        for layer in layers { for w in [layer.qkv, layer.out, layer.up, layer.down] { w.refresh() } }
+        for layer in layers { for w in [layer.qkv, layer.out, layer.up, layer.down] + [layer.gate].compactMap({ $0 }) { w.refresh() } }
         head.refresh()
     }
 
@@ -238,24 +241,39 @@ public final class Transformer {
             // Attention branch: x ← x + drop(attn(norm(x))·Wo)
             s.xIn?.update(from: X, count: rows * d)
             if all { norm(layer.attnNorm, X, s.h1, rows: rows, rstd: s.rstd1, mean: s.mean1) }
-            matmul.linear(m: rows, a: s.h1, lda: d, weight: layer.qkv, c: s.qkv, ldc: 3 * d)
-            if all, let b = layer.qkvBias { BiasLayer.forward(s.qkv, bias: b, rows: rows, n: 3 * d, threads: threads) }
-            if all { RotaryLayer.forward(rotary, qkv: s.qkv, rows: rows, length: L, d: d, heads: c.nHeads, scale: scale, threads: threads) }
-            AttentionLayer.forward(qkv: s.qkv, out: s.att, probs: s.probs, probsPerUnit: a.training, batch: B, length: L, d: d,
-                                   heads: c.nHeads, causal: c.attention == .causal, matmul: matmul, softmax: all)
+            matmul.linear(m: rows, a: s.h1, lda: d, weight: layer.qkv, c: s.qkv, ldc: c.qkvWidth)
+            if all, let b = layer.qkvBias { BiasLayer.forward(s.qkv, bias: b, rows: rows, n: c.qkvWidth, threads: threads) }
+            if all {
+                RotaryLayer.forward(rotary, qkv: s.qkv, rows: rows, length: L, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,
+                                    scale: scale, threads: threads)
+            }
+            AttentionLayer.forward(qkv: s.qkv, out: s.att, probs: s.probs, probsPerUnit: a.training, batch: B, length: L,
+                                   headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads, causal: c.attention == .causal,
+                                   matmul: matmul, softmax: all)
             addBranch(input: s.att, weight: layer.out, bias: all ? layer.outBias : nil, keep: s.keepAttn, into: X, rows: rows, arena: a)
             // MLP branch: x ← x + drop(act(norm(x)·W_up)·W_down)
             s.xMid?.update(from: X, count: rows * d)
             if all { norm(layer.mlpNorm, X, s.h2, rows: rows, rstd: s.rstd2, mean: s.mean2) }
             matmul.linear(m: rows, a: s.h2, lda: d, weight: layer.up, c: s.uPre, ldc: c.dFF)
             if all, let b = layer.upBias { BiasLayer.forward(s.uPre, bias: b, rows: rows, n: c.dFF, threads: threads) }
-            if all { ActivationLayer.forward(c.activation, x: s.uPre, y: s.u, count: rows * c.dFF, threads: threads) }
+            if let gate = layer.gate, let g = s.gate {
+                // SwiGLU: u = act(h·W_gate) ⊙ (h·W_up), in place over the up projection.
+                matmul.linear(m: rows, a: s.h2, lda: d, weight: gate, c: g, ldc: c.dFF)
+                if all { ActivationLayer.gatedForward(c.activation, gate: g, up: s.u, count: rows * c.dFF, threads: threads) }
+            } else if all {
+                ActivationLayer.forward(c.activation, x: s.uPre, y: s.u, count: rows * c.dFF, threads: threads)
+            }
             addBranch(input: s.u, weight: layer.down, bias: all ? layer.downBias : nil, keep: s.keepMLP, into: X, rows: rows, arena: a)
         }
         // Gather the rows the head reads, normalise them, project.
         let P = positions.count
         if all {
-            for (j, p) in positions.enumerated() { (a.finalIn + j * d).update(from: X + p * d, count: d) }
+            // Shifted logits (Dream): position p reads the output of p − 1 (p itself at a
+            // sequence's start).
+            for (j, p) in positions.enumerated() {
+                let row = c.shiftedLogits && p % L != 0 ? p - 1 : p
+                (a.finalIn + j * d).update(from: X + row * d, count: d)
+            }
             norm(finalNorm, a.finalIn, a.finalOut, rows: P, rstd: a.training ? a.finalRstd : nil, mean: a.training ? a.finalMean : nil)
         }
         matmul.linear(m: P, a: a.finalOut, lda: d, weight: head, c: a.logits, ldc: outputSize)

@@ -54,9 +54,9 @@ extension Transformer {
             if c.linearBias { try biasBackward(dOut, rows: rows, n: d, "\(pre).attn.out.bias", a, grads) }
             AttentionLayer.backward(dout: a.dh, qkv: s.qkv, probs: s.probs, dqkv: a.dqkv, scratch: a.dScores,
                                     batch: B, length: L, d: d, heads: c.nHeads, matmul: matmul)
-            RotaryLayer.backward(rotary, dqkv: a.dqkv, rows: rows, length: L, d: d, heads: c.nHeads,
-                                 scale: 1 / Float(c.headDim).squareRoot(), threads: threads)
-            if c.linearBias { try biasBackward(a.dqkv, rows: rows, n: 3 * d, "\(pre).attn.qkv.bias", a, grads) }
+            RotaryLayer.backward(rotary, dqkv: a.dqkv, rows: rows, length: L, headDim: c.headDim, heads: c.nHeads,
+                                 kvHeads: c.nKVHeads, scale: 1 / Float(c.headDim).squareRoot(), threads: threads)
+            if c.linearBias || c.qkvBias { try biasBackward(a.dqkv, rows: rows, n: 3 * d, "\(pre).attn.qkv.bias", a, grads) }
             LinearLayer.backward(matmul: matmul, dy: a.dqkv, x: s.h1, rows: rows, weight: layer.qkv,
                                  dWeight: try g("\(pre).attn.qkv.weight"), dx: a.dh)
             let (gw1, gb1) = try normGradients("\(pre).attn_norm")

@@ -42,15 +42,17 @@ final class HuggingFaceCLITests: XCTestCase {
         XCTAssertEqual(untimed(one.stdout), untimed(two.stdout))
     }
 
-    /// MDLM's DiT folder as the denoiser: its tokenizer (GPT-2's kind, no mask) gets the mask
-    /// appended, generation runs every sampler family on it, same output on 1 and 2 threads.
+    /// MDLM's DiT folder as the denoiser (its tokenizer, GPT-2's kind with no mask, gets the
+    /// mask appended) and Dream's (its tokenizer has one): generation runs the sampler
+    /// families on them, same output on 1 and 2 threads.
     func testGenerateWithMDLMFolder() throws {
         let dit = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/hf/mdlm-tiny"
+        let dream = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/hf/dream-tiny"  // its own mask, at id 1
         let info = try runUnmask(["info", "--model", dit])
         XCTAssertEqual(info.status, 0, info.stderr)
         XCTAssertTrue(info.stdout.contains("family      mdlm, role denoiser"), info.stdout)
         XCTAssertTrue(info.stdout.contains("attn.out.weight") && info.stdout.contains("gate_msa"), info.stdout)
-        for sampler in ["fhs", "ancestral:steps=20", "confidence:k=2"] {
+        for (dit, sampler) in [(dit, "fhs"), (dit, "ancestral:steps=20"), (dit, "confidence:k=2"), (dream, "fhs"), (dream, "entropy")] {
             let one = try runUnmask(["generate", "--model", dit, "--length", "12", "--sampler", sampler, "--seed", "3", "--threads", "1", "--json"])
             let two = try runUnmask(["generate", "--model", dit, "--length", "12", "--sampler", sampler, "--seed", "3", "--threads", "2", "--json"])
             XCTAssertEqual(one.status, 0, one.stderr)

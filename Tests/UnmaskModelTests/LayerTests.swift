@@ -102,10 +102,10 @@ final class LayerTests: XCTestCase {
             let rotary = RotaryLayer(length: L, headDim: dh, theta: 10_000)
             let x = randoms(rows * 3 * d), g = randoms(rows * 3 * d)
             var y = floats(x)
-            RotaryLayer.forward(rotary, qkv: &y, rows: rows, length: L, d: d, heads: heads, scale: Float(scale), threads: 2)
+            RotaryLayer.forward(rotary, qkv: &y, rows: rows, length: L, headDim: dh, heads: heads, kvHeads: heads, scale: Float(scale), threads: 2)
             check("rotary dh=\(dh) forward", y, referenceRotary(x, rows: rows, L: L, d: d, heads: heads, scale: scale, theta: 10_000))
             var dq = floats(g)
-            RotaryLayer.backward(rotary, dqkv: &dq, rows: rows, length: L, d: d, heads: heads, scale: Float(scale), threads: 2)
+            RotaryLayer.backward(rotary, dqkv: &dq, rows: rows, length: L, headDim: dh, heads: heads, kvHeads: heads, scale: Float(scale), threads: 2)
             let numeric = numericGradient(x) { dot(g, referenceRotary($0, rows: rows, L: L, d: d, heads: heads, scale: scale, theta: 10_000)) }
             // The values' third of each row passes through: backward leaves dqkv's values alone.
             check("rotary dh=\(dh) backward", dq, numeric)
@@ -140,8 +140,8 @@ final class LayerTests: XCTestCase {
             let x = randoms(batch * L * 3 * d), g = randoms(batch * L * d)
             var out = [Float](repeating: 0, count: batch * L * d), probs = [Float](repeating: 0, count: batch * heads * L * L)
             let xf = floats(x)
-            AttentionLayer.forward(qkv: xf, out: &out, probs: &probs, probsPerUnit: true, batch: batch, length: L, d: d, heads: heads,
-                                   causal: causal, matmul: MatMul(threads: 2))
+            AttentionLayer.forward(qkv: xf, out: &out, probs: &probs, probsPerUnit: true, batch: batch, length: L, headDim: d / heads,
+                                   heads: heads, kvHeads: heads, causal: causal, matmul: MatMul(threads: 2))
             check("attention causal=\(causal) forward", out, referenceAttention(x, batch: batch, L: L, d: d, heads: heads, causal: causal))
             var dqkv = [Float](repeating: .nan, count: x.count), scratch = [Float](repeating: 0, count: 2 * L * L)
             AttentionLayer.backward(dout: floats(g), qkv: xf, probs: probs, dqkv: &dqkv, scratch: &scratch, batch: batch, length: L,

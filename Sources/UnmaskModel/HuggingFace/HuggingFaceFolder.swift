@@ -7,13 +7,15 @@ import UnmaskSupport
 /// tensor names onto ours (`tensorMap`), so the one engine runs it; the weights are read
 /// in place from the files, in the layout the family stores them.
 ///
-/// Supported so far: GPT-2 (`gpt2` … `gpt2-xl`), as an evaluator. Anything else is refused
-/// with a one-line error that names the family.
+/// Supported so far: GPT-2 (`gpt2` … `gpt2-xl`) as an evaluator; MDLM's DiT and Dream as
+/// denoisers. Anything else is refused with a one-line error that names the family.
 public struct HuggingFaceFolder {
     public enum Family: String, Sendable, CaseIterable {
         case gpt2
         /// MDLM's DiT (kuleshov-group/mdlm-owt), without time conditioning.
         case mdlm
+        /// Dream (Qwen2 blocks, bidirectional, shifted logits).
+        case dream
     }
 
     public let directory: String
@@ -44,6 +46,7 @@ public struct HuggingFaceFolder {
         let family = try Family.of(json, path: configPath)
         let weights = try ShardedSafetensors(directory: directory)
         if family == .mdlm { return try DiTFolding.open(directory: directory, json: json, weights: weights, path: configPath) }
+        if family == .dream { return try DreamFolding.open(directory: directory, json: json, weights: weights, path: configPath) }
         let (config, map) = try family.describe(json, tensorNames: Set(weights.names), path: configPath)
         let mapped = Set(map.map(\.theirs))
         for name in weights.names where !mapped.contains(name) && !family.ignores(name) {
@@ -61,6 +64,7 @@ extension HuggingFaceFolder.Family {
         let architectures = json["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if type == "gpt2" || architectures.contains(where: { $0.hasPrefix("GPT2") }) { return .gpt2 }
         if type == "mdlm" || architectures.contains("MDLM") { return .mdlm }
+        if type?.lowercased() == "dream" || architectures.contains("DreamModel") { return .dream }
         let named = type ?? architectures.first ?? "unnamed"
         throw UnmaskError("\(path): model family \"\(named)\" is not supported (Unmask reads: \(Self.allCases.map(\.rawValue).joined(separator: ", ")))")
     }
@@ -71,6 +75,7 @@ extension HuggingFaceFolder.Family {
         switch self {
         case .gpt2: return name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") || name == "lm_head.weight"
         case .mdlm: return name.hasSuffix("rotary_emb.inv_freq")
+        case .dream: return false
         }
     }
 
@@ -81,8 +86,8 @@ extension HuggingFaceFolder.Family {
             return v
         }
         switch self {
-        case .mdlm:
-            throw UnmaskError("\(path): internal: MDLM folders are folded by DiTFolding")
+        case .mdlm, .dream:
+            throw UnmaskError("\(path): internal: \(rawValue) folders are rearranged by their own loader")
         case .gpt2:
             let d = try int("n_embd")
             let inner = json["n_inner"]?.intValue ?? 4 * d  // null: 4·n_embd

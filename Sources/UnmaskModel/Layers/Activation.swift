@@ -17,6 +17,19 @@ enum ActivationLayer {
         }
     }
 
+    /// up ← act(gate) ⊙ up (SwiGLU with SiLU), in place over `up`; `gate` is overwritten.
+    static func gatedForward(_ kind: ModelConfig.Activation, gate: UnsafeMutablePointer<Float>, up: UnsafeMutablePointer<Float>,
+                             count: Int, threads: Int) {
+        Parallel.chunks(count, threads: threads) { range in
+            let n = range.count, g = gate + range.lowerBound, u = up + range.lowerBound
+            switch kind {
+            case .gelu: VectorMath.gelu(g, count: n)
+            case .silu: VectorMath.silu(g, count: n)
+            }
+            for i in 0..<n { u[i] *= g[i] }
+        }
+    }
+
     /// dy ← dy ⊙ act′(x), in place.
     static func backward(_ kind: ModelConfig.Activation, dy: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                          count: Int, threads: Int) {

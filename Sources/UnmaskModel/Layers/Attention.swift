@@ -13,19 +13,21 @@ enum AttentionLayer {
     /// `probsPerUnit` (training keeps all of them: (B·H, L, L)) and the worker's index
     /// otherwise (inference reuses one (L, L) buffer per thread). `softmax: false` leaves
     /// the products alone (the benchmark's GEMM-only pass).
+    /// Grouped-query attention: query head h reads key/value head h / (heads / kvHeads);
+    /// rows are (heads + 2·kvHeads)·dh wide, the output heads·dh.
     static func forward(qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
-                        probsPerUnit: Bool, batch: Int, length L: Int, d: Int, heads: Int, causal: Bool, matmul: MatMul,
-                        softmax: Bool = true) {
-        let dh = d / heads, ld = 3 * d
+                        probsPerUnit: Bool, batch: Int, length L: Int, headDim dh: Int, heads: Int, kvHeads: Int, causal: Bool,
+                        matmul: MatMul, softmax: Bool = true) {
+        let d = heads * dh, ld = (heads + 2 * kvHeads) * dh, group = heads / kvHeads
         eachUnit(batch * heads, matmul) { unit, part, mm in
-            let b = unit / heads, h = unit % heads
+            let b = unit / heads, h = unit % heads, kv = h / group
             let base = qkv + b * L * ld
             let P = probs + (probsPerUnit ? unit : part) * L * L           // (L, L)
             // scores (L, L) = Q·Kᵀ
-            mm.gemm(transB: true, m: L, n: L, k: dh, a: base + h * dh, lda: ld, b: base + d + h * dh, ldb: ld, c: P, ldc: L)
+            mm.gemm(transB: true, m: L, n: L, k: dh, a: base + h * dh, lda: ld, b: base + d + kv * dh, ldb: ld, c: P, ldc: L)
             if softmax { for i in 0..<L { VectorMath.softmaxRow(P + i * L, valid: causal ? i + 1 : L, count: L) } }
             // out (L, dh) = P·V, into this head's columns
-            mm.gemm(m: L, n: dh, k: L, a: P, lda: L, b: base + 2 * d + h * dh, ldb: ld, c: out + b * L * d + h * dh, ldc: d)
+            mm.gemm(m: L, n: dh, k: L, a: P, lda: L, b: base + d + (kvHeads + kv) * dh, ldb: ld, c: out + b * L * d + h * dh, ldc: d)
         }
     }
 

@@ -26,27 +26,30 @@ struct RotaryLayer {
         (cos, sin) = (c, s)
     }
 
-    /// qkv (B·L, 3d), in place: q ← R(pos)·q·scale and k ← R(pos)·k for every head, pos =
-    /// row mod L. `rotary == nil` (learned positions): q ← q·scale only.
-    static func forward(_ rotary: RotaryLayer?, qkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, d: Int, heads: Int,
-                        scale: Float, threads: Int) {
-        apply(rotary, qkv, rows: rows, length: L, d: d, heads: heads, scale: scale, inverse: false, threads: threads)
+    /// qkv (B·L, (heads + 2·kvHeads)·dh), in place: q ← R(pos)·q·scale for the `heads`
+    /// query heads and k ← R(pos)·k for the `kvHeads` key heads, pos = row mod L.
+    /// `rotary == nil` (learned positions): q ← q·scale only.
+    static func forward(_ rotary: RotaryLayer?, qkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, headDim: Int,
+                        heads: Int, kvHeads: Int, scale: Float, threads: Int) {
+        apply(rotary, qkv, rows: rows, length: L, headDim: headDim, heads: heads, kvHeads: kvHeads, scale: scale, inverse: false,
+              threads: threads)
     }
 
     /// Gradient of `forward`, in place on dqkv (B·L, 3d) (the values are left alone): a
     /// rotation's transpose is the rotation by the opposite angle, and q's scale is
     /// multiplied in again.
-    static func backward(_ rotary: RotaryLayer?, dqkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, d: Int, heads: Int,
-                         scale: Float, threads: Int) {
-        apply(rotary, dqkv, rows: rows, length: L, d: d, heads: heads, scale: scale, inverse: true, threads: threads)
+    static func backward(_ rotary: RotaryLayer?, dqkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, headDim: Int,
+                         heads: Int, kvHeads: Int, scale: Float, threads: Int) {
+        apply(rotary, dqkv, rows: rows, length: L, headDim: headDim, heads: heads, kvHeads: kvHeads, scale: scale, inverse: true,
+              threads: threads)
     }
 
-    private static func apply(_ rotary: RotaryLayer?, _ qkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, d: Int,
-                              heads: Int, scale: Float, inverse: Bool, threads: Int) {
-        let dh = d / heads
+    private static func apply(_ rotary: RotaryLayer?, _ qkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, headDim dh: Int,
+                              heads: Int, kvHeads: Int, scale: Float, inverse: Bool, threads: Int) {
+        let d = heads * dh, ld = (heads + 2 * kvHeads) * dh
         guard let rotary else {
             Parallel.rows(rows, width: d, threads: threads) { range in
-                for r in range { for i in 0..<d { qkv[r * 3 * d + i] *= scale } }
+                for r in range { for i in 0..<d { qkv[r * ld + i] *= scale } }
             }
             return
         }
@@ -57,11 +60,11 @@ struct RotaryLayer {
             Parallel.rows(rows, width: 2 * d, threads: threads) { range in
                 for r in range {
                     let c = cosTable + (r % L) * half, s = sinTable + (r % L) * half
-                    for part in 0..<2 {
-                        let factor: Float = part == 0 ? scale : 1
-                        for h in 0..<heads {
-                            rotate(qkv + r * 3 * d + part * d + h * dh, half: half, cos: c, sin: s, factor: factor, inverse: inverse)
-                        }
+                    for h in 0..<heads {        // queries, with the attention scale
+                        rotate(qkv + r * ld + h * dh, half: half, cos: c, sin: s, factor: scale, inverse: inverse)
+                    }
+                    for h in 0..<kvHeads {      // keys
+                        rotate(qkv + r * ld + d + h * dh, half: half, cos: c, sin: s, factor: 1, inverse: inverse)
                     }
                 }
             }
