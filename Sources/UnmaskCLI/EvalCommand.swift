@@ -43,12 +43,15 @@ struct EvalCommand: ParsableCommand {
         // Every input is checked before the first pass: a wrong evaluator used to be found
         // only after the denoiser's (long) ELBO pass.
         let denoiser = try models.optional(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)).map(TransformerDenoiser.init)
-        let eval = try models.optional(.evaluator, tokenizer: vocab, matmul: try computeOptions.matmul(engine)).map(TransformerEvaluator.init)
+        // A Hugging Face evaluator reads the file with its own tokenizer.
+        let scoring = try models.evaluator.map { _ in try models.scoringEvaluator(tokenizer: vocab, matmul: try computeOptions.matmul(engine)) }
+        let eval = try scoring.map(\.evaluator)
+            ?? models.optional(.evaluator, tokenizer: vocab, matmul: try computeOptions.matmul(engine)).map(TransformerEvaluator.init)
         guard denoiser != nil || eval != nil else { throw UnmaskError("no denoiser or evaluator model found (pass --model or --evaluator)") }
         let bars = [ProgressBar("denoiser ELBO", total: 1000), ProgressBar("evaluator", total: 1000)]
         var current = -1
         let r = try Evaluation.heldOut(file: path, tokenizer: vocab.tokenizer, denoiser: denoiser, evaluator: eval,
-                                       masks: masks, seed: seed.value) { stage, done, total in
+                                       evaluatorTokenizer: scoring?.ownTokenizer, masks: masks, seed: seed.value) { stage, done, total in
             if stage != current { if current >= 0 { bars[current].finish() }; current = stage }
             bars[stage].update(Int(Double(done) / Double(max(1, total)) * 1000))
         }

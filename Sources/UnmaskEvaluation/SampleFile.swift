@@ -51,7 +51,10 @@ extension Evaluation {
 
     /// Reads a text file through `TextPipeline` and measures it under the models given.
     /// `progress(stage, done, total)`: stage 0 is the denoiser pass, 1 the evaluator's.
+    /// `evaluatorTokenizer`: the evaluator's own tokenizer when it has one (a Hugging Face
+    /// GPT-2); the file is then tokenized again, by it, for the evaluator's pass.
     public static func heldOut(file path: String, tokenizer: Tokenizer, denoiser: Denoiser?, evaluator: CausalEvaluator?,
+                               evaluatorTokenizer: Tokenizer? = nil,
                                masks: Int, seed: UInt64, progress: ((Int, Int, Int) -> Void)? = nil) throws -> HeldOutResult {
         guard denoiser != nil || evaluator != nil else { throw UnmaskError("no denoiser or evaluator to measure with") }
         let (tokens, bytes) = try TextPipeline.tokens(ofFile: path, tokenizer: tokenizer)
@@ -61,7 +64,8 @@ extension Evaluation {
             result.elbo = try denoiserELBO(denoiser: denoiser, tokens: tokens, draws: masks, seed: seed) { progress?(0, $0, $1) }
         }
         if let evaluator {
-            result.evaluator = try causalNLL(evaluator: evaluator, tokens: tokens) { progress?(1, $0, $1) }
+            let own = try evaluatorTokenizer.map { try TextPipeline.tokens(ofFile: path, tokenizer: $0).tokens } ?? tokens
+            result.evaluator = try causalNLL(evaluator: evaluator, tokens: own) { progress?(1, $0, $1) }
         }
         return result
     }

@@ -59,6 +59,16 @@ final class HuggingFaceCLITests: XCTestCase {
             XCTAssertTrue(one.stdout.contains("\"ids\":["), one.stdout)
             XCTAssertEqual(withoutSeconds(one.stdout), withoutSeconds(two.stdout), sampler)
         }
+        // eval --text with a folder denoiser (its tokenizer) and the GPT-2 evaluator (its own).
+        let text = NSTemporaryDirectory() + "unmask-hf-text-\(getpid()).txt"
+        try String(repeating: "It is a truth universally acknowledged. Mr. Bennet made no answer.\n", count: 12)
+            .write(toFile: text, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: text) }
+        for model in [dit, dream] {
+            let r = try runUnmask(["eval", "--text", text, "--model", model, "--evaluator", folder, "--masks", "1"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("denoiser ELBO:") && r.stdout.contains("evaluator:"), r.stdout)
+        }
     }
 
     func testBadFoldersFailCleanly() throws {
