@@ -67,7 +67,17 @@ public final class Weight: @unchecked Sendable {
     public let cols: Int
     public let raw: UnsafePointer<Float>
     public let transposed: Bool
-    public let packed: PackedMatrix
+    /// Our packed copy, made on first use: a model that multiplies a weight only on the
+    /// int8 path, or only through OpenBLAS, never pays its memory (4 bytes per parameter).
+    /// Models are used from one thread at a time (see Transformer), so the lazy fill needs
+    /// no lock.
+    public var packed: PackedMatrix {
+        if let p = packedStorage { return p }
+        let p = PackedMatrix(k: rows, n: cols, source: raw, ld: transposed ? rows : cols, transposed: transposed)
+        packedStorage = p
+        return p
+    }
+    private var packedStorage: PackedMatrix?
     /// W laid out (in, out) for the few-rows path: `raw` itself, or a transposed copy when
     /// the raw storage is (out, in). The copy makes the few-rows path sum in the same order
     /// as the packed one, so a row's result does not depend on how many rows came with it.
@@ -86,7 +96,6 @@ public final class Weight: @unchecked Sendable {
         self.cols = cols
         self.raw = raw
         self.transposed = transposed
-        packed = PackedMatrix(k: rows, n: cols, source: raw, ld: transposed ? rows : cols, transposed: transposed)
         if transposed {
             let copy = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
             ownedCopy = copy
@@ -104,7 +113,7 @@ public final class Weight: @unchecked Sendable {
 
     private func refreshCopies(packing: Bool) {
         if packing {
-            packed.repack(from: raw, ld: transposed ? rows : cols, transposed: transposed)
+            packedStorage?.repack(from: raw, ld: transposed ? rows : cols, transposed: transposed)
             int8?.repack(from: self)
         }
         if let copy = ownedCopy {

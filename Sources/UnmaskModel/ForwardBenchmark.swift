@@ -32,8 +32,8 @@ public enum ForwardBenchmark {
     }
 
     /// Random-weight stand-ins for published models, by name: the GPT-2 sizes (learned
-    /// positions, LayerNorm, biases, causal, context 1024, vocabulary 50257). Timing needs
-    /// only the shapes; the weights are drawn locally.
+    /// positions, LayerNorm, biases, causal, context 1024, vocabulary 50257) and a 1 B
+    /// LLaMA-family shape. Timing needs only the shapes; the weights are drawn locally.
     public static let presets: [String: ModelConfig] = {
         func gpt2(_ d: Int, _ layers: Int, _ heads: Int) -> ModelConfig {
             var c = ModelConfig(vocabSize: 50257, dModel: d, nLayers: layers, nHeads: heads, dFF: 4 * d, contextLength: 1024,
@@ -44,8 +44,17 @@ public enum ForwardBenchmark {
             c.linearBias = true
             return c
         }
+        // A 1 B LLaMA-family denoiser (Llama-3.2-1B's shape, bidirectional): RMSNorm, SwiGLU,
+        // 32 query and 8 key/value heads, rotary θ 5·10⁵, untied head, vocabulary 128256.
+        var llama = ModelConfig(vocabSize: 128_256, dModel: 2048, nLayers: 16, nHeads: 32, dFF: 8192, contextLength: 4096,
+                                maskTokenId: 128_255)
+        llama.nKVHeads = 8
+        llama.gatedMLP = true
+        llama.activation = .silu
+        llama.ropeTheta = 500_000
+        llama.tiedEmbeddings = false
         return ["gpt2": gpt2(768, 12, 12), "gpt2-medium": gpt2(1024, 24, 16), "gpt2-large": gpt2(1280, 36, 20),
-                "gpt2-xl": gpt2(1600, 48, 25)]
+                "gpt2-xl": gpt2(1600, 48, 25), "llama-1b": llama]
     }()
 
     /// Multiply–adds ×2 of one forward: per layer the four weight products and attention's
