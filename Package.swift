@@ -7,10 +7,11 @@
 //   UnmaskSupport    JSON, atomic file writes, errors, signals, terminal (C helpers only)
 //   UnmaskTokenizer  byte-level BPE, utf8proc NFC, tokenizer.json
 //   UnmaskKernels    GEMM (ours + OpenBLAS, fp32; int8 via CInt8GEMM), worker pool, vector math
-//   UnmaskModel      config.json, safetensors (mmap), the transformer forward pass
+//   UnmaskModel      config.json, safetensors (mmap), Hugging Face folders, the one forward
+//                    pass and its backward, each layer's forward and backward (Layers/)
 //   UnmaskDiffusion  schedules, corruption kernels, Philox, categorical draws, samplers
 //   UnmaskEvaluation held-out ELBO, evaluator perplexity, generative perplexity, entropy
-//   UnmaskTraining   backward passes, AdamW, objectives, the trainer
+//   UnmaskTraining   the training step, AdamW, objectives, the trainer
 //   UnmaskCLI        the `unmask` command-line tool
 //   Unmask           umbrella module re-exporting the library modules
 //
