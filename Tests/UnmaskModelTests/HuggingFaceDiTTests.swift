@@ -3,15 +3,18 @@ import UnmaskKernels
 import UnmaskModel
 import UnmaskSupport
 
+/// Tests/UnmaskModelTests/Fixtures/hf/NAME, the committed Hugging Face folders.
+func huggingFaceFixture(_ name: String, file: String = #filePath) -> String {
+    var parts = file.split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast()
+    return parts.joined(separator: "/") + "/Fixtures/hf/" + name
+}
+
 /// A tiny random MDLM DiT, written by MDLM's own models/dit.py (commit and torch version in
 /// golden.json; scripts/make_hf_fixtures.py), in the mdlm-owt folder layout, against the
 /// logits that code computed at σ = 0 in float32.
 final class HuggingFaceDiTTests: XCTestCase {
-    let folder: String = {
-        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast()
-        return parts.joined(separator: "/") + "/Fixtures/hf/mdlm-tiny"
-    }()
+    let folder = huggingFaceFixture("mdlm-tiny")
 
     func testFoldedDiTMatchesMDLM() throws {
         let json = try JSON.parse(Files.read(folder + "/golden.json"))
@@ -50,11 +53,7 @@ final class HuggingFaceDiTTests: XCTestCase {
 /// Qwen2ForCausalLM, against that code's logits with attention over every position,
 /// shifted as Dream's sampler shifts them (scripts/make_hf_fixtures.py, dream_tiny).
 final class HuggingFaceDreamTests: XCTestCase {
-    let folder: String = {
-        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast()
-        return parts.joined(separator: "/") + "/Fixtures/hf/dream-tiny"
-    }()
+    let folder = huggingFaceFixture("dream-tiny")
 
     func testDreamMatchesQwen2Bidirectional() throws {
         let json = try JSON.parse(Files.read(folder + "/golden.json"))

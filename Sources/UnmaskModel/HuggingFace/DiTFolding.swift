@@ -51,7 +51,12 @@ enum DiTFolding {
         try c.validate()
 
         let prefix = weights.names.contains("backbone.vocab_embed.embedding") ? "backbone." : ""
-        func t(_ name: String, _ shape: [Int]) throws -> [Double] { try weights.doubles(prefix + name, shape, directory: directory) }
+        // Every tensor read is remembered: whatever the folder holds beyond them is an error.
+        var read: Set<String> = [prefix + "rotary_emb.inv_freq"]  // recomputed from θ, not read
+        func t(_ name: String, _ shape: [Int]) throws -> [Double] {
+            read.insert(prefix + name)
+            return try weights.doubles(prefix + name, shape, directory: directory)
+        }
         func silu(_ x: [Double]) -> [Double] { x.map { $0 / (1 + exp(-$0)) } }
         /// y = W·x + b for a PyTorch Linear stored (out, in).
         func linear(_ w: [Double], _ b: [Double], _ x: [Double]) -> [Double] {
@@ -114,18 +119,6 @@ enum DiTFolding {
         try put("head.weight", transposed(try t(o + "linear.weight", [vocab, d]), rows: vocab, cols: d), prefix + o + "linear.weightᵀ")
         try put("head.bias", try t(o + "linear.bias", [vocab]), prefix + o + "linear.bias")
 
-        // Everything in the folder must have been read (the rotary frequencies are recomputed).
-        var read = Set(["vocab_embed.embedding", "sigma_map.mlp.0.weight", "sigma_map.mlp.0.bias", "sigma_map.mlp.2.weight",
-                        "sigma_map.mlp.2.bias", "rotary_emb.inv_freq"].map { prefix + $0 })
-        for l in 0..<c.nLayers {
-            for n in ["adaLN_modulation.weight", "adaLN_modulation.bias", "norm1.weight", "norm2.weight", "attn_qkv.weight",
-                      "attn_out.weight", "mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias"] {
-                read.insert(prefix + "blocks.\(l)." + n)
-            }
-        }
-        for n in ["adaLN_modulation.weight", "adaLN_modulation.bias", "norm_final.weight", "linear.weight", "linear.bias"] {
-            read.insert(prefix + o + n)
-        }
         for name in weights.names where !read.contains(name) {
             throw UnmaskError("\(directory): unexpected tensor \(name) for an mdlm model with this config.json")
         }

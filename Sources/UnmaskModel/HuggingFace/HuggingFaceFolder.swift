@@ -74,8 +74,7 @@ extension HuggingFaceFolder.Family {
     func ignores(_ name: String) -> Bool {
         switch self {
         case .gpt2: return name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") || name == "lm_head.weight"
-        case .mdlm: return name.hasSuffix("rotary_emb.inv_freq")
-        case .dream: return false
+        case .mdlm, .dream: return false  // their loaders check the folder's tensors themselves
         }
     }
 
