@@ -6,12 +6,15 @@ on fixed ids. The Swift tests load each folder and must match without Python.
         safetensors omegaconf einops huggingface_hub
     git clone https://github.com/kuleshov-group/mdlm /tmp/mdlm     # for the DiT fixture
     scratch/torchenv/bin/python scripts/make_hf_fixtures.py /tmp/mdlm
+    scratch/torchenv/bin/python scripts/make_hf_fixtures.py --llada /tmp/llada_ref   # llada-tiny only
 
 A tiny byte-level BPE tokenizer in GPT-2's configuration is trained with `tokenizers` on a
 few Austen sentences and saved as the folder's tokenizer.json.
 
 Families so far (the MDLM DiT only when a checkout of the MDLM repository is given;
-dream-tiny as described in dream_tiny below):
+dream-tiny as described in dream_tiny below; llada-tiny, described in llada_tiny below, only
+and alone when --llada names a folder holding LLaDA's modeling_llada.py and
+configuration_llada.py):
   gpt2-tiny   transformers.GPT2LMHeadModel (the GPT-2 evaluator family: learned positions,
               LayerNorm with bias, GELU-tanh "gelu_new", biases everywhere, Conv1D weights
               stored (in, out), tied head). Weights drawn with initializer_range 0.2 (the
@@ -246,9 +249,119 @@ def dream_tiny():
     print("dream-tiny:", sorted(os.listdir(out)), "mask", mask)
 
 
+# LLaDA's modeling code is remote code on the Hugging Face hub (GSAI-ML/LLaDA-8B-Base, not
+# reachable here); the copy used comes from public GitHub copies of it. No copy found was
+# untouched, so modeling_llada.py is charleschen-ml/pa-dllm@34c6e39's (modeling_llada.py) with
+# that fork's own edits undone (its scheduler head, zero "bidirectional" bias, attn_mask
+# pass-through and output class), which leaves it line for line chunsanHong/UPO@8084c40's
+# copy without UPO's extra head, and zhaoyMa/Saber@2f061e2's without Saber's position_ids.
+# configuration_llada.py is blob 3556bdac, identical in chunsanHong/UPO@8084c40, zhaoyMa/Saber
+# and imaimonkey/diffusion-related-token-exp-composition. On this fixture the pa-dllm and
+# Saber files as they stand give the same logits bit for bit. golden.json records the sha256
+# of the two files actually run.
+LLADA_REFERENCE = ("GSAI-ML/LLaDA-8B-Base modeling_llada.py + configuration_llada.py, from "
+                   "charleschen-ml/pa-dllm@34c6e39480d0f9206f0002bafd8eb0f3793a4d57:modeling_llada.py "
+                   "(fork edits reverted; = chunsanHong/UPO@8084c40dd7ff464ed4670db509fbf5881afd30:"
+                   "modeling_llada.py minus its extra head) and "
+                   "chunsanHong/UPO@8084c40dd7ff464ed4670db509fbf5881afd30:configuration_llada.py (blob 3556bdac)")
+
+
+def llada_tiny(llada_dir):
+    """LLaDA (GSAI-ML/LLaDA-8B-Base's architecture), run by LLaDA's own modeling_llada.py
+    (LLaDAModelLM) from the folder given with --llada, which must also hold
+    configuration_llada.py (see LLADA_REFERENCE above for where the copy comes from).
+    "llama" blocks: RMSNorm (eps from rms_norm_eps), separate q/k/v projections, rotary
+    embeddings with rope_theta 500000, attention over every position (the code calls SDPA
+    with is_causal=False and no mask; checked below: changing the last token moves the first
+    position's logits), SiLU(ff_proj x) * up_proj x through ff_out, no biases, an untied head,
+    logits not shifted. Tiny but with grouped-query attention (4 query heads, 2 key/value
+    heads: the code supports it though LLaDA-8B has 32/32). config.json carries the keys
+    of LLaDA-8B-Base's own config.json, with tiny sizes; tensors under "model.transformer."
+    as LLaDAModelLM's state_dict names them. Weights drawn with std 0.2, norm weights
+    1 + 0.1 randn. The tokenizer is the Llama-3-style fixture (Split pre-tokenizer), whose
+    mask token <|mask|> sits at id 1 (LLaDA's own, <|mdm_mask|>, is id 126336 of 126464)."""
+    import hashlib, shutil, sys, types, importlib
+    import safetensors.torch
+    from tokenizers import Tokenizer as HFTokenizer
+    llada_dir = os.path.abspath(llada_dir)
+    # Importable both as the hub's package (relative import of configuration_llada) and as
+    # the GitHub copies have it (absolute import).
+    sys.path.insert(0, llada_dir)
+    pkg = types.ModuleType("llada_ref")
+    pkg.__path__ = [llada_dir]
+    sys.modules["llada_ref"] = pkg
+    modeling = importlib.import_module("llada_ref.modeling_llada")
+    sha = {name: hashlib.sha256(open(os.path.join(llada_dir, name), "rb").read()).hexdigest()
+           for name in ("modeling_llada.py", "configuration_llada.py")}
+    torch.manual_seed(0)
+    tok_src = os.path.join(os.path.dirname(OUT), "..", "..", "UnmaskTokenizerTests", "Fixtures", "llama3_split_tokenizer.json")
+    tok = HFTokenizer.from_file(tok_src)
+    vocab, mask, eos = tok.get_vocab_size(), tok.token_to_id("<|mask|>"), tok.token_to_id("<|endoftext|>")
+    # LLaDA-8B-Base's config.json, key for key, with tiny sizes (there: d_model 4096, 32 heads,
+    # 32 kv heads, 32 layers, mlp_hidden_size 12288, vocab/embedding 126464, max_sequence_length
+    # 4096, eos = pad 126081, mask 126336).
+    config = {
+        "activation_type": "silu", "alibi": False, "alibi_bias_max": 8.0, "architectures": ["LLaDAModelLM"],
+        "attention_dropout": 0.0, "attention_layer_norm": False, "attention_layer_norm_with_affine": True,
+        "auto_map": {"AutoConfig": "configuration_llada.LLaDAConfig",
+                     "AutoModelForCausalLM": "modeling_llada.LLaDAModelLM",
+                     "AutoModel": "modeling_llada.LLaDAModelLM"},
+        "bias_for_layer_norm": False, "block_group_size": 1, "block_type": "llama", "d_model": 32,
+        "embedding_dropout": 0.0, "embedding_size": vocab, "eos_token_id": eos, "flash_attention": False,
+        "include_bias": False, "include_qkv_bias": False, "init_cutoff_factor": None, "init_device": "meta",
+        "init_fn": "mitchell", "init_std": 0.02, "input_emb_norm": False, "layer_norm_type": "rms",
+        "layer_norm_with_affine": True, "mask_token_id": mask, "max_sequence_length": 64, "mlp_hidden_size": 64,
+        "mlp_ratio": 4, "model_type": "llada", "multi_query_attention": None, "n_heads": 4, "n_kv_heads": 2,
+        "n_layers": 2, "pad_token_id": eos, "precision": "amp_bf16", "residual_dropout": 0.0, "rms_norm_eps": 1e-05,
+        "rope": True, "rope_full_precision": True, "rope_theta": 500000.0, "scale_logits": False,
+        "transformers_version": transformers.__version__, "use_cache": False, "vocab_size": vocab, "weight_tying": False,
+    }
+    from dataclasses import fields
+    missing = {f.name for f in fields(modeling.ModelConfig)} - set(config)
+    assert not missing, f"ModelConfig fields not in config.json: {missing}"
+    kwargs = {k: v for k, v in config.items() if k not in ("auto_map", "model_type", "transformers_version")}
+    model = modeling.LLaDAModelLM(modeling.LLaDAConfig(**kwargs), init_params=False).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(1 + 0.1 * torch.randn_like(p) if "norm" in name or "ln_f" in name else 0.2 * torch.randn_like(p))
+    out = os.path.join(OUT, "llada-tiny")
+    os.makedirs(out, exist_ok=True)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    safetensors.torch.save_file(state, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+        f.write("\n")
+    shutil.copy(tok_src, os.path.join(out, "tokenizer.json"))
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, vocab, (2, 16), generator=g)
+    ids[0, 4:10] = mask
+    ids[1, 11:14] = mask
+    with torch.no_grad():
+        # use_cache / return_dict given: transformers 5 keeps no use_cache on the config.
+        logits = model(ids, use_cache=False, return_dict=True).logits
+        moved = ids.clone()
+        moved[:, -1] = (moved[:, -1] + 1) % vocab
+        other = model(moved, use_cache=False, return_dict=True).logits
+    assert logits.shape == (2, 16, vocab)
+    assert (logits[:, 0] - other[:, 0]).abs().max() > 1e-3, "attention is not bidirectional"
+    golden = {"reference": LLADA_REFERENCE, "sha256": sha, "transformers": transformers.__version__,
+              "torch": torch.__version__, "ids": ids.tolist(), "logits": logits.float().flatten().tolist()}
+    with open(os.path.join(out, "golden.json"), "w") as f:
+        json.dump(golden, f)
+    print("llada-tiny:", sorted(os.listdir(out)), "mask", mask, {k: tuple(v.shape) for k, v in state.items()})
+
+
 if __name__ == "__main__":
-    import sys
-    gpt2_tiny()
-    dream_tiny()
-    if len(sys.argv) > 1:
-        mdlm_tiny(sys.argv[1])
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mdlm", nargs="?", help="a checkout of github.com/kuleshov-group/mdlm (adds mdlm-tiny)")
+    parser.add_argument("--llada", metavar="DIR", help="a folder with LLaDA's modeling_llada.py and "
+                        "configuration_llada.py: writes llada-tiny only")
+    args = parser.parse_args()
+    if args.llada:
+        llada_tiny(args.llada)
+    else:
+        gpt2_tiny()
+        dream_tiny()
+        if args.mdlm:
+            mdlm_tiny(args.mdlm)

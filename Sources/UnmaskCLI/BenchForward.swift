@@ -22,8 +22,11 @@ struct BenchForwardCommand: ParsableCommand {
     )
 
     @Option(help: "Model directory to time (default: random weights, standard config).") var model: String?
-    @Option(help: "Instead of --model, random weights in a published model's shape: gpt2, gpt2-medium, gpt2-large, gpt2-xl, llama-1b.")
+    @Option(help: "Instead of --model, random weights in a published model's shape: gpt2, gpt2-medium, gpt2-large, gpt2-xl, llama-1b, llada-8b.")
     var preset: String?
+    @Option(help: "With --preset: how the random weights are stored, f32 (in memory) or bf16/f16 (written to a temporary file and mapped, as a published checkpoint is read: packed panel by panel, never widened whole).")
+    var dtype: StorageType = .f32
+    @Option(help: "Engines to time, comma-separated: fp32 (ours), openblas, int8.") var engines = "fp32,openblas,int8"
     @Option(help: "Sequence length (default: the model's context).") var length: Int?
     @Option(help: "Interleaved rounds per median (1...100).") var rounds = 7
     @Option(help: "Thread counts to measure, comma-separated.") var threads = "1,2"
@@ -39,6 +42,13 @@ struct BenchForwardCommand: ParsableCommand {
             throw ValidationError("--preset must be one of \(ForwardBenchmark.presets.keys.sorted().joined(separator: ", "))")
         }
         if model != nil && preset != nil { throw ValidationError("give --model or --preset, not both") }
+        if dtype != .f32 && preset == nil { throw ValidationError("--dtype is for --preset (a --model is timed as stored)") }
+        if engineNames.isEmpty { throw ValidationError("--engines must list some of fp32, openblas, int8, e.g. fp32,int8") }
+    }
+
+    var engineNames: [String] {
+        let names = engines.split(separator: ",", omittingEmptySubsequences: false).map { String($0.filter { $0 != " " }) }
+        return names.allSatisfy { ["fp32", "openblas", "int8"].contains($0) } ? names : []
     }
 
     /// Every entry must be a number in the range: "1,x" is an error, not "1".
@@ -51,19 +61,33 @@ struct BenchForwardCommand: ParsableCommand {
     func run() throws {
         let source: TensorSource
         let config: ModelConfig
+        var temporary: String?
+        defer { if let temporary { removeRandomModel(temporary) } }
         if let model {
-            let loaded = try Transformer.load(directory: model)  // validates the folder first
-            config = loaded.config
-            source = try SafetensorsFile(path: model + "/model.safetensors")
+            if HuggingFaceFolder.isHuggingFace(directory: model) {
+                let folder = try HuggingFaceFolder.open(directory: model)
+                try Transformer.checkFinite(config: folder.config, source: folder.source, path: model)
+                (config, source) = (folder.config, folder.source)
+            } else {
+                let loaded = try Transformer.load(directory: model)  // validates the folder first
+                config = loaded.config
+                source = try SafetensorsFile(path: model + "/model.safetensors")
+            }
         } else if let preset {
             config = ForwardBenchmark.presets[preset]!
-            // The weights, our packed copy (the fp32 engine), the int8 copy (a quarter) and the
-            // int8 engine's fp32 head must fit; OpenBLAS reads the weights in place.
-            let need = Double(config.parameterCount) * 4 * 2.5, have = Double(physicalMemoryBytes())
-            if have > 0 && need > 0.8 * have {
-                throw UnmaskError("--preset \(preset) needs about \(fixed(need / 1e9, 1)) GB; this machine has \(fixed(have / 1e9, 1)) GB")
+            let need = memoryNeeded(config), have = Double(physicalMemoryBytes())
+            if have > 0 && need > 0.85 * have {
+                throw UnmaskError("--preset \(preset) with --dtype \(dtype.rawValue) and --engines \(engines) needs about \(fixed(need / 1e9, 1)) GB; this machine has \(fixed(have / 1e9, 1)) GB (try --dtype bf16 --engines int8)")
             }
-            source = ParameterBuffer.random(config: config, seed: 1)
+            if dtype == .f32 {
+                source = ParameterBuffer.random(config: config, seed: 1)
+            } else {
+                let dir = try makeTemporaryDirectory()
+                temporary = dir
+                if !json { print("writing the random \(preset) weights in \(dtype.rawValue) to \(dir) ...") }
+                try ForwardBenchmark.writeRandomModel(config: config, directory: dir, dtype: dtype, seed: 1)
+                source = try SafetensorsFile(path: dir + "/model.safetensors")
+            }
         } else {
             config = .standard
             source = ParameterBuffer.random(config: config, seed: 1)
@@ -76,15 +100,20 @@ struct BenchForwardCommand: ParsableCommand {
             print("model: \(model ?? preset.map { "random weights, \($0) shape" } ?? "random weights, standard config"), \(config.parameterCount) parameters, length \(length), head on \(allPositions ? "every position" : "one row per sequence")")
             print(BenchGEMMCommand.openBLASCoreLine())
         }
-        var engines = [
-            ForwardBenchmark.Engine(compute: "fp32", backend: "unmask", matmul: MatMul(backend: .unmask)),
-            ForwardBenchmark.Engine(compute: "fp32", backend: "openblas", matmul: MatMul(backend: .openblas)),
-        ]
-        if Int8GEMM.available {
-            engines.append(ForwardBenchmark.Engine(compute: "int8", backend: "unmask", matmul: MatMul(backend: .unmask, compute: .int8)))
-        } else if !json {
-            print("int8: not measured (\(Compute.int8.unavailableReason(backend: .unmask) ?? ""))")
+        var engines: [ForwardBenchmark.Engine] = []
+        for name in engineNames {
+            switch name {
+            case "fp32": engines.append(.init(compute: "fp32", backend: "unmask", matmul: MatMul(backend: .unmask)))
+            case "openblas": engines.append(.init(compute: "fp32", backend: "openblas", matmul: MatMul(backend: .openblas)))
+            default:
+                if Int8GEMM.available {
+                    engines.append(.init(compute: "int8", backend: "unmask", matmul: MatMul(backend: .unmask, compute: .int8)))
+                } else if !json {
+                    print("int8: not measured (\(Compute.int8.unavailableReason(backend: .unmask) ?? ""))")
+                }
+            }
         }
+        if engines.isEmpty { throw UnmaskError("no engine to time on this machine (--engines \(self.engines))") }
         for t in counts(threads, 1...64) {
             for batch in counts(batches, 1...256) {
                 let rows = try ForwardBenchmark.measure(config: config, source: source, batch: batch, length: length, threads: t,
@@ -100,13 +129,56 @@ struct BenchForwardCommand: ParsableCommand {
                         print("batch \(r.batch) threads \(r.threads) \(r.compute) \(r.backend): \(fixed(r.seconds * 1e3, 2)) ms, \(fixed(r.gflops, 1)) GFLOP/s, products alone \(fixed(r.productSeconds * 1e3, 2)) ms (\(fixed(r.gemmGflops, 1)) GFLOP/s), gemm_share \(fixed(r.gemmShare, 3))")
                     }
                 }
-                if !json, rows.count >= 2 {
-                    var ratios = "  whole forward: openblas/unmask-fp32 \(fixed(rows[1].seconds / rows[0].seconds, 2))x"
-                    if rows.count >= 3 { ratios += ", unmask-fp32/unmask-int8 \(fixed(rows[0].seconds / rows[2].seconds, 2))x" }
-                    print(ratios)
+                if !json {
+                    func seconds(_ compute: String, _ backend: String) -> Double? {
+                        rows.first { $0.compute == compute && $0.backend == backend }?.seconds
+                    }
+                    var ratios: [String] = []
+                    if let ours = seconds("fp32", "unmask"), let blas = seconds("fp32", "openblas") {
+                        ratios.append("openblas/unmask-fp32 \(fixed(blas / ours, 2))x")
+                    }
+                    if let ours = seconds("fp32", "unmask"), let int8 = seconds("int8", "unmask") {
+                        ratios.append("unmask-fp32/unmask-int8 \(fixed(ours / int8, 2))x")
+                    }
+                    if !ratios.isEmpty { print("  whole forward: " + ratios.joined(separator: ", ")) }
                 }
             }
         }
+        // Peak resident memory of the whole run: every engine's model is alive at once.
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        if !json { print("peak memory (max RSS, all \(engines.count) engine(s) loaded together): \(fixed(Double(usage.ru_maxrss) * 1024 / 1e9, 2)) GB") }
+    }
+
+    /// Rough bytes a preset needs with these engines: the weights as stored (F32 in memory;
+    /// from a file, only the embedding table, widened), and per engine its copies — our
+    /// fp32 panels (4 bytes a parameter), OpenBLAS's F32 view (none for F32 in memory, a
+    /// widened copy otherwise), the int8 panels (1 byte per block parameter) with the fp32
+    /// head; from a file, the few-rows head copy.
+    func memoryNeeded(_ c: ModelConfig) -> Double {
+        let p = Double(c.parameterCount), table = Double(c.vocabSize * c.dModel) * 4
+        let stored = dtype == .f32 ? 4 * p : table
+        var need = stored + 2e9  // activations and slack
+        for name in engineNames {
+            switch name {
+            case "fp32": need += 4 * p + (dtype == .f32 ? 0 : table)
+            case "openblas": need += dtype == .f32 ? 0 : 4 * p
+            default: need += (p - 2 * table / 4) + table + (dtype == .f32 ? 0 : table)
+            }
+        }
+        return need
+    }
+
+    func makeTemporaryDirectory() throws -> String {
+        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array((base + "/unmask-bench-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw UnmaskError("cannot make a temporary directory in \(base)") }
+        return String(cString: made)
+    }
+
+    func removeRandomModel(_ dir: String) {
+        for file in ["model.safetensors", "config.json"] { unlink(dir + "/" + file) }
+        rmdir(dir)
     }
 
     private func rounded(_ x: Double, _ digits: Int) -> Double {

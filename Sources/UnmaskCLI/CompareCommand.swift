@@ -77,7 +77,8 @@ struct CompareCommand: ParsableCommand {
         }
         let specs = try samplers.map { try SamplerSpec.parse($0) }
         let vocab = try vocabOptions.loadNamed(forModel: models.model)
-        let denoiser = try TransformerDenoiser(model: models.required(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))
+        let denoiser = try TransformerDenoiser(model: models.required(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)),
+                                               tokenizerSize: vocab.tokenizer.vocabSize)
         let scoring = try models.scoringEvaluator(tokenizer: vocab, matmul: try computeOptions.matmul(engine))
         let evaluator = scoring.evaluator
         // The reference text is read and checked before minutes of sampling, not after.

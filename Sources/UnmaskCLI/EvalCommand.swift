@@ -42,7 +42,9 @@ struct EvalCommand: ParsableCommand {
     func evaluateText(_ path: String, _ vocab: LoadedTokenizer) throws {
         // Every input is checked before the first pass: a wrong evaluator used to be found
         // only after the denoiser's (long) ELBO pass.
-        let denoiser = try models.optional(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)).map(TransformerDenoiser.init)
+        let denoiser = try models.optional(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)).map {
+            try TransformerDenoiser(model: $0, tokenizerSize: vocab.tokenizer.vocabSize)
+        }
         // A Hugging Face evaluator reads the file with its own tokenizer.
         let scoring = try models.evaluator.map { _ in try models.scoringEvaluator(tokenizer: vocab, matmul: try computeOptions.matmul(engine)) }
         let eval = try scoring.map(\.evaluator)

@@ -68,7 +68,7 @@ struct GenerateCommand: ParsableCommand {
         let vocab = try vocabOptions.loadNamed(forModel: models.model)
         let tokenizer = vocab.tokenizer
         let net = try models.required(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine))
-        let denoiser = try TransformerDenoiser(model: net)
+        let denoiser = try TransformerDenoiser(model: net, tokenizerSize: tokenizer.vocabSize)
         var plannerModel: CorruptionPlanner?
         if spec.kind == .ddpd {
             plannerModel = try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))

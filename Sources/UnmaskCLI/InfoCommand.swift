@@ -89,6 +89,8 @@ extension InfoCommand {
         print("family      \(folder.family.rawValue), role \(role)")
         print("config      \(c.json.serialized())")
         print("parameters  \(c.parameterCount)")
+        func size(_ bytes: Double) -> String { bytes >= 1e9 ? "\(fixed(bytes / 1e9, 1)) GB" : "\(fixed(bytes / 1e6, 1)) MB" }
+        print("memory      weights packed for the products: about \(size(c.packedWeightBytes(compute: .fp32))) with --compute fp32, \(size(c.packedWeightBytes(compute: .int8))) with --compute int8 (the files are mapped, not copied)")
         print("tensors     \(folder.tensorMap.count), ours <- the folder's:")
         let shapes = Dictionary(uniqueKeysWithValues: c.tensorShapes.map { ($0.name, $0.shape) })
         for m in folder.tensorMap { print("  \(padRight(m.ours, 32)) <- \(m.theirs) \(shapes[m.ours] ?? [])") }
@@ -121,8 +123,13 @@ struct ModelSetOptions: ParsableArguments {
         let name = explicit(role) != nil ? "\(flag(role)) \(dir)" : "the bundled \(dir)"
         let m = try Transformer.load(directory: dir, matmul: matmul)
         try role.check(m.config, name: name)
+        let need = m.config.packedWeightBytes(compute: matmul.compute), have = Double(physicalMemoryBytes())
+        if have > 0 && need > 0.9 * have {
+            throw UnmaskError("\(name) needs about \(fixed(need / 1e9, 1)) GB for its \(matmul.compute.rawValue) weights; this machine has \(fixed(have / 1e9, 1)) GB\(matmul.compute == .fp32 ? " (try --compute int8: about \(fixed(m.config.packedWeightBytes(compute: .int8) / 1e9, 1)) GB)" : "")")
+        }
         try m.config.checkVocabulary(size: tokenizer.tokenizer.vocabSize, maskTokenId: tokenizer.tokenizer.maskId,
-                                     modelName: name, tokenizerName: tokenizer.name)
+                                     modelName: name, tokenizerName: tokenizer.name,
+                                     padded: HuggingFaceFolder.isHuggingFace(directory: dir))
         return m
     }
 

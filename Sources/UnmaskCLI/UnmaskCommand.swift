@@ -46,7 +46,15 @@ struct VocabOptions: ParsableArguments {
             throw UnmaskError("\(model) has no tokenizer.json: pass the tokenizer it was trained with (--vocab FILE)")
         }
         var tokenizer = try Tokenizer.load(path: path, requireMask: false)
-        if tokenizer.maskId == Tokenizer.noMask { tokenizer = try tokenizer.appendingMaskToken() }
+        if let mask = HuggingFaceFolder.declaredMaskId(directory: model), mask < tokenizer.vocabSize {
+            do {
+                tokenizer = try tokenizer.withMask(id: mask)
+            } catch let e as UnmaskError {
+                throw UnmaskError("\(path) and \(model)/config.json: \(e.message)")
+            }
+        } else if tokenizer.maskId == Tokenizer.noMask {
+            tokenizer = try tokenizer.appendingMaskToken()
+        }
         return LoadedTokenizer(tokenizer: tokenizer, name: path)
     }
 

@@ -46,10 +46,18 @@ public final class TransformerDenoiser: Denoiser {
     public var vocabSize: Int { model.config.vocabSize }
     public var maskId: Int { model.config.maskTokenId }
     public var maxLength: Int { model.config.contextLength }
+    /// Ids at and past this are padding rows of the model's vocabulary that no token of
+    /// the tokenizer stands for: their logits are set to −∞, so no sampler draws them.
+    public let tokenizerSize: Int
 
-    public init(model: Transformer) throws {
+    public init(model: Transformer, tokenizerSize: Int? = nil) throws {
         try ModelRole.denoiser.check(model.config, name: "this model")
+        let size = tokenizerSize ?? model.config.vocabSize
+        guard size >= 1, size <= model.config.vocabSize, model.config.maskTokenId < size else {
+            throw UnmaskError("a tokenizer of \(size) ids does not fit this model's \(model.config.vocabSize) outputs (mask \(model.config.maskTokenId))")
+        }
         self.model = model
+        self.tokenizerSize = size
     }
 
     public func logits(sequences: [[Int]], positions: [[Int]]) throws -> [Float] {
@@ -63,7 +71,12 @@ public final class TransformerDenoiser: Denoiser {
             row += 1
         }
         if row == 0 { return [] }
-        return try model.forward(ids: ids, batch: row, length: length, positions: flat)
+        var out = try model.forward(ids: ids, batch: row, length: length, positions: flat)
+        let v = vocabSize
+        if tokenizerSize < v {
+            for r in 0..<flat.count { for i in tokenizerSize..<v { out[r * v + i] = -.infinity } }
+        }
+        return out
     }
 }
 

@@ -130,6 +130,55 @@ public final class PackedMatrix: @unchecked Sendable {
         repack(from: source, ld: ld, transposed: transposed)
     }
 
+    /// Room for a (k, n) operand, filled by `pack(from:)`.
+    public init(k: Int, n: Int, kernel: MicroKernel = .selected) {
+        rows = k
+        cols = n
+        self.kernel = kernel
+        slivers = (n + kernel.nr - 1) / kernel.nr
+        data = alignedFloats(max(1, k * slivers * kernel.nr))
+    }
+
+    /// Packs a weight from its stored form. F32 in one piece is packed in place; F16/BF16,
+    /// or (out, in) parts, are widened into a small scratch a block at a time — one k-block
+    /// of all columns, or 256 output columns of all k — and packed from there. Widening is
+    /// exact, so the panels are the same as from a whole F32 copy, which is never made.
+    public func pack(from storage: WeightStorage) {
+        let nr = kernel.nr, kc = GEMMBlocking.kc
+        switch storage {
+        case .inOut(let m):
+            if let f = m.float32 { repack(from: f, ld: cols); return }
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(kc, rows) * cols)  // (kcb, n)
+            defer { scratch.deallocate() }
+            var p0 = 0
+            while p0 < rows {
+                let kcb = min(kc, rows - p0)
+                m.widen(rows: p0..<(p0 + kcb), cols: 0..<cols, into: scratch, ld: cols)
+                packB(transB: false, b: scratch, ldb: cols, p0: 0, kcb: kcb, j0: 0, j1: cols, nr: nr, into: data + p0 * slivers * nr)
+                p0 += kcb
+            }
+        case .outIn(let parts):
+            if parts.count == 1, let f = parts[0].float32 { repack(from: f, ld: rows, transposed: true); return }
+            let chunk = nr * max(1, 256 / nr)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(chunk, cols) * rows)  // (columns, k)
+            defer { scratch.deallocate() }
+            var j0 = 0
+            while j0 < cols {
+                let cw = min(chunk, cols - j0)
+                Weight.widenColumns(parts, k: rows, j0..<(j0 + cw), into: scratch)
+                var p0 = 0
+                while p0 < rows {
+                    let kcb = min(kc, rows - p0)
+                    // Block p0 starts at p0·slivers·NR; sliver s of it at s·kcb·NR.
+                    packB(transB: true, b: scratch, ldb: rows, p0: p0, kcb: kcb, j0: 0, j1: cw, nr: nr,
+                          into: data + p0 * slivers * nr + (j0 / nr) * kcb * nr)
+                    p0 += kcb
+                }
+                j0 += cw
+            }
+        }
+    }
+
     /// Packs new values of the same-shaped B into this matrix's memory: training updates
     /// the weights in place every step, and the one forward pass multiplies by them packed.
     public func repack(from source: UnsafePointer<Float>, ld: Int, transposed: Bool = false) {

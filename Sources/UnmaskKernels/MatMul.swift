@@ -59,67 +59,152 @@ public struct MatMul: Sendable {
     }
 }
 
-/// A weight matrix W (rows = in, cols = out) as the model multiplies by it: the raw
-/// values (usually inside the mmapped file) and our packed copy. `transposed` means the
-/// raw storage is (out, in) — a tied embedding table (vocab, d) used as W = Eᵀ.
+/// A weight matrix W (rows = in, cols = out) as the model multiplies by it: the values as
+/// stored (usually inside the mapped file, F32, F16 or BF16, (in, out) or PyTorch's
+/// (out, in), possibly in parts) and the copies the products use, each made on first use:
+///  * `packed`, our fp32 panels (4 bytes per parameter);
+///  * `int8`, the quantized panels (`prepareInt8`, 1 byte per parameter);
+///  * `raw`, W as F32 in its storage orientation (`transposed` says which), for OpenBLAS
+///    and the backward pass: the stored pointer itself when that is F32 in one piece;
+///  * `inOut`, W as F32 (in, out), for the few-rows path.
+/// So a model that runs only on the int8 path never pays for the fp32 copies, and one
+/// stored in BF16 is widened a panel at a time while it is packed, never as a whole.
+/// Models are used from one thread at a time (see Transformer), so the lazy fills need no
+/// lock.
 public final class Weight: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
-    public let raw: UnsafePointer<Float>
-    public let transposed: Bool
-    /// Our packed copy, made on first use: a model that multiplies a weight only on the
-    /// int8 path, or only through OpenBLAS, never pays its memory (4 bytes per parameter).
-    /// Models are used from one thread at a time (see Transformer), so the lazy fill needs
-    /// no lock.
+    public let storage: WeightStorage
+    /// The storage is (out, in): PyTorch's Linear layout, or a tied embedding table (vocab, d)
+    /// used as W = Eᵀ.
+    public var transposed: Bool { if case .outIn = storage { return true } else { return false } }
+
     public var packed: PackedMatrix {
         if let p = packedStorage { return p }
-        let p = PackedMatrix(k: rows, n: cols, source: raw, ld: transposed ? rows : cols, transposed: transposed)
+        let p = PackedMatrix(k: rows, n: cols)
+        p.pack(from: storage)
         packedStorage = p
+        releaseStoredPages()
         return p
     }
     private var packedStorage: PackedMatrix?
+
+    /// W as F32 in its storage orientation: (cols, rows) when `transposed`, else (rows, cols).
+    public var raw: UnsafePointer<Float> {
+        if let p = rawPointer { return p }
+        let copy = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
+        widenStorage(into: copy)
+        rawCopy = copy
+        rawPointer = UnsafePointer(copy)
+        return UnsafePointer(copy)
+    }
+    private var rawPointer: UnsafePointer<Float>?
+    private var rawCopy: UnsafeMutablePointer<Float>?
+
     /// W laid out (in, out) for the few-rows path: `raw` itself, or a transposed copy when
-    /// the raw storage is (out, in). The copy makes the few-rows path sum in the same order
-    /// as the packed one, so a row's result does not depend on how many rows came with it.
-    public let inOut: UnsafePointer<Float>
-    private let ownedCopy: UnsafeMutablePointer<Float>?
+    /// the storage is (out, in). The copy makes the few-rows path sum in the same order as
+    /// the packed one, so a row's result does not depend on how many rows came with it.
+    public var inOut: UnsafePointer<Float> {
+        if !transposed { return raw }
+        if let p = inOutCopy { return UnsafePointer(p) }
+        let copy = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
+        transposeStorage(into: copy)
+        inOutCopy = copy
+        return UnsafePointer(copy)
+    }
+    private var inOutCopy: UnsafeMutablePointer<Float>?
+
     /// The int8 copy, when the int8 path will use this weight (`prepareInt8`).
     public private(set) var int8: Int8Weight?
 
     /// Quantizes and packs the int8 copy (once; `refresh` keeps it current).
     public func prepareInt8() {
-        if int8 == nil { int8 = Int8Weight(self) }
+        if int8 == nil {
+            int8 = Int8Weight(self)
+            releaseStoredPages()
+        }
     }
 
-    public init(rows: Int, cols: Int, raw: UnsafePointer<Float>, transposed: Bool = false) {
+    /// An F32 weight in memory: (rows, cols), or (cols, rows) when `transposed`.
+    public convenience init(rows: Int, cols: Int, raw: UnsafePointer<Float>, transposed: Bool = false) {
+        self.init(rows: rows, cols: cols, storage: transposed ? .outIn([StoredMatrix(f32: raw, rows: cols, cols: rows)])
+                                                             : .inOut(StoredMatrix(f32: raw, rows: rows, cols: cols)))
+    }
+
+    public init(rows: Int, cols: Int, storage: WeightStorage) {
         self.rows = rows
         self.cols = cols
-        self.raw = raw
-        self.transposed = transposed
-        if transposed {
-            let copy = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
-            ownedCopy = copy
-            inOut = UnsafePointer(copy)
-        } else {
-            ownedCopy = nil
-            inOut = raw
-        }
-        refreshCopies(packing: false)
-    }
-
-    /// Re-reads `raw` after its values changed (a training step): repacks, and refreshes
-    /// the transposed copy. The shapes and pointers stay.
-    public func refresh() { refreshCopies(packing: true) }
-
-    private func refreshCopies(packing: Bool) {
-        if packing {
-            packedStorage?.repack(from: raw, ld: transposed ? rows : cols, transposed: transposed)
-            int8?.repack(from: self)
-        }
-        if let copy = ownedCopy {
-            for r in 0..<rows { for c in 0..<cols { copy[r * cols + c] = raw[c * rows + r] } }
+        self.storage = storage
+        switch storage {
+        case .inOut(let m):
+            precondition(m.rows == rows && m.cols == cols, "weight storage \(m.rows)x\(m.cols) for a \(rows)x\(cols) weight")
+            rawPointer = m.float32
+        case .outIn(let parts):
+            precondition(parts.allSatisfy { $0.cols == rows } && parts.reduce(0) { $0 + $1.rows } == cols,
+                         "weight parts do not stack to \(cols)x\(rows)")
+            rawPointer = parts.count == 1 ? parts[0].float32 : nil
         }
     }
 
-    deinit { ownedCopy?.deallocate() }
+    /// Re-reads the storage after its values changed (a training step): every copy that
+    /// exists is made again. The shapes and pointers stay.
+    public func refresh() {
+        if let copy = rawCopy { widenStorage(into: copy) }
+        packedStorage?.pack(from: storage)
+        int8?.repack(from: self)
+        if let copy = inOutCopy { transposeStorage(into: copy) }
+    }
+
+    /// Output columns j0..<j1 of an (out, in) storage in parts as F32 rows, (j1 − j0, k),
+    /// taken from whichever parts hold them.
+    static func widenColumns(_ parts: [StoredMatrix], k: Int, _ columns: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+        var offset = 0
+        for part in parts {
+            let lo = max(columns.lowerBound, offset), hi = min(columns.upperBound, offset + part.rows)
+            if lo < hi {
+                part.widen(rows: (lo - offset)..<(hi - offset), cols: 0..<k, into: dst + (lo - columns.lowerBound) * k, ld: k)
+            }
+            offset += part.rows
+        }
+    }
+
+    func widenColumns(_ columns: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+        guard case .outIn(let parts) = storage else { preconditionFailure("widenColumns on an (in, out) weight") }
+        Weight.widenColumns(parts, k: rows, columns, into: dst)
+    }
+
+    private func widenStorage(into dst: UnsafeMutablePointer<Float>) {
+        switch storage {
+        case .inOut(let m): m.widen(rows: 0..<rows, cols: 0..<cols, into: dst, ld: cols)
+        case .outIn: widenColumns(0..<cols, into: dst)
+        }
+    }
+
+    private func transposeStorage(into dst: UnsafeMutablePointer<Float>) {
+        let chunk = 64
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: chunk * rows)
+        defer { scratch.deallocate() }
+        var j0 = 0
+        while j0 < cols {
+            let cw = min(chunk, cols - j0)
+            widenColumns(j0..<(j0 + cw), into: scratch)
+            for r in 0..<rows { for j in 0..<cw { dst[r * cols + j0 + j] = scratch[j * rows + r] } }
+            j0 += cw
+        }
+    }
+
+    /// Once the products' copies exist, the stored pages of a mapped file are not needed in
+    /// memory (they are re-read from the file should `raw` be wanted later).
+    private func releaseStoredPages() {
+        guard rawPointer == nil || rawCopy != nil else { return }  // `raw` points into the storage: keep it resident
+        switch storage {
+        case .inOut(let m): m.releasePages()
+        case .outIn(let parts): for p in parts { p.releasePages() }
+        }
+    }
+
+    deinit {
+        rawCopy?.deallocate()
+        inOutCopy?.deallocate()
+    }
 }

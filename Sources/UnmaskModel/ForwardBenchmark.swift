@@ -53,9 +53,65 @@ public enum ForwardBenchmark {
         llama.activation = .silu
         llama.ropeTheta = 500_000
         llama.tiedEmbeddings = false
+        // LLaDA-8B-Base's shape: 32 layers, d 4096, 32 heads (no GQA), d_ff 12288, vocabulary
+        // 126464, rotary θ 5·10⁵, untied head, mask 126336.
+        var llada = ModelConfig(vocabSize: 126_464, dModel: 4096, nLayers: 32, nHeads: 32, dFF: 12_288, contextLength: 4096,
+                                maskTokenId: 126_336)
+        llada.gatedMLP = true
+        llada.activation = .silu
+        llada.ropeTheta = 500_000
+        llada.tiedEmbeddings = false
         return ["gpt2": gpt2(768, 12, 12), "gpt2-medium": gpt2(1024, 24, 16), "gpt2-large": gpt2(1280, 36, 20),
-                "gpt2-xl": gpt2(1600, 48, 25), "llama-1b": llama]
+                "gpt2-xl": gpt2(1600, 48, 25), "llama-1b": llama, "llada-8b": llada]
     }()
+
+    /// Writes a random-weight model of `config` into `directory` (config.json and
+    /// model.safetensors, our format) with every tensor stored as `dtype`, a tensor at a
+    /// time: an 8 B-parameter model is written in BF16 without ever being held as F32.
+    /// The values follow `ParameterBuffer.random`'s recipe (N(0, 0.02), scaled output
+    /// projections, unit norms, zero biases) from a uniform stand-in with the same standard
+    /// deviation: timing and memory do not depend on the distribution, and drawing 8 G
+    /// Gaussians would take minutes.
+    public static func writeRandomModel(config: ModelConfig, directory: String, dtype: StorageType, seed: UInt64) throws {
+        try config.validate()
+        try Files.createDirectory(directory)
+        let shapes = config.tensorShapes
+        let (prefix, header) = SafetensorsFile.header(tensors: shapes, dtype: dtype)
+        var rng = SplitMix64(seed: seed)
+        try Files.writeAtomically(to: directory + "/model.safetensors") { write in
+            try prefix.withUnsafeBytes { try write($0) }
+            try header.withUnsafeBytes { try write($0) }
+            let chunk = 1 << 20
+            var values = [Float](repeating: 0, count: chunk)
+            var narrow = [UInt16](repeating: 0, count: chunk)
+            for t in shapes {
+                let n = t.shape.reduce(1, *)
+                var std: Float = 0.02
+                if t.name.hasSuffix("attn.out.weight") || t.name.hasSuffix("mlp.down.weight") {
+                    std /= (2 * Float(config.nLayers)).squareRoot()
+                }
+                let constant: Float? = t.name.hasSuffix("norm.weight") ? 1 : t.name.hasSuffix(".bias") ? 0 : nil
+                let halfWidth = std * Float(3).squareRoot()  // uniform on (−a, a) has std a/√3
+                var done = 0
+                while done < n {
+                    let count = min(chunk, n - done)
+                    for i in 0..<count {
+                        values[i] = constant ?? (Float(rng.nextDouble()) * 2 - 1) * halfWidth
+                    }
+                    if dtype == .f32 {
+                        try values.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<(4 * count)])) }
+                    } else {
+                        for i in 0..<count {
+                            narrow[i] = (dtype == .bf16 ? HalfPrecision.bf16(values[i]) : HalfPrecision.f16(values[i]))!
+                        }
+                        try narrow.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[0..<(2 * count)])) }
+                    }
+                    done += count
+                }
+            }
+        }
+        try Files.writeAtomically(Array((config.json.serialized(indent: 2) + "\n").utf8), to: directory + "/config.json")
+    }
 
     /// Multiply–adds ×2 of one forward: per layer the four weight products and attention's
     /// two (L, L) products per head, then the head on `headRows` rows. Norms, softmax and

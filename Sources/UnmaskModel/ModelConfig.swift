@@ -1,3 +1,4 @@
+import UnmaskKernels
 import UnmaskSupport
 
 /// A transformer's shape and variant, stored as `config.json` beside `model.safetensors`.
@@ -205,5 +206,18 @@ public struct ModelConfig: Equatable, Sendable {
 
     public var parameterCount: Int {
         tensorShapes.reduce(0) { $0 + $1.shape.reduce(1, *) }
+    }
+
+    /// Approximate bytes of the weights' copies the products need on `compute`: fp32
+    /// panels of every weight (4 bytes per parameter), or int8 panels of the block weights
+    /// (1 byte) plus the fp32 head and an F32 embedding table. The stored file is mapped,
+    /// not counted: its pages are dropped once packed. For refusing a model that cannot
+    /// fit before packing starts (an 8 B model needs 32 GB in fp32, about 11 GB in int8).
+    public func packedWeightBytes(compute: Compute) -> Double {
+        let table = Double(vocabSize * dModel) * 4
+        switch compute {
+        case .fp32: return Double(parameterCount) * 4
+        case .int8: return Double(parameterCount) - 2 * table / 4 + 2 * table
+        }
     }
 }

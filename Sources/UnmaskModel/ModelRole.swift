@@ -62,8 +62,12 @@ extension ModelConfig {
     /// Throws unless this model reads and writes the ids of a tokenizer with `vocabularySize`
     /// tokens and the mask at `maskTokenId`. Pairing a model with another vocabulary gives
     /// numbers that mean nothing, without any other sign of trouble.
-    public func checkVocabulary(size vocabularySize: Int, maskTokenId mask: Int, modelName: String, tokenizerName: String) throws {
-        guard vocabSize == vocabularySize, maskTokenId == mask else {
+    /// `padded`: the model may have more output ids than the tokenizer (published
+    /// checkpoints pad their vocabulary: Dream's 152064 rows for 151667 ids); the samplers
+    /// then never draw the padding ids (`TransformerDenoiser.tokenizerSize`).
+    public func checkVocabulary(size vocabularySize: Int, maskTokenId mask: Int, modelName: String, tokenizerName: String,
+                                padded: Bool = false) throws {
+        guard vocabSize == vocabularySize || (padded && vocabularySize < vocabSize), maskTokenId == mask else {
             throw UnmaskError("\(modelName) has a vocabulary of \(vocabSize) tokens (mask \(maskTokenId)), but the tokenizer \(tokenizerName) has \(vocabularySize) (mask \(mask)): they do not belong together")
         }
     }

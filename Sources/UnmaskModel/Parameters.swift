@@ -1,14 +1,29 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import UnmaskKernels
 import UnmaskSupport
 
-/// Something that hands out a model's F32 tensors by name, shape-checked.
+/// Something that hands out a model's tensors by name, shape-checked: as F32 (vectors and
+/// tables the layers read directly), and weight matrices as stored (for packing).
 public protocol TensorSource: AnyObject {
     func float32(_ name: String, shape: [Int]) throws -> UnsafePointer<Float>
+    /// The weight `name`, W (in = rows, out = cols), as stored. Default: the F32 tensor of
+    /// shape [rows, cols].
+    func weight(_ name: String, rows: Int, cols: Int) throws -> WeightStorage
 }
 
-extension SafetensorsFile: TensorSource {}
+extension TensorSource {
+    public func weight(_ name: String, rows: Int, cols: Int) throws -> WeightStorage {
+        .inOut(StoredMatrix(f32: try float32(name, shape: [rows, cols]), rows: rows, cols: cols))
+    }
+}
+
+extension SafetensorsFile: TensorSource {
+    public func weight(_ name: String, rows: Int, cols: Int) throws -> WeightStorage {
+        .inOut(try stored(name, shape: [rows, cols]))
+    }
+}
 
 /// All of a model's parameters in one flat buffer, tensors back to back in the order of
 /// `ModelConfig.tensorShapes` (llm.c style: gradients and optimiser moments use the same

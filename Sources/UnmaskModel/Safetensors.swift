@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import UnmaskKernels
 import UnmaskSupport
 
 // safetensors: an 8-byte little-endian header length N, N bytes of JSON header
@@ -9,9 +10,11 @@ import UnmaskSupport
 //
 // Reading maps the file (mmap, read-only) and hands out pointers into the mapping: F32
 // weights are never copied. F16 and BF16 tensors (the bundled models are stored in F16 to
-// halve the repository) are widened to F32 once, when the file is opened, into buffers the
-// file owns; the model packs its weights at load anyway, so this costs one pass. Everything in the header is checked before any pointer is
-// made, so a truncated or hostile file is an error, never a trap or a huge allocation:
+// halve the repository; published checkpoints in BF16) stay as they are in the mapping:
+// weights are packed from them a panel at a time (`stored`, StoredMatrix), and only what
+// the model reads as F32 directly (norms, biases, the embedding table) is widened, on first
+// request, into a buffer the file owns (`float32`). Everything in the header is checked
+// before any pointer is made, so a truncated or hostile file is an error, never a trap or a huge allocation:
 // header length within the file and below 100 MB, valid JSON, known dtypes, shapes whose
 // byte size matches the offsets, offsets inside the data and not overlapping.
 //
@@ -34,13 +37,16 @@ public final class SafetensorsFile: @unchecked Sendable {
     public let fileSize: Int
     let base: UnsafeMutableRawPointer
     let dataStart: Int
-    /// F32 copies of the F16/BF16 tensors, by tensor index (immutable after init).
-    private let widened: [Int: UnsafeMutablePointer<Float>]
+    /// F32 copies of the F16/BF16 tensors read through `float32`, by tensor index, made on
+    /// first request (norms, biases, embeddings; weights are packed from `stored` instead).
+    private var widened: [Int: UnsafeMutablePointer<Float>] = [:]
+    private let widenLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     public static let maxHeaderBytes = 100 << 20
 
     public init(path: String) throws {
         self.path = path
+        pthread_mutex_init(widenLock, nil)
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw UnmaskError("cannot open \(path): \(Files.errnoText())") }
         defer { close(fd) }
@@ -70,24 +76,6 @@ public final class SafetensorsFile: @unchecked Sendable {
                 throw UnmaskError("\(path): header is not valid JSON (\(e))")
             }
             (tensors, metadata) = try SafetensorsFile.parseHeader(json, dataSize: fileSize - dataStart, path: path)
-            var widened: [Int: UnsafeMutablePointer<Float>] = [:]
-            for (index, t) in tensors.enumerated() where t.dtype == "F16" || t.dtype == "BF16" {
-                let p = UnsafeMutablePointer<Float>.allocate(capacity: max(t.count, 1))
-                let raw = UnsafeRawPointer(map + dataStart + t.begin)
-                for i in 0..<t.count {
-                    // Byte loads: a 2-byte tensor may start at any offset.
-                    let bits = UInt16(raw.load(fromByteOffset: 2 * i, as: UInt8.self))
-                        | UInt16(raw.load(fromByteOffset: 2 * i + 1, as: UInt8.self)) << 8
-                    p[i] = t.dtype == "F16" ? HalfPrecision.float(fromF16: bits) : HalfPrecision.float(fromBF16: bits)
-                }
-                widened[index] = p
-            }
-            self.widened = widened
-            // The widened tensors no longer need their F16/BF16 pages: drop them from
-            // memory (a read-only private file mapping re-reads any page touched again, so
-            // this is safe for F32 data too). It takes the file's size off generate's
-            // peak memory.
-            if !widened.isEmpty { _ = madvise(map, fileSize, MADV_DONTNEED) }
         } catch {
             munmap(map, fileSize)
             throw error
@@ -97,6 +85,8 @@ public final class SafetensorsFile: @unchecked Sendable {
     deinit {
         munmap(base, fileSize)
         for p in widened.values { p.deallocate() }
+        pthread_mutex_destroy(widenLock)
+        widenLock.deallocate()
     }
 
     static func parseHeader(_ json: JSONValue, dataSize: Int, path: String) throws -> ([TensorInfo], [(key: String, value: String)]) {
@@ -158,10 +148,31 @@ public final class SafetensorsFile: @unchecked Sendable {
         tensors.first { $0.name.utf8.elementsEqual(name.utf8) }
     }
 
-    /// Pointer to a tensor's values as F32: into the mapping for F32 data, or to a widened
-    /// copy for F16/BF16. The header writer pads to 8 bytes so F32 data is aligned; an F32
-    /// tensor from elsewhere that is not aligned is refused.
+    /// Pointer to a tensor's values as F32: into the mapping for F32 data, or to a copy
+    /// widened from F16/BF16 on first request (after which the tensor's own pages are
+    /// dropped from memory). The header writer pads to 8 bytes so F32 data is aligned; an
+    /// F32 tensor from elsewhere that is not aligned is refused.
     public func float32(_ name: String, shape expected: [Int]) throws -> UnsafePointer<Float> {
+        let (index, m) = try lookup(name, shape: expected)
+        if let f = m.float32 { return f }
+        if m.element == .f32 { throw UnmaskError("\(path): tensor \(name) is not 4-byte aligned") }
+        pthread_mutex_lock(widenLock)
+        defer { pthread_mutex_unlock(widenLock) }
+        if let p = widened[index] { return UnsafePointer(p) }
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(m.rows * m.cols, 1))
+        m.widen(rows: 0..<m.rows, cols: 0..<m.cols, into: p, ld: m.cols)
+        widened[index] = p
+        m.releasePages()
+        return UnsafePointer(p)
+    }
+
+    /// A tensor as stored, without widening: F32, F16 or BF16 inside the mapping, viewed as
+    /// a matrix (its first dimension, the product of the rest; a vector is one row).
+    public func stored(_ name: String, shape expected: [Int]) throws -> StoredMatrix {
+        try lookup(name, shape: expected).1
+    }
+
+    private func lookup(_ name: String, shape expected: [Int]) throws -> (Int, StoredMatrix) {
         guard let index = tensors.firstIndex(where: { $0.name.utf8.elementsEqual(name.utf8) }) else {
             throw UnmaskError("\(path): missing tensor \(name)")
         }
@@ -169,16 +180,17 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard t.shape == expected else {
             throw UnmaskError("\(path): tensor \(name) has shape \(t.shape), the config needs \(expected)")
         }
-        let offset = dataStart + t.begin
+        let element: ElementType
         switch t.dtype {
-        case "F32":
-            guard offset % 4 == 0 else { throw UnmaskError("\(path): tensor \(name) is not 4-byte aligned") }
-            return UnsafePointer((base + offset).assumingMemoryBound(to: Float.self))
-        case "F16", "BF16":
-            return UnsafePointer(widened[index]!)
-        default:
-            throw UnmaskError("\(path): tensor \(name) is \(t.dtype); model weights must be F32, F16 or BF16")
+        case "F32": element = .f32
+        case "F16": element = .f16
+        case "BF16": element = .bf16
+        default: throw UnmaskError("\(path): tensor \(name) is \(t.dtype); model weights must be F32, F16 or BF16")
         }
+        let rows = t.shape.count > 1 ? t.shape[0] : 1
+        let m = StoredMatrix(base: UnsafeRawPointer(base + dataStart + t.begin), element: element, rows: rows,
+                             cols: rows == 0 ? 0 : t.count / rows, mapped: true)
+        return (index, m)
     }
 
     /// The raw bytes of the whole file (for checksums).
@@ -186,20 +198,17 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     // MARK: Writing
 
-    /// Writes tensors (in the order given) atomically, as F32 or rounded to F16/BF16
-    /// (round to nearest even; values beyond the F16 range are an error, not an infinity).
-    public static func write(path: String, tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)],
-                             metadata: [(String, String)] = [], dtype: StorageType = .f32) throws {
+    /// The 8-byte length and the header (padded with spaces to a multiple of 8 bytes) of a
+    /// file holding `tensors` back to back, in that order, all stored as `dtype`.
+    public static func header(tensors: [(name: String, shape: [Int])], metadata: [(String, String)] = [],
+                              dtype: StorageType) -> (prefix: [UInt8], header: [UInt8]) {
         var header: [(key: String, value: JSONValue)] = []
         if !metadata.isEmpty {
             header.append(("__metadata__", .object(metadata.map { (key: $0.0, value: .string($0.1)) })))
         }
         var offset = 0
         for t in tensors {
-            guard t.shape.reduce(1, *) == t.data.count else {
-                throw UnmaskError("tensor \(t.name): shape \(t.shape) does not match \(t.data.count) values")
-            }
-            let bytes = t.data.count * dtype.width
+            let bytes = t.shape.reduce(1, *) * dtype.width
             header.append((t.name, .object([("dtype", .string(dtype.safetensorsName)), ("shape", .array(t.shape.map { .int($0) })),
                                             ("data_offsets", .array([.int(offset), .int(offset + bytes)]))])))
             offset += bytes
@@ -208,6 +217,17 @@ public final class SafetensorsFile: @unchecked Sendable {
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
         var prefix = [UInt8](repeating: 0, count: 8)
         for i in 0..<8 { prefix[i] = UInt8(truncatingIfNeeded: UInt64(headerBytes.count) >> (8 * UInt64(i))) }
+        return (prefix, headerBytes)
+    }
+
+    /// Writes tensors (in the order given) atomically, as F32 or rounded to F16/BF16
+    /// (round to nearest even; values beyond the F16 range are an error, not an infinity).
+    public static func write(path: String, tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)],
+                             metadata: [(String, String)] = [], dtype: StorageType = .f32) throws {
+        for t in tensors where t.shape.reduce(1, *) != t.data.count {
+            throw UnmaskError("tensor \(t.name): shape \(t.shape) does not match \(t.data.count) values")
+        }
+        let (prefix, headerBytes) = header(tensors: tensors.map { ($0.name, $0.shape) }, metadata: metadata, dtype: dtype)
         // Float bits are written as they are in memory: little-endian on every platform we build for.
         var narrowed: [[UInt16]] = []
         if dtype != .f32 {
@@ -237,57 +257,8 @@ public final class SafetensorsFile: @unchecked Sendable {
 /// How a tensor is stored in a safetensors file we write.
 public enum StorageType: String, CaseIterable, Sendable {
     case f32, f16, bf16
-    var width: Int { self == .f32 ? 4 : 2 }
-    var safetensorsName: String { rawValue.uppercased() }
-}
-
-/// Binary16 and bfloat16 conversions, written out so that they do not depend on the
-/// platform's Float16 support. F16: 1 sign, 5 exponent (bias 15), 10 fraction bits;
-/// BF16: the top half of a Float.
-public enum HalfPrecision {
-    public static func float(fromF16 h: UInt16) -> Float {
-        let sign = UInt32(h & 0x8000) << 16
-        let exponent = Int((h >> 10) & 0x1F), fraction = UInt32(h & 0x3FF)
-        if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | fraction << 13) }  // inf, nan
-        if exponent == 0 {  // zero or subnormal: fraction · 2^-24, exact in Float
-            let magnitude = Float(fraction) * 0x1p-24
-            return sign != 0 ? -magnitude : magnitude
-        }
-        return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | fraction << 13)
-    }
-
-    public static func float(fromBF16 h: UInt16) -> Float { Float(bitPattern: UInt32(h) << 16) }
-
-    /// Nearest F16 (ties to even), or nil for a non-finite value or one that rounds past 65504.
-    public static func f16(_ x: Float) -> UInt16? {
-        guard x.isFinite else { return nil }
-        let bits = x.bitPattern
-        let sign = UInt16((bits >> 16) & 0x8000)
-        let a = abs(x)
-        if a < 0x1p-14 {  // F16 subnormal range: a multiple of 2^-24, rounded to nearest even
-            let q = (a * 0x1p24).rounded(.toNearestOrEven)  // exact scaling by a power of two
-            return sign | UInt16(q)  // q = 1024 becomes the smallest normal, as it should
-        }
-        let exponent = Int((bits >> 23) & 0xFF) - 127 + 15
-        var mantissa = (bits & 0x7F_FFFF) | 0x80_0000  // 24 bits with the implicit one
-        // Keep 11 bits: round the 13 dropped bits to nearest, ties to even.
-        let dropped = mantissa & 0x1FFF, half: UInt32 = 0x1000
-        mantissa >>= 13
-        if dropped > half || (dropped == half && mantissa & 1 == 1) { mantissa += 1 }
-        var e = exponent
-        if mantissa == 0x800 { mantissa >>= 1; e += 1 }
-        guard e < 0x1F else { return nil }
-        return sign | UInt16(e) << 10 | UInt16(mantissa & 0x3FF)
-    }
-
-    /// Nearest BF16 (ties to even), or nil for a non-finite value or one that rounds to infinity.
-    public static func bf16(_ x: Float) -> UInt16? {
-        guard x.isFinite else { return nil }
-        let bits = x.bitPattern
-        let rounded = bits &+ 0x7FFF &+ ((bits >> 16) & 1)
-        let h = UInt16(rounded >> 16)
-        return (h & 0x7F80) == 0x7F80 ? nil : h
-    }
+    public var width: Int { self == .f32 ? 4 : 2 }
+    public var safetensorsName: String { rawValue.uppercased() }
 }
 
 /// Calls `body` with raw views of several arrays at once.

@@ -11,9 +11,10 @@ import UnmaskSupport
 ///  * planner: bidirectional attention, binary head (one logit per position: "corrupted?").
 /// There is no time input: the absorbing-state denoiser is time-agnostic.
 ///
-/// Weights are read in place from the source (the mmapped safetensors file, or training's
-/// parameter buffer) and packed once for our GEMM at construction; `refreshWeights` repacks
-/// after the values change. This is the only forward pass: inference calls `forward`,
+/// Weights are read in place from the source (the mmapped safetensors file in its stored
+/// dtype, or training's parameter buffer) and packed for our GEMM on first use, or
+/// quantized for the int8 path at construction (`Weight`); `refreshWeights` repacks after
+/// the values change. This is the only forward pass: inference calls `forward`,
 /// training calls `forwardForTraining` (the same code, saving what the backward needs into
 /// a training `ActivationArena`) and then `backward` (TransformerBackward.swift). Each op's
 /// forward and backward sit side by side in Layers/. `forward` reuses a workspace, so one
@@ -75,6 +76,9 @@ public final class Transformer {
         }
         embed = try tensor("embed.weight", [c.vocabSize, d])
         posEmbed = c.positions == .learned ? try tensor("pos_embed.weight", [c.contextLength, d]) : nil
+        func weight(_ name: String, _ rows: Int, _ cols: Int) throws -> Weight {
+            Weight(rows: rows, cols: cols, storage: try source.weight(name, rows: rows, cols: cols))
+        }
         var layers: [Layer] = []
         for l in 0..<c.nLayers {
             let p = "layers.\(l)"
@@ -83,12 +87,12 @@ public final class Transformer {
             }
             layers.append(Layer(
                 attnNorm: try norm("\(p).attn_norm"),
-                qkv: Weight(rows: d, cols: c.qkvWidth, raw: try tensor("\(p).attn.qkv.weight", [d, c.qkvWidth])),
-                out: Weight(rows: d, cols: d, raw: try tensor("\(p).attn.out.weight", [d, d])),
+                qkv: try weight("\(p).attn.qkv.weight", d, c.qkvWidth),
+                out: try weight("\(p).attn.out.weight", d, d),
                 mlpNorm: try norm("\(p).mlp_norm"),
-                up: Weight(rows: d, cols: c.dFF, raw: try tensor("\(p).mlp.up.weight", [d, c.dFF])),
-                gate: c.gatedMLP ? Weight(rows: d, cols: c.dFF, raw: try tensor("\(p).mlp.gate.weight", [d, c.dFF])) : nil,
-                down: Weight(rows: c.dFF, cols: d, raw: try tensor("\(p).mlp.down.weight", [c.dFF, d])),
+                up: try weight("\(p).mlp.up.weight", d, c.dFF),
+                gate: c.gatedMLP ? try weight("\(p).mlp.gate.weight", d, c.dFF) : nil,
+                down: try weight("\(p).mlp.down.weight", c.dFF, d),
                 qkvBias: c.linearBias || c.qkvBias ? try tensor("\(p).attn.qkv.bias", [c.qkvWidth]) : nil, outBias: try bias("attn.out", d),
                 upBias: try bias("mlp.up", c.dFF), downBias: try bias("mlp.down", d)))
         }
@@ -96,13 +100,17 @@ public final class Transformer {
         finalNorm = try norm("final_norm")
         switch c.head {
         case .tokens where c.tiedEmbeddings:
-            head = Weight(rows: d, cols: c.vocabSize, raw: embed, transposed: true)
+            // W = Eᵀ: the table (V, d) as stored is the head's (out, in).
+            guard case .inOut(let table) = try source.weight("embed.weight", rows: c.vocabSize, cols: d) else {
+                throw UnmaskError("internal: the embedding table is not stored as (vocab, d)")
+            }
+            head = Weight(rows: d, cols: c.vocabSize, storage: .outIn([table]))
             headBias = nil
         case .tokens:
-            head = Weight(rows: d, cols: c.vocabSize, raw: try tensor("head.weight", [d, c.vocabSize]))
+            head = try weight("head.weight", d, c.vocabSize)
             headBias = c.headBias ? try tensor("head.bias", [c.vocabSize]) : nil
         case .binary:
-            head = Weight(rows: d, cols: 1, raw: try tensor("head.weight", [d, 1]))
+            head = try weight("head.weight", d, 1)
             headBias = try tensor("head.bias", [1])
         }
         rotary = c.positions == .rotary ? RotaryLayer(length: c.contextLength, headDim: c.headDim, theta: c.ropeTheta) : nil
@@ -140,12 +148,29 @@ public final class Transformer {
     }
 
     /// Every tensor the config needs, present with its shape and free of NaN and infinity.
-    static func checkFinite(config: ModelConfig, source: TensorSource, path: String) throws {
+    /// Matrices are checked as stored (a BF16 checkpoint is not widened to be checked), and
+    /// their pages are dropped from memory again afterwards when they lie in a file mapping.
+    public static func checkFinite(config: ModelConfig, source: TensorSource, path: String) throws {
         for t in config.tensorShapes {
-            let p = try source.float32(t.name, shape: t.shape)
-            let n = t.shape.reduce(1, *)
-            for i in 0..<n where !p[i].isFinite {
-                throw UnmaskError("\(path): tensor \(t.name) holds a non-finite value (\(p[i])) at index \(i)")
+            guard t.shape.count == 2 else {
+                let p = try source.float32(t.name, shape: t.shape)
+                for i in 0..<t.shape.reduce(1, *) where !p[i].isFinite {
+                    throw UnmaskError("\(path): tensor \(t.name) holds a non-finite value (\(p[i])) at index \(i)")
+                }
+                continue
+            }
+            let parts: [StoredMatrix]
+            switch try source.weight(t.name, rows: t.shape[0], cols: t.shape[1]) {
+            case .inOut(let m): parts = [m]
+            case .outIn(let ms): parts = ms
+            }
+            var offset = 0
+            for m in parts {
+                if let i = m.firstNonFinite() {
+                    throw UnmaskError("\(path): tensor \(t.name) holds a non-finite value (\(m.value(i / m.cols, i % m.cols))) at index \(offset + i)")
+                }
+                offset += m.rows * m.cols
+                m.releasePages()
             }
         }
     }

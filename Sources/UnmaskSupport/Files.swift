@@ -90,6 +90,13 @@ public enum Files {
     /// Writes several buffers back to back, atomically. Used for safetensors (header,
     /// then tensor data) without first concatenating everything in memory.
     public static func writeAtomically(chunks: [UnsafeRawBufferPointer], to path: String) throws {
+        try writeAtomically(to: path) { write in for chunk in chunks { try write(chunk) } }
+    }
+
+    /// Writes whatever `produce` hands to its `write` function, in order, atomically (a
+    /// temporary file, fsync, rename): for files too large to hold in memory at once.
+    public static func writeAtomically(to path: String,
+                                       _ produce: (_ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let tmp = "\(path)\(temporarySuffix)\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw UnmaskError("cannot write \(path): \(errnoText())") }
@@ -97,7 +104,7 @@ public enum Files {
         defer {
             if !ok { close(fd); unlink(tmp) }
         }
-        for chunk in chunks {
+        try produce { chunk in
             var offset = 0
             while offset < chunk.count {
                 let n = Glibc.write(fd, chunk.baseAddress! + offset, chunk.count - offset)

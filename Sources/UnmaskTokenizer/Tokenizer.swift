@@ -35,6 +35,11 @@ public final class Tokenizer: Sendable {
     public let normalizesNFC: Bool
     /// The split before BPE (GPT-2's, or a Qwen2 / Llama-3 `Split` pre-tokenizer).
     public let splitRule: SplitRule
+    /// BPE `ignore_merges` (Llama-3's tokenizer.json sets it): a pre-tokenized piece that is
+    /// itself in the vocabulary becomes that one id, whatever the merges would make of it.
+    public let ignoresMerges: Bool
+    /// Multi-byte ordinary tokens by their bytes, for `ignoresMerges` (empty otherwise).
+    let wholePieceToken: [[UInt8]: Int32]
 
     let byteToken: [Int32]
     let mergeTable: MergeTable
@@ -45,7 +50,7 @@ public final class Tokenizer: Sendable {
     ///   appear here too (their entry is ignored) or lie past the end.
     public init(tokenBytes ordinary: [[UInt8]?], merges: [(left: Int32, right: Int32, merged: Int32)],
                 specialTokens: [(content: String, id: Int)], requireMask: Bool = true, normalizesNFC: Bool = true,
-                splitRule: SplitRule = .gpt2) throws {
+                splitRule: SplitRule = .gpt2, ignoresMerges: Bool = false, maskOverride: Int? = nil) throws {
         var size = ordinary.count
         for s in specialTokens { size = max(size, s.id + 1) }
         var bytes = [[UInt8]](repeating: [], count: size)
@@ -94,13 +99,29 @@ public final class Tokenizer: Sendable {
             return s.id
         }
         self.endOfTextId = try find(Tokenizer.endOfTextToken)
-        if requireMask || specialTokens.contains(where: { $0.content == Tokenizer.maskToken }) {
+        if let maskOverride {
+            // A model's config names its mask id (LLaDA's `<|mdm_mask|>`): it must be one of
+            // the tokenizer's specials, and not contradict a `<|mask|>` the tokenizer has.
+            guard maskOverride >= 0, maskOverride < size, special[maskOverride] else {
+                throw UnmaskError("the model's mask id \(maskOverride) is not a special token of the tokenizer")
+            }
+            if let named = specialTokens.first(where: { $0.content == Tokenizer.maskToken }), named.id != maskOverride {
+                throw UnmaskError("the tokenizer's \(Tokenizer.maskToken) is id \(named.id) but the model's mask id is \(maskOverride): they disagree")
+            }
+            self.maskId = maskOverride
+        } else if requireMask || specialTokens.contains(where: { $0.content == Tokenizer.maskToken }) {
             self.maskId = try find(Tokenizer.maskToken)
         } else {
             self.maskId = Tokenizer.noMask
         }
         self.normalizesNFC = normalizesNFC
         self.splitRule = splitRule
+        self.ignoresMerges = ignoresMerges
+        var whole: [[UInt8]: Int32] = [:]
+        if ignoresMerges {
+            for id in 0..<size where !special[id] && bytes[id].count > 1 { whole[bytes[id]] = Int32(id) }
+        }
+        self.wholePieceToken = whole
         self.vocabSize = size
         self.tokenBytes = bytes
         self.merges = merges
@@ -119,7 +140,15 @@ public final class Tokenizer: Sendable {
         let ordinary: [[UInt8]?] = (0..<vocabSize).map { isSpecial[$0] ? nil : tokenBytes[$0] }
         return try Tokenizer(tokenBytes: ordinary, merges: merges,
                              specialTokens: specialTokens + [(Tokenizer.maskToken, vocabSize)], normalizesNFC: normalizesNFC,
-                             splitRule: splitRule)
+                             splitRule: splitRule, ignoresMerges: ignoresMerges)
+    }
+
+    /// This tokenizer with `id`, one of its specials, as the mask (the id a model's config
+    /// names; see `maskOverride`).
+    public func withMask(id: Int) throws -> Tokenizer {
+        let ordinary: [[UInt8]?] = (0..<vocabSize).map { isSpecial[$0] ? nil : tokenBytes[$0] }
+        return try Tokenizer(tokenBytes: ordinary, merges: merges, specialTokens: specialTokens, requireMask: false,
+                             normalizesNFC: normalizesNFC, splitRule: splitRule, ignoresMerges: ignoresMerges, maskOverride: id)
     }
 
     // MARK: Encoding
@@ -172,6 +201,11 @@ public final class Tokenizer: Sendable {
                 return
             }
             let before = out.count
+            if ignoresMerges, piece.count > 1, let id = wholePieceToken[Array(piece)] {
+                out.append(id)
+                cache.insert(piece, [id])
+                return
+            }
             scratch.encode(piece: piece, byteToken: byteToken, merges: mergeTable, into: &out)
             cache.insert(piece, Array(out[before...]))
         }

@@ -102,7 +102,8 @@ extension Tokenizer {
         }
         let normalizer = root["normalizer"]
         return try Tokenizer(tokenBytes: ordinary, merges: merges, specialTokens: specials, requireMask: requireMask,
-                             normalizesNFC: normalizer != nil && !normalizer!.isNull, splitRule: splitRule)
+                             normalizesNFC: normalizer != nil && !normalizer!.isNull, splitRule: splitRule,
+                             ignoresMerges: model["ignore_merges"]?.boolValue == true)
     }
 
     static func checkUnsupported(model: JSONValue) throws {
@@ -111,7 +112,6 @@ extension Tokenizer {
             if let v = model[key], !v.isNull, v.stringValue != "" { throw UnmaskError("BPE \(key) is not supported") }
         }
         if model["byte_fallback"]?.boolValue == true { throw UnmaskError("BPE byte_fallback is not supported") }
-        if model["ignore_merges"]?.boolValue == true { throw UnmaskError("BPE ignore_merges=true is not supported") }
     }
 
     /// Checks the normalizer, pre-tokenizer and decoder; returns the split they describe.
@@ -193,7 +193,7 @@ extension Tokenizer {
             ("model", .object([
                 ("type", .string("BPE")), ("dropout", .null), ("unk_token", .null),
                 ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
-                ("fuse_unk", bool(false)), ("byte_fallback", bool(false)), ("ignore_merges", bool(false)),
+                ("fuse_unk", bool(false)), ("byte_fallback", bool(false)), ("ignore_merges", bool(ignoresMerges)),
                 ("vocab", .object(vocab)), ("merges", .array(mergeValues)),
             ])),
         ])

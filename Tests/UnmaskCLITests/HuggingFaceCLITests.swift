@@ -43,16 +43,22 @@ final class HuggingFaceCLITests: XCTestCase {
     }
 
     /// MDLM's DiT folder as the denoiser (its tokenizer, GPT-2's kind with no mask, gets the
-    /// mask appended) and Dream's (its tokenizer has one): generation runs the sampler
-    /// families on them, same output on 1 and 2 threads.
-    func testGenerateWithMDLMFolder() throws {
+    /// mask appended), Dream's and LLaDA's (their tokenizers have one, at the id the config
+    /// names): generation runs the sampler families on them, same output on 1 and 2 threads.
+    func testGenerateWithDenoiserFolders() throws {
         let dit = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/hf/mdlm-tiny"
         let dream = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/hf/dream-tiny"  // its own mask, at id 1
+        let llada = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/hf/llada-tiny"  // mask_token_id 1 in its config
+        let lladaInfo = try runUnmask(["info", "--model", llada])
+        XCTAssertEqual(lladaInfo.status, 0, lladaInfo.stderr)
+        XCTAssertTrue(lladaInfo.stdout.contains("family      llada, role denoiser"), lladaInfo.stdout)
+        XCTAssertTrue(lladaInfo.stdout.contains("model.transformer.blocks.0.q_proj.weightᵀ | model.transformer.blocks.0.k_proj.weightᵀ"), lladaInfo.stdout)
         let info = try runUnmask(["info", "--model", dit])
         XCTAssertEqual(info.status, 0, info.stderr)
         XCTAssertTrue(info.stdout.contains("family      mdlm, role denoiser"), info.stdout)
         XCTAssertTrue(info.stdout.contains("attn.out.weight") && info.stdout.contains("gate_msa"), info.stdout)
-        for (dit, sampler) in [(dit, "fhs"), (dit, "ancestral:steps=20"), (dit, "confidence:k=2"), (dream, "fhs"), (dream, "entropy")] {
+        for (dit, sampler) in [(dit, "fhs"), (dit, "ancestral:steps=20"), (dit, "confidence:k=2"), (dream, "fhs"), (dream, "entropy"),
+                               (llada, "fhs"), (llada, "margin:k=2"), (llada, "ancestral:steps=8")] {
             let one = try runUnmask(["generate", "--model", dit, "--length", "12", "--sampler", sampler, "--seed", "3", "--threads", "1", "--json"])
             let two = try runUnmask(["generate", "--model", dit, "--length", "12", "--sampler", sampler, "--seed", "3", "--threads", "2", "--json"])
             XCTAssertEqual(one.status, 0, one.stderr)
@@ -64,10 +70,15 @@ final class HuggingFaceCLITests: XCTestCase {
         try String(repeating: "It is a truth universally acknowledged. Mr. Bennet made no answer.\n", count: 12)
             .write(toFile: text, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: text) }
-        for model in [dit, dream] {
+        for model in [dit, dream, llada] {
             let r = try runUnmask(["eval", "--text", text, "--model", model, "--evaluator", folder, "--masks", "1"])
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertTrue(r.stdout.contains("denoiser ELBO:") && r.stdout.contains("evaluator:"), r.stdout)
+            // compare: the folder's samples, decoded and scored by the GPT-2 evaluator.
+            let c = try runUnmask(["compare", "--model", model, "--evaluator", folder, "--sampler", "fhs", "--samples", "2",
+                                   "--length", "10", "--json"])
+            XCTAssertEqual(c.status, 0, c.stderr)
+            XCTAssertTrue(c.stdout.contains("\"sampler\":\"fhs\""), c.stdout)
         }
     }
 
@@ -78,6 +89,18 @@ final class HuggingFaceCLITests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try #"{"model_type": "mamba"}"#.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         assertCleanFailure(try runUnmask(["info", "--model", dir]), mentioning: "\"mamba\" is not supported")
+        // A LLaDA whose config's mask id is another special than the tokenizer's <|mask|>,
+        // and one with a setting the engine does not run: refused by name.
+        let llada = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/hf/llada-tiny"
+        for (edit, message) in [("\"mask_token_id\": 0", "disagree"), ("\"include_bias\": true", "include_bias true is not supported")] {
+            try? FileManager.default.removeItem(atPath: dir + "/llada")
+            try FileManager.default.copyItem(atPath: llada, toPath: dir + "/llada")
+            let config = try String(contentsOfFile: llada + "/config.json", encoding: .utf8)
+            let key = String(edit.split(separator: ":")[0])
+            let edited = config.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces).hasPrefix(key) ? "  " + edit + "," : String($0) }
+            try edited.joined(separator: "\n").write(toFile: dir + "/llada/config.json", atomically: true, encoding: .utf8)
+            assertCleanFailure(try runUnmask(["generate", "--model", dir + "/llada", "--length", "4"]), mentioning: message)
+        }
         // A GPT-2 is an evaluator: as the denoiser it is refused before any work.
         assertCleanFailure(try runUnmask(["generate", "--model", folder, "--length", "4"]), mentioning: "not a denoiser")
     }

@@ -80,3 +80,74 @@ final class HuggingFaceDreamTests: XCTestCase {
         }
     }
 }
+
+/// A tiny random LLaDA (OLMo names around LLaMA blocks: 4 query and 2 key/value heads,
+/// SwiGLU with ff_proj the gate, RMSNorm, rotary θ = 500000, an untied head ff_out; mask
+/// id 1) written by LLaDA's own modeling_llada.py, against that code's logits
+/// (scripts/make_hf_fixtures.py, llada_tiny; the code's origin and hashes in golden.json).
+final class HuggingFaceLLaDATests: XCTestCase {
+    let folder = huggingFaceFixture("llada-tiny")
+
+    func golden() throws -> (ids: [Int], logits: [Float], json: JSONValue) {
+        let json = try JSON.parse(Files.read(folder + "/golden.json"))
+        let ids = try XCTUnwrap(json["ids"]?.arrayValue).flatMap { try XCTUnwrap($0.arrayValue).map { try XCTUnwrap($0.intValue) } }
+        let logits = try XCTUnwrap(json["logits"]?.arrayValue).map { Float(try XCTUnwrap($0.doubleValue)) }
+        return (ids, logits, json)
+    }
+
+    func testLLaDAMatchesItsOwnCode() throws {
+        let (ids, golden, _) = try golden()
+        let info = try HuggingFaceFolder.open(directory: folder)
+        XCTAssertEqual(info.family, .llada)
+        XCTAssertEqual(info.config.maskTokenId, 1)
+        XCTAssertEqual(info.config.nKVHeads, 2)
+        XCTAssertFalse(info.config.shiftedLogits)
+        XCTAssertEqual(ModelRole.of(info.config), .denoiser)
+        for (backend, threads) in [(GEMMBackend.unmask, 1), (.unmask, 2), (.openblas, 2)] {
+            let model = try Transformer.load(directory: folder, matmul: MatMul(backend: backend, threads: threads))
+            let ours = try model.forward(ids: ids, batch: 2, length: 16)
+            let scale = golden.map(abs).max()!
+            let diff = zip(ours, golden).map { abs($0 - $1) }.max()!
+            print("llada-tiny [\(backend), \(threads) threads] vs LLaDA's modeling_llada.py: max logit diff \(diff) (largest logit \(scale))")
+            XCTAssertLessThanOrEqual(diff, 1e-4 * scale)
+        }
+    }
+
+    /// Published checkpoints are BF16. Their weights are packed panel by panel from the
+    /// mapping (never widened whole), and widening is exact, so a BF16 folder must give
+    /// bit for bit the logits of an F32 folder holding the same (BF16-rounded) values, for
+    /// fp32 and int8 products and any thread count. Both folders are made here from llada-tiny.
+    func testBF16FolderPacksExactlyLikeItsF32Widening() throws {
+        let base = NSTemporaryDirectory() + "unmask-bf16-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let source = try SafetensorsFile(path: folder + "/model.safetensors")
+        var rounded: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
+        defer { for t in rounded { t.data.deallocate() } }
+        for t in source.tensors {
+            let p = try source.float32(t.name, shape: t.shape)
+            let copy = UnsafeMutableBufferPointer<Float>.allocate(capacity: t.count)
+            for i in 0..<t.count { copy[i] = HalfPrecision.float(fromBF16: HalfPrecision.bf16(p[i])!) }
+            rounded.append((t.name, t.shape, UnsafeBufferPointer(copy)))
+        }
+        for (name, dtype) in [("bf16", StorageType.bf16), ("f32", .f32)] {
+            let dir = base + "/" + name
+            try Files.createDirectory(dir)
+            for file in ["config.json", "tokenizer.json"] { try Files.writeAtomically(try Files.read(folder + "/" + file), to: dir + "/" + file) }
+            try SafetensorsFile.write(path: dir + "/model.safetensors", tensors: rounded, dtype: dtype)
+        }
+        XCTAssertTrue(try SafetensorsFile(path: base + "/bf16/model.safetensors").tensors.allSatisfy { $0.dtype == "BF16" })
+        let (ids, golden, _) = try golden()
+        var computes: [Compute] = [.fp32]
+        if Int8GEMM.available { computes.append(.int8) }
+        for compute in computes {
+            for threads in [1, 2] {
+                let matmul = MatMul(threads: threads, compute: compute)
+                let fromBF16 = try Transformer.load(directory: base + "/bf16", matmul: matmul).forward(ids: ids, batch: 2, length: 16)
+                let fromF32 = try Transformer.load(directory: base + "/f32", matmul: matmul).forward(ids: ids, batch: 2, length: 16)
+                XCTAssertEqual(fromBF16, fromF32, "\(compute), \(threads) threads")
+                let diff = zip(fromBF16, golden).map { abs($0 - $1) }.max()!
+                print("llada-tiny in BF16 [\(compute), \(threads) threads]: identical to its F32 widening; max diff from the F32 golden \(diff) (BF16 rounding)")
+            }
+        }
+    }
+}

@@ -3,7 +3,7 @@ import XCTest
 import UnmaskSupport
 
 /// Ids produced by Hugging Face `tokenizers` 0.23.3 (with encode_special_tokens = True) on
-/// 455 varied strings, generated once by scripts/make_tokenizer_goldens.py and committed.
+/// 455 varied strings (463 for the Llama-3 fixture), generated once by scripts/make_tokenizer_goldens.py and committed.
 /// Every id must match; the report prints how many strings differ and the first one.
 final class GoldenParityTests: XCTestCase {
     func check(tokenizer: Tokenizer, goldens: String) throws {
@@ -66,6 +66,24 @@ final class GoldenParityTests: XCTestCase {
             XCTAssertEqual(again.normalizesNFC, nfc)
             try check(tokenizer: again, goldens: "\(family)_split_goldens.jsonl")
         }
+    }
+
+    /// Llama-3 ships BPE `ignore_merges: true`. The fixture's vocabulary holds nine whole
+    /// words no merge builds; with the flag they are one id each, as `tokenizers` writes in
+    /// the goldens. The same tokenizer without the flag must get some goldens wrong, or the
+    /// goldens would not test it.
+    func testLlama3IgnoreMergesMatchesHuggingFace() throws {
+        let tokenizer = try Tokenizer.load(path: fixturesDirectory + "/llama3_split_tokenizer.json")
+        XCTAssertTrue(tokenizer.ignoresMerges)
+        XCTAssertTrue(tokenizer.jsonText().contains("\"ignore_merges\": true"))
+        let ordinary: [[UInt8]?] = (0..<tokenizer.vocabSize).map { tokenizer.isSpecialToken($0) ? nil : tokenizer.tokenBytes[$0] }
+        let withoutFlag = try Tokenizer(tokenBytes: ordinary, merges: tokenizer.merges, specialTokens: tokenizer.specialTokens,
+                                        normalizesNFC: false, splitRule: .llama3, ignoresMerges: false)
+        let cases = try loadGoldens("llama3_split_goldens.jsonl")
+        let differing = cases.filter { withoutFlag.encode($0.text) != $0.ids }.count
+        print("llama3 goldens that need ignore_merges: \(differing) of \(cases.count)")
+        XCTAssertGreaterThan(differing, 0)
+        XCTAssertEqual(tokenizer.encode(" neighbourhood"), [600])
     }
 
     func testBundledVocabLayout() {

@@ -1,3 +1,4 @@
+import UnmaskKernels
 import UnmaskSupport
 
 /// A Hugging Face model folder, as `huggingface-cli download NAME --local-dir DIR` leaves
@@ -7,7 +8,7 @@ import UnmaskSupport
 /// tensor names onto ours (`tensorMap`), so the one engine runs it; the weights are read
 /// in place from the files, in the layout the family stores them.
 ///
-/// Supported so far: GPT-2 (`gpt2` … `gpt2-xl`) as an evaluator; MDLM's DiT and Dream as
+/// Supported: GPT-2 (`gpt2` … `gpt2-xl`) as an evaluator; MDLM's DiT, LLaDA and Dream as
 /// denoisers. Anything else is refused with a one-line error that names the family.
 public struct HuggingFaceFolder {
     public enum Family: String, Sendable, CaseIterable {
@@ -16,6 +17,8 @@ public struct HuggingFaceFolder {
         case mdlm
         /// Dream (Qwen2 blocks, bidirectional, shifted logits).
         case dream
+        /// LLaDA (OLMo names around LLaMA blocks, bidirectional).
+        case llada
     }
 
     public let directory: String
@@ -35,6 +38,21 @@ public struct HuggingFaceFolder {
             && (json["model_type"] != nil || json["architectures"] != nil)
     }
 
+    /// The mask id a denoiser folder's config.json declares, by its family's rule, without
+    /// reading the weights: LLaDA's `mask_token_id` (else its fixed 126336), Dream's and
+    /// MDLM's `mask_token_id` (MDLM's default, one past the tokenizer's ids, is nil here:
+    /// the tokenizer gets `<|mask|>` appended). Nil for an evaluator, or an unreadable config
+    /// (`open` reports it).
+    public static func declaredMaskId(directory: String) -> Int? {
+        guard let bytes = try? Files.read(directory + "/config.json", limit: 1 << 20), let json = try? JSON.parse(bytes),
+              let family = try? Family.of(json, path: "") else { return nil }
+        switch family {
+        case .gpt2: return nil
+        case .llada: return json["mask_token_id"]?.intValue ?? 126_336
+        case .dream, .mdlm: return json["mask_token_id"]?.intValue
+        }
+    }
+
     public static func open(directory: String) throws -> HuggingFaceFolder {
         let configPath = directory + "/config.json"
         let json: JSONValue
@@ -46,13 +64,14 @@ public struct HuggingFaceFolder {
         let family = try Family.of(json, path: configPath)
         let weights = try ShardedSafetensors(directory: directory)
         if family == .mdlm { return try DiTFolding.open(directory: directory, json: json, weights: weights, path: configPath) }
-        if family == .dream { return try DreamFolding.open(directory: directory, json: json, weights: weights, path: configPath) }
+        if family == .dream { return try LlamaFamily.openDream(directory: directory, json: json, weights: weights, path: configPath) }
+        if family == .llada { return try LlamaFamily.openLLaDA(directory: directory, json: json, weights: weights, path: configPath) }
         let (config, map) = try family.describe(json, tensorNames: Set(weights.names), path: configPath)
         let mapped = Set(map.map(\.theirs))
         for name in weights.names where !mapped.contains(name) && !family.ignores(name) {
             throw UnmaskError("\(directory): unexpected tensor \(name) for a \(family.rawValue) model with this config.json")
         }
-        let source = RenamedTensorSource(files: weights, names: Dictionary(uniqueKeysWithValues: map.map { ($0.ours, $0.theirs) }),
+        let source = RenamedTensorSource(files: weights, mapping: Dictionary(uniqueKeysWithValues: map.map { ($0.ours, .same($0.theirs)) }),
                                          directory: directory)
         return HuggingFaceFolder(directory: directory, family: family, config: config, tensorMap: map, source: source)
     }
@@ -65,6 +84,7 @@ extension HuggingFaceFolder.Family {
         if type == "gpt2" || architectures.contains(where: { $0.hasPrefix("GPT2") }) { return .gpt2 }
         if type == "mdlm" || architectures.contains("MDLM") { return .mdlm }
         if type?.lowercased() == "dream" || architectures.contains("DreamModel") { return .dream }
+        if type?.lowercased() == "llada" || architectures.contains(where: { $0.hasPrefix("LLaDA") }) { return .llada }
         let named = type ?? architectures.first ?? "unnamed"
         throw UnmaskError("\(path): model family \"\(named)\" is not supported (Unmask reads: \(Self.allCases.map(\.rawValue).joined(separator: ", ")))")
     }
@@ -74,7 +94,7 @@ extension HuggingFaceFolder.Family {
     func ignores(_ name: String) -> Bool {
         switch self {
         case .gpt2: return name.hasSuffix(".attn.bias") || name.hasSuffix(".attn.masked_bias") || name == "lm_head.weight"
-        case .mdlm, .dream: return false  // their loaders check the folder's tensors themselves
+        case .mdlm, .dream, .llada: return false  // their loaders check the folder's tensors themselves
         }
     }
 
@@ -85,7 +105,7 @@ extension HuggingFaceFolder.Family {
             return v
         }
         switch self {
-        case .mdlm, .dream:
+        case .mdlm, .dream, .llada:
             throw UnmaskError("\(path): internal: \(rawValue) folders are rearranged by their own loader")
         case .gpt2:
             let d = try int("n_embd")
@@ -195,6 +215,16 @@ public final class ShardedSafetensors {
         return try files[i].float32(name, shape: shape)
     }
 
+    func stored(_ name: String, shape: [Int]) throws -> StoredMatrix? {
+        guard let i = fileOf[name] else { return nil }
+        return try files[i].stored(name, shape: shape)
+    }
+
+    func info(_ name: String) -> TensorInfo? {
+        guard let i = fileOf[name] else { return nil }
+        return files[i].info(name)
+    }
+
     /// A tensor that must be there, as Double, with its shape checked.
     func doubles(_ name: String, _ shape: [Int], directory: String) throws -> [Double] {
         guard let p = try float32(name, shape: shape) else {
@@ -204,21 +234,103 @@ public final class ShardedSafetensors {
     }
 }
 
-/// A TensorSource that answers our tensor names from a folder's own names.
+/// How one of our tensors is found in a folder.
+public enum TensorMapping: Sendable {
+    /// Their tensor, in our layout (GPT-2's Conv1D weights are (in, out) like ours).
+    case same(String)
+    /// PyTorch Linear weights (out, in), stacked along out (q, k, v → our qkv), multiplied
+    /// as our (in, Σ out) without being rearranged.
+    case linear([String])
+    /// Vectors laid end to end (q, k and v biases → our qkv bias): a small F32 copy.
+    case concatenated([String])
+
+    public var description: String {
+        switch self {
+        case .same(let name): return name
+        case .linear(let names): return names.map { $0 + "ᵀ" }.joined(separator: " | ")
+        case .concatenated(let names): return names.joined(separator: " ‖ ")
+        }
+    }
+}
+
+/// A TensorSource that answers our tensor names from a folder's own names, reading the
+/// weights in place in their stored dtype.
 public final class RenamedTensorSource: TensorSource {
     let files: ShardedSafetensors
-    let names: [String: String]
+    let mapping: [String: TensorMapping]
     let directory: String
+    /// Concatenated vectors, made on first request.
+    private var joined: [String: UnsafeMutablePointer<Float>] = [:]
 
-    init(files: ShardedSafetensors, names: [String: String], directory: String) {
-        (self.files, self.names, self.directory) = (files, names, directory)
+    init(files: ShardedSafetensors, mapping: [String: TensorMapping], directory: String) {
+        (self.files, self.mapping, self.directory) = (files, mapping, directory)
+    }
+
+    deinit { for p in joined.values { p.deallocate() } }
+
+    private func map(_ name: String) throws -> TensorMapping {
+        guard let m = mapping[name] else { throw UnmaskError("\(directory): no tensor maps to \(name)") }
+        return m
+    }
+
+    private func missing(_ name: String, _ shape: [Int]? = nil) -> UnmaskError {
+        UnmaskError("\(directory): tensor \(name) is missing (the config needs it\(shape.map { ", shape \($0)" } ?? ""))")
     }
 
     public func float32(_ name: String, shape: [Int]) throws -> UnsafePointer<Float> {
-        guard let theirs = names[name] else { throw UnmaskError("\(directory): no tensor maps to \(name)") }
-        guard let p = try files.float32(theirs, shape: shape) else {
-            throw UnmaskError("\(directory): tensor \(theirs) is missing (the config needs it, shape \(shape))")
+        switch try map(name) {
+        case .same(let theirs):
+            guard let p = try files.float32(theirs, shape: shape) else { throw missing(theirs, shape) }
+            return p
+        case .concatenated(let parts):
+            if let p = joined[name] { return UnsafePointer(p) }
+            let n = shape.reduce(1, *)
+            var vectors: [(UnsafePointer<Float>, Int)] = []
+            for part in parts {
+                guard let info = files.info(part) else { throw missing(part) }
+                guard info.shape.count == 1 else {
+                    throw UnmaskError("\(directory): tensor \(part) has shape \(info.shape), a vector is needed")
+                }
+                guard let p = try files.float32(part, shape: info.shape) else { throw missing(part, info.shape) }
+                vectors.append((p, info.shape[0]))
+            }
+            guard vectors.reduce(0, { $0 + $1.1 }) == n else {
+                throw UnmaskError("\(directory): \(parts.joined(separator: ", ")) hold \(vectors.reduce(0) { $0 + $1.1 }) values together, the config needs \(n)")
+            }
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            var offset = 0
+            for (v, count) in vectors {
+                (p + offset).update(from: v, count: count)
+                offset += count
+            }
+            joined[name] = p
+            return UnsafePointer(p)
+        case .linear:
+            throw UnmaskError("internal: \(name) is a weight matrix; read it with weight(_:rows:cols:)")
         }
-        return p
+    }
+
+    public func weight(_ name: String, rows: Int, cols: Int) throws -> WeightStorage {
+        switch try map(name) {
+        case .same(let theirs):
+            guard let m = try files.stored(theirs, shape: [rows, cols]) else { throw missing(theirs, [rows, cols]) }
+            return .inOut(m)
+        case .linear(let parts):
+            var stored: [StoredMatrix] = []
+            for part in parts {
+                guard let info = files.info(part) else { throw missing(part) }
+                guard info.shape.count == 2, info.shape[1] == rows else {
+                    throw UnmaskError("\(directory): tensor \(part) has shape \(info.shape), the config needs (out, \(rows))")
+                }
+                stored.append(try files.stored(part, shape: info.shape)!)
+            }
+            let total = stored.reduce(0) { $0 + $1.rows }
+            guard total == cols else {
+                throw UnmaskError("\(directory): \(parts.joined(separator: ", ")) have \(total) outputs together, the config needs \(cols)")
+            }
+            return .outIn(stored)
+        case .concatenated:
+            throw UnmaskError("internal: \(name) is a vector, not a weight matrix")
+        }
     }
 }
