@@ -121,12 +121,16 @@ struct ModelSetOptions: ParsableArguments {
     func optional(_ role: Role, tokenizer: LoadedTokenizer, matmul: MatMul) throws -> Transformer? {
         guard let dir = explicit(role) ?? Files.locateResource("models/\(role.rawValue)") else { return nil }
         let name = explicit(role) != nil ? "\(flag(role)) \(dir)" : "the bundled \(dir)"
+        // A model too big for this machine is refused before its weights are read (an 8 B
+        // folder takes seconds to check and minutes to pack).
+        if let config = try? Transformer.peekConfig(directory: dir) {
+            let need = config.packedWeightBytes(compute: matmul.compute), have = Double(physicalMemoryBytes())
+            if have > 0 && need > 0.9 * have {
+                throw UnmaskError("\(name) needs about \(fixed(need / 1e9, 1)) GB for its \(matmul.compute.rawValue) weights; this machine has \(fixed(have / 1e9, 1)) GB\(matmul.compute == .fp32 ? " (try --compute int8: about \(fixed(config.packedWeightBytes(compute: .int8) / 1e9, 1)) GB)" : "")")
+            }
+        }
         let m = try Transformer.load(directory: dir, matmul: matmul)
         try role.check(m.config, name: name)
-        let need = m.config.packedWeightBytes(compute: matmul.compute), have = Double(physicalMemoryBytes())
-        if have > 0 && need > 0.9 * have {
-            throw UnmaskError("\(name) needs about \(fixed(need / 1e9, 1)) GB for its \(matmul.compute.rawValue) weights; this machine has \(fixed(have / 1e9, 1)) GB\(matmul.compute == .fp32 ? " (try --compute int8: about \(fixed(m.config.packedWeightBytes(compute: .int8) / 1e9, 1)) GB)" : "")")
-        }
         try m.config.checkVocabulary(size: tokenizer.tokenizer.vocabSize, maskTokenId: tokenizer.tokenizer.maskId,
                                      modelName: name, tokenizerName: tokenizer.name,
                                      padded: HuggingFaceFolder.isHuggingFace(directory: dir))

@@ -147,6 +147,14 @@ public final class Transformer {
         return try Transformer(config: config, source: file, matmul: matmul)
     }
 
+    /// The config of a model directory (ours or a Hugging Face folder), without reading
+    /// the weights: for decisions before loading (does it fit in memory?). `load` checks
+    /// everything; errors here are the same ones it would report.
+    public static func peekConfig(directory: String) throws -> ModelConfig {
+        if HuggingFaceFolder.isHuggingFace(directory: directory) { return try HuggingFaceFolder.open(directory: directory).config }
+        return try ModelConfig.load(path: directory + "/config.json")
+    }
+
     /// Every tensor the config needs, present with its shape and free of NaN and infinity.
     /// Matrices are checked as stored (a BF16 checkpoint is not widened to be checked), and
     /// their pages are dropped from memory again afterwards when they lie in a file mapping.

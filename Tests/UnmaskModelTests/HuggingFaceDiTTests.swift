@@ -10,6 +10,20 @@ func huggingFaceFixture(_ name: String, file: String = #filePath) -> String {
     return parts.joined(separator: "/") + "/Fixtures/hf/" + name
 }
 
+/// The folder's logits on `ids` (2, 16) within 1e-4 of the largest golden logit, on our
+/// kernels with 1 and 2 threads and on OpenBLAS; the max difference is printed.
+func assertMatchesGolden(folder: String, ids: [Int], golden: [Float], label: String, reference: String,
+                         file: StaticString = #filePath, line: UInt = #line) throws {
+    for (backend, threads) in [(GEMMBackend.unmask, 1), (.unmask, 2), (.openblas, 2)] {
+        let model = try Transformer.load(directory: folder, matmul: MatMul(backend: backend, threads: threads))
+        let ours = try model.forward(ids: ids, batch: 2, length: 16)
+        let scale = golden.map(abs).max()!
+        let diff = zip(ours, golden).map { abs($0 - $1) }.max()!
+        print("\(label) [\(backend), \(threads) threads] vs \(reference): max logit diff \(diff) (largest logit \(scale))")
+        XCTAssertLessThanOrEqual(diff, 1e-4 * scale, file: file, line: line)
+    }
+}
+
 /// A tiny random MDLM DiT, written by MDLM's own models/dit.py (commit and torch version in
 /// golden.json; scripts/make_hf_fixtures.py), in the mdlm-owt folder layout, against the
 /// logits that code computed at σ = 0 in float32.
@@ -64,14 +78,8 @@ final class HuggingFaceDreamTests: XCTestCase {
         XCTAssertEqual(info.config.maskTokenId, 1)
         XCTAssertEqual(info.config.nKVHeads, 2)
         XCTAssertEqual(ModelRole.of(info.config), .denoiser)
-        for (backend, threads) in [(GEMMBackend.unmask, 1), (.unmask, 2), (.openblas, 2)] {
-            let model = try Transformer.load(directory: folder, matmul: MatMul(backend: backend, threads: threads))
-            let ours = try model.forward(ids: ids, batch: 2, length: 16)
-            let scale = golden.map(abs).max()!
-            let diff = zip(ours, golden).map { abs($0 - $1) }.max()!
-            print("dream-tiny [\(backend), \(threads) threads] vs transformers \(json["transformers"]?.stringValue ?? "?"): max logit diff \(diff) (largest logit \(scale))")
-            XCTAssertLessThanOrEqual(diff, 1e-4 * scale)
-        }
+        try assertMatchesGolden(folder: folder, ids: ids, golden: golden,
+                                label: "dream-tiny", reference: "transformers \(json["transformers"]?.stringValue ?? "?")")
         // Training does not cover these blocks yet, and says so.
         let model = try Transformer.load(directory: folder)
         XCTAssertThrowsError(try model.forwardForTraining(ids: ids, batch: 2, length: 16, positions: [0],
@@ -103,14 +111,7 @@ final class HuggingFaceLLaDATests: XCTestCase {
         XCTAssertEqual(info.config.nKVHeads, 2)
         XCTAssertFalse(info.config.shiftedLogits)
         XCTAssertEqual(ModelRole.of(info.config), .denoiser)
-        for (backend, threads) in [(GEMMBackend.unmask, 1), (.unmask, 2), (.openblas, 2)] {
-            let model = try Transformer.load(directory: folder, matmul: MatMul(backend: backend, threads: threads))
-            let ours = try model.forward(ids: ids, batch: 2, length: 16)
-            let scale = golden.map(abs).max()!
-            let diff = zip(ours, golden).map { abs($0 - $1) }.max()!
-            print("llada-tiny [\(backend), \(threads) threads] vs LLaDA's modeling_llada.py: max logit diff \(diff) (largest logit \(scale))")
-            XCTAssertLessThanOrEqual(diff, 1e-4 * scale)
-        }
+        try assertMatchesGolden(folder: folder, ids: ids, golden: golden, label: "llada-tiny", reference: "LLaDA's modeling_llada.py")
     }
 
     /// Published checkpoints are BF16. Their weights are packed panel by panel from the

@@ -71,7 +71,7 @@ public struct HuggingFaceFolder {
         for name in weights.names where !mapped.contains(name) && !family.ignores(name) {
             throw UnmaskError("\(directory): unexpected tensor \(name) for a \(family.rawValue) model with this config.json")
         }
-        let source = RenamedTensorSource(files: weights, mapping: Dictionary(uniqueKeysWithValues: map.map { ($0.ours, .same($0.theirs)) }),
+        let source = try RenamedTensorSource(files: weights, mapping: Dictionary(uniqueKeysWithValues: map.map { ($0.ours, .same($0.theirs)) }),
                                          directory: directory)
         return HuggingFaceFolder(directory: directory, family: family, config: config, tensorMap: map, source: source)
     }
@@ -259,11 +259,16 @@ public final class RenamedTensorSource: TensorSource {
     let files: ShardedSafetensors
     let mapping: [String: TensorMapping]
     let directory: String
-    /// Concatenated vectors, made on first request.
+    /// Concatenated vectors and their lengths, made when the folder is opened (so that
+    /// reading is free of side effects and several models may share the source).
     private var joined: [String: UnsafeMutablePointer<Float>] = [:]
+    private var joinedCounts: [String: Int] = [:]
 
-    init(files: ShardedSafetensors, mapping: [String: TensorMapping], directory: String) {
+    init(files: ShardedSafetensors, mapping: [String: TensorMapping], directory: String) throws {
         (self.files, self.mapping, self.directory) = (files, mapping, directory)
+        for (name, m) in mapping {
+            if case .concatenated(let parts) = m { (joined[name], joinedCounts[name]) = try concatenate(parts) }
+        }
     }
 
     deinit { for p in joined.values { p.deallocate() } }
@@ -278,36 +283,41 @@ public final class RenamedTensorSource: TensorSource {
     }
 
     public func float32(_ name: String, shape: [Int]) throws -> UnsafePointer<Float> {
-        switch try map(name) {
+        let m = try map(name)
+        switch m {
         case .same(let theirs):
             guard let p = try files.float32(theirs, shape: shape) else { throw missing(theirs, shape) }
             return p
-        case .concatenated(let parts):
-            if let p = joined[name] { return UnsafePointer(p) }
+        case .concatenated:
+            let p = joined[name]!
             let n = shape.reduce(1, *)
-            var vectors: [(UnsafePointer<Float>, Int)] = []
-            for part in parts {
-                guard let info = files.info(part) else { throw missing(part) }
-                guard info.shape.count == 1 else {
-                    throw UnmaskError("\(directory): tensor \(part) has shape \(info.shape), a vector is needed")
-                }
-                guard let p = try files.float32(part, shape: info.shape) else { throw missing(part, info.shape) }
-                vectors.append((p, info.shape[0]))
+            guard n == joinedCounts[name] else {
+                throw UnmaskError("\(directory): \(m.description) hold \(joinedCounts[name]!) values together, the config needs \(n)")
             }
-            guard vectors.reduce(0, { $0 + $1.1 }) == n else {
-                throw UnmaskError("\(directory): \(parts.joined(separator: ", ")) hold \(vectors.reduce(0) { $0 + $1.1 }) values together, the config needs \(n)")
-            }
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
-            var offset = 0
-            for (v, count) in vectors {
-                (p + offset).update(from: v, count: count)
-                offset += count
-            }
-            joined[name] = p
             return UnsafePointer(p)
         case .linear:
             throw UnmaskError("internal: \(name) is a weight matrix; read it with weight(_:rows:cols:)")
         }
+    }
+
+    private func concatenate(_ parts: [String]) throws -> (UnsafeMutablePointer<Float>, Int) {
+        var vectors: [(UnsafePointer<Float>, Int)] = []
+        for part in parts {
+            guard let info = files.info(part) else { throw missing(part) }
+            guard info.shape.count == 1 else {
+                throw UnmaskError("\(directory): tensor \(part) has shape \(info.shape), a vector is needed")
+            }
+            guard let p = try files.float32(part, shape: info.shape) else { throw missing(part, info.shape) }
+            vectors.append((p, info.shape[0]))
+        }
+        let n = vectors.reduce(0) { $0 + $1.1 }
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        var offset = 0
+        for (v, count) in vectors {
+            (p + offset).update(from: v, count: count)
+            offset += count
+        }
+        return (p, n)
     }
 
     public func weight(_ name: String, rows: Int, cols: Int) throws -> WeightStorage {

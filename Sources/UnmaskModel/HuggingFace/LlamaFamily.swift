@@ -43,15 +43,8 @@ enum LlamaFamily {
         if let headDim = json["head_dim"]?.intValue, headDim != d / heads {
             throw UnmaskError("\(path): head_dim \(headDim) differs from hidden_size / num_attention_heads (\(d / heads)): not supported")
         }
-        c.nKVHeads = json["num_key_value_heads"]?.intValue ?? heads
-        c.norm = .rmsnorm
-        c.normEps = json["rms_norm_eps"]?.doubleValue ?? 1e-6
-        c.activation = .silu
-        c.gatedMLP = true
-        c.positions = .rotary
-        c.ropeTheta = json["rope_theta"]?.doubleValue ?? ropeParameters?["rope_theta"]?.doubleValue ?? 10_000
-        c.attention = .bidirectional
-        c.head = .tokens
+        bidirectionalLlama(&c, kvHeads: json["num_key_value_heads"]?.intValue ?? heads, eps: json["rms_norm_eps"]?.doubleValue ?? 1e-6,
+                           theta: json["rope_theta"]?.doubleValue ?? ropeParameters?["rope_theta"]?.doubleValue ?? 10_000)
         c.shiftedLogits = true
         c.tiedEmbeddings = json["tie_word_embeddings"]?.boolValue ?? false
         let names = Set(weights.names)
@@ -113,15 +106,8 @@ enum LlamaFamily {
         let context = min(json["max_sequence_length"]?.intValue ?? 4096, 1 << 16)
         var c = ModelConfig(vocabSize: vocab, dModel: d, nLayers: try int("n_layers"), nHeads: heads, dFF: hidden,
                             contextLength: context, maskTokenId: json["mask_token_id"]?.intValue ?? 126_336)
-        c.nKVHeads = json["n_kv_heads"]?.intValue ?? heads
-        c.norm = .rmsnorm
-        c.normEps = json["rms_norm_eps"]?.doubleValue ?? 1e-5
-        c.activation = .silu
-        c.gatedMLP = true
-        c.positions = .rotary
-        c.ropeTheta = json["rope_theta"]?.doubleValue ?? 10_000
-        c.attention = .bidirectional
-        c.head = .tokens
+        bidirectionalLlama(&c, kvHeads: json["n_kv_heads"]?.intValue ?? heads, eps: json["rms_norm_eps"]?.doubleValue ?? 1e-5,
+                           theta: json["rope_theta"]?.doubleValue ?? 10_000)
         c.tiedEmbeddings = json["weight_tying"]?.boolValue ?? false
         do {
             try c.validate()
@@ -146,6 +132,20 @@ enum LlamaFamily {
         return try folder(directory: directory, family: .llada, config: c, map: map, weights: weights, unused: [])
     }
 
+    /// The LLaMA block both families share, run as a denoiser: RMSNorm, SwiGLU, rotary,
+    /// attention over every position, a token head.
+    static func bidirectionalLlama(_ c: inout ModelConfig, kvHeads: Int, eps: Double, theta: Double) {
+        c.nKVHeads = kvHeads
+        c.norm = .rmsnorm
+        c.normEps = eps
+        c.activation = .silu
+        c.gatedMLP = true
+        c.positions = .rotary
+        c.ropeTheta = theta
+        c.attention = .bidirectional
+        c.head = .tokens
+    }
+
     /// The folder with its tensor map, after checking that the map and the folder agree:
     /// every mapped tensor is there (shapes are checked when the model reads them) and every
     /// tensor there is mapped (or known to be unused).
@@ -166,7 +166,7 @@ enum LlamaFamily {
         for name in weights.names where !used.contains(name) && !unused.contains(name) {
             throw UnmaskError("\(directory): unexpected tensor \(name) for a \(family.rawValue) model with this config.json")
         }
-        let source = RenamedTensorSource(files: weights, mapping: Dictionary(uniqueKeysWithValues: map.map { ($0.ours, $0.mapping) }),
+        let source = try RenamedTensorSource(files: weights, mapping: Dictionary(uniqueKeysWithValues: map.map { ($0.ours, $0.mapping) }),
                                          directory: directory)
         return HuggingFaceFolder(directory: directory, family: family, config: config,
                                  tensorMap: map.map { ($0.ours, $0.mapping.description) }, source: source)
