@@ -158,7 +158,8 @@ struct ModelSetOptions: ParsableArguments {
         }
         let model = try Transformer.load(directory: dir, matmul: matmul)
         try ModelRole.evaluator.check(model.config, name: "--evaluator \(dir)")
-        let own = try Tokenizer.load(path: dir + "/tokenizer.json", requireMask: false)
+        let own = try Tokenizer.load(path: dir + "/tokenizer.json", requireMask: false,
+                                     endOfText: HuggingFaceFolder.declaredEndOfTextId(directory: dir))
         guard own.vocabSize <= model.config.vocabSize else {
             throw UnmaskError("\(dir)/tokenizer.json has \(own.vocabSize) ids but the model only \(model.config.vocabSize): they do not belong together")
         }

@@ -45,7 +45,7 @@ struct VocabOptions: ParsableArguments {
         guard Files.exists(path) else {
             throw UnmaskError("\(model) has no tokenizer.json: pass the tokenizer it was trained with (--vocab FILE)")
         }
-        var tokenizer = try Tokenizer.load(path: path, requireMask: false)
+        var tokenizer = try Tokenizer.load(path: path, requireMask: false, endOfText: HuggingFaceFolder.declaredEndOfTextId(directory: model))
         if let mask = HuggingFaceFolder.declaredMaskId(directory: model), mask < tokenizer.vocabSize {
             do {
                 tokenizer = try tokenizer.withMask(id: mask)

@@ -50,7 +50,8 @@ public final class Tokenizer: Sendable {
     ///   appear here too (their entry is ignored) or lie past the end.
     public init(tokenBytes ordinary: [[UInt8]?], merges: [(left: Int32, right: Int32, merged: Int32)],
                 specialTokens: [(content: String, id: Int)], requireMask: Bool = true, normalizesNFC: Bool = true,
-                splitRule: SplitRule = .gpt2, ignoresMerges: Bool = false, maskOverride: Int? = nil) throws {
+                splitRule: SplitRule = .gpt2, ignoresMerges: Bool = false, maskOverride: Int? = nil,
+                endOfTextOverride: Int? = nil) throws {
         var size = ordinary.count
         for s in specialTokens { size = max(size, s.id + 1) }
         var bytes = [[UInt8]](repeating: [], count: size)
@@ -98,7 +99,17 @@ public final class Tokenizer: Sendable {
             }
             return s.id
         }
-        self.endOfTextId = try find(Tokenizer.endOfTextToken)
+        // The tokenizer's own <|endoftext|> first (the fixtures' configs carry
+        // transformers' default eos id, not theirs); a config's eos id serves a tokenizer
+        // that has none (Llama-3's style).
+        if let endOfTextOverride, !specialTokens.contains(where: { $0.content == Tokenizer.endOfTextToken }) {
+            guard endOfTextOverride >= 0, endOfTextOverride < size, special[endOfTextOverride] else {
+                throw UnmaskError("the model's end-of-text id \(endOfTextOverride) is not a special token of the tokenizer")
+            }
+            self.endOfTextId = endOfTextOverride
+        } else {
+            self.endOfTextId = try find(Tokenizer.endOfTextToken)
+        }
         if let maskOverride {
             // A model's config names its mask id (LLaDA's `<|mdm_mask|>`): it must be one of
             // the tokenizer's specials, and not contradict a `<|mask|>` the tokenizer has.
@@ -140,7 +151,7 @@ public final class Tokenizer: Sendable {
         let ordinary: [[UInt8]?] = (0..<vocabSize).map { isSpecial[$0] ? nil : tokenBytes[$0] }
         return try Tokenizer(tokenBytes: ordinary, merges: merges,
                              specialTokens: specialTokens + [(Tokenizer.maskToken, vocabSize)], normalizesNFC: normalizesNFC,
-                             splitRule: splitRule, ignoresMerges: ignoresMerges)
+                             splitRule: splitRule, ignoresMerges: ignoresMerges, endOfTextOverride: endOfTextId)
     }
 
     /// This tokenizer with `id`, one of its specials, as the mask (the id a model's config
@@ -148,7 +159,8 @@ public final class Tokenizer: Sendable {
     public func withMask(id: Int) throws -> Tokenizer {
         let ordinary: [[UInt8]?] = (0..<vocabSize).map { isSpecial[$0] ? nil : tokenBytes[$0] }
         return try Tokenizer(tokenBytes: ordinary, merges: merges, specialTokens: specialTokens, requireMask: false,
-                             normalizesNFC: normalizesNFC, splitRule: splitRule, ignoresMerges: ignoresMerges, maskOverride: id)
+                             normalizesNFC: normalizesNFC, splitRule: splitRule, ignoresMerges: ignoresMerges, maskOverride: id,
+                             endOfTextOverride: endOfTextId)
     }
 
     // MARK: Encoding

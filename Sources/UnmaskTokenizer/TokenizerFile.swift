@@ -16,10 +16,12 @@ import UnmaskSupport
 
 extension Tokenizer {
     /// Loads `tokenizer.json`; every problem is a one-line UnmaskError naming the file.
-    public static func load(path: String, requireMask: Bool = true) throws -> Tokenizer {
+    /// `endOfText`: the end-of-text id a model's config names (`eos_token_id`), used when
+    /// the tokenizer has no `<|endoftext|>` token (Llama-3-style tokenizers have none).
+    public static func load(path: String, requireMask: Bool = true, endOfText: Int? = nil) throws -> Tokenizer {
         let bytes = try Files.read(path, limit: 1 << 30)
         do {
-            return try parse(json: bytes, requireMask: requireMask)
+            return try parse(json: bytes, requireMask: requireMask, endOfText: endOfText)
         } catch let e as UnmaskError {
             throw UnmaskError("\(path): \(e.message)")
         }
@@ -27,7 +29,7 @@ extension Tokenizer {
 
     /// `requireMask: false` accepts a tokenizer without `<|mask|>` (an evaluator's: GPT-2's
     /// tokenizer.json has only `<|endoftext|>`); its `maskId` is then `Tokenizer.noMask`.
-    public static func parse(json bytes: [UInt8], requireMask: Bool = true) throws -> Tokenizer {
+    public static func parse(json bytes: [UInt8], requireMask: Bool = true, endOfText: Int? = nil) throws -> Tokenizer {
         let root: JSONValue
         do {
             root = try JSON.parse(bytes)
@@ -103,7 +105,7 @@ extension Tokenizer {
         let normalizer = root["normalizer"]
         return try Tokenizer(tokenBytes: ordinary, merges: merges, specialTokens: specials, requireMask: requireMask,
                              normalizesNFC: normalizer != nil && !normalizer!.isNull, splitRule: splitRule,
-                             ignoresMerges: model["ignore_merges"]?.boolValue == true)
+                             ignoresMerges: model["ignore_merges"]?.boolValue == true, endOfTextOverride: endOfText)
     }
 
     static func checkUnsupported(model: JSONValue) throws {

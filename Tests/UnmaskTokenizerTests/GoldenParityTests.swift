@@ -86,6 +86,19 @@ final class GoldenParityTests: XCTestCase {
         XCTAssertEqual(tokenizer.encode(" neighbourhood"), [600])
     }
 
+    /// Llama-3 names its end of text `<|end_of_text|>`: without `<|endoftext|>` the id comes
+    /// from the model's config (`eos_token_id`), and must be one of the specials.
+    func testEndOfTextFromTheConfigWhenTheTokenizerHasNone() throws {
+        let text = try String(contentsOfFile: fixturesDirectory + "/llama3_split_tokenizer.json", encoding: .utf8)
+            .replacingOccurrences(of: "<|endoftext|>", with: "<|end_of_text|>")
+        XCTAssertThrowsError(try Tokenizer.parse(json: Array(text.utf8))) { XCTAssertTrue("\($0)".contains("no <|endoftext|>"), "\($0)") }
+        let tokenizer = try Tokenizer.parse(json: Array(text.utf8), endOfText: 0)
+        XCTAssertEqual(tokenizer.endOfTextId, 0)
+        XCTAssertThrowsError(try Tokenizer.parse(json: Array(text.utf8), endOfText: 5)) {
+            XCTAssertTrue("\($0)".contains("not a special token"), "\($0)")
+        }
+    }
+
     func testBundledVocabLayout() {
         let t = bundledTokenizer
         XCTAssertEqual(t.vocabSize, 4096)

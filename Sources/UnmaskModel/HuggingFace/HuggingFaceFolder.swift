@@ -53,6 +53,12 @@ public struct HuggingFaceFolder {
         }
     }
 
+    /// The end-of-text id a folder's config.json names (`eos_token_id`, a number), or nil.
+    public static func declaredEndOfTextId(directory: String) -> Int? {
+        guard let bytes = try? Files.read(directory + "/config.json", limit: 1 << 20), let json = try? JSON.parse(bytes) else { return nil }
+        return json["eos_token_id"]?.intValue
+    }
+
     public static func open(directory: String) throws -> HuggingFaceFolder {
         let configPath = directory + "/config.json"
         let json: JSONValue
