@@ -136,7 +136,21 @@ final class HuggingFaceLLaDATests: XCTestCase {
             for file in ["config.json", "tokenizer.json"] { try Files.writeAtomically(try Files.read(folder + "/" + file), to: dir + "/" + file) }
             try SafetensorsFile.write(path: dir + "/model.safetensors", tensors: rounded, dtype: dtype)
         }
-        XCTAssertTrue(try SafetensorsFile(path: base + "/bf16/model.safetensors").tensors.allSatisfy { $0.dtype == "BF16" })
+        let bf16File = try SafetensorsFile(path: base + "/bf16/model.safetensors")
+        XCTAssertTrue(bf16File.tensors.allSatisfy { $0.dtype == "BF16" })
+        // A NaN in a BF16 weight is found without widening the weights: the copy with one
+        // value of up_proj patched to BF16 NaN (0x7FC0) is refused, naming the tensor.
+        var bytes = Array(bf16File.bytes)
+        let headerLength = Int(bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        let target = try XCTUnwrap(bf16File.info("model.transformer.blocks.1.up_proj.weight"))
+        let at = 8 + headerLength + target.begin + 2 * 37
+        (bytes[at], bytes[at + 1]) = (0xC0, 0x7F)
+        try Files.createDirectory(base + "/nan")
+        for file in ["config.json", "tokenizer.json"] { try Files.writeAtomically(try Files.read(folder + "/" + file), to: base + "/nan/" + file) }
+        try Files.writeAtomically(bytes, to: base + "/nan/model.safetensors")
+        XCTAssertThrowsError(try Transformer.load(directory: base + "/nan")) {
+            XCTAssertTrue("\($0)".contains("non-finite") && "\($0)".contains("layers.1.mlp.up.weight"), "\($0)")
+        }
         let (ids, golden, _) = try golden()
         var computes: [Compute] = [.fp32]
         if Int8GEMM.available { computes.append(.int8) }
