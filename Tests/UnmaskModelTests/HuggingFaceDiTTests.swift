@@ -10,6 +10,14 @@ func huggingFaceFixture(_ name: String, file: String = #filePath) -> String {
     return parts.joined(separator: "/") + "/Fixtures/hf/" + name
 }
 
+/// A fixture's golden.json: the ids (2, 16), the reference's logits, flat, and the rest.
+func loadGolden(folder: String) throws -> (ids: [Int], logits: [Float], json: JSONValue) {
+    let json = try JSON.parse(Files.read(folder + "/golden.json"))
+    let ids = try XCTUnwrap(json["ids"]?.arrayValue).flatMap { try XCTUnwrap($0.arrayValue).map { try XCTUnwrap($0.intValue) } }
+    let logits = try XCTUnwrap(json["logits"]?.arrayValue).map { Float(try XCTUnwrap($0.doubleValue)) }
+    return (ids, logits, json)
+}
+
 /// The folder's logits on `ids` (2, 16) within 1e-4 of the largest golden logit, on our
 /// kernels with 1 and 2 threads and on OpenBLAS; the max difference is printed.
 func assertMatchesGolden(folder: String, ids: [Int], golden: [Float], label: String, reference: String,
@@ -17,6 +25,7 @@ func assertMatchesGolden(folder: String, ids: [Int], golden: [Float], label: Str
     for (backend, threads) in [(GEMMBackend.unmask, 1), (.unmask, 2), (.openblas, 2)] {
         let model = try Transformer.load(directory: folder, matmul: MatMul(backend: backend, threads: threads))
         let ours = try model.forward(ids: ids, batch: 2, length: 16)
+        XCTAssertEqual(ours.count, golden.count, file: file, line: line)
         let scale = golden.map(abs).max()!
         let diff = zip(ours, golden).map { abs($0 - $1) }.max()!
         print("\(label) [\(backend), \(threads) threads] vs \(reference): max logit diff \(diff) (largest logit \(scale))")
@@ -31,22 +40,13 @@ final class HuggingFaceDiTTests: XCTestCase {
     let folder = huggingFaceFixture("mdlm-tiny")
 
     func testFoldedDiTMatchesMDLM() throws {
-        let json = try JSON.parse(Files.read(folder + "/golden.json"))
-        let ids = try XCTUnwrap(json["ids"]?.arrayValue).flatMap { try XCTUnwrap($0.arrayValue).map { try XCTUnwrap($0.intValue) } }
-        let golden = try XCTUnwrap(json["logits"]?.arrayValue).map { Float(try XCTUnwrap($0.doubleValue)) }
+        let (ids, golden, json) = try loadGolden(folder: folder)
         let info = try HuggingFaceFolder.open(directory: folder)
         XCTAssertEqual(info.family, .mdlm)
         XCTAssertEqual(info.config.maskTokenId, info.config.vocabSize - 1)
         XCTAssertEqual(ModelRole.of(info.config), .denoiser)
-        for backend in [GEMMBackend.unmask, .openblas] {
-            let model = try Transformer.load(directory: folder, matmul: MatMul(backend: backend, threads: 2))
-            let ours = try model.forward(ids: ids, batch: 2, length: 16)
-            XCTAssertEqual(ours.count, golden.count)
-            let scale = golden.map(abs).max()!
-            let diff = zip(ours, golden).map { abs($0 - $1) }.max()!
-            print("mdlm-tiny [\(backend)] vs MDLM dit.py \(json["mdlm_commit"]?.stringValue ?? "?"): max logit diff \(diff) (largest logit \(scale))")
-            XCTAssertLessThanOrEqual(diff, 1e-4 * scale)
-        }
+        try assertMatchesGolden(folder: folder, ids: ids, golden: golden,
+                                label: "mdlm-tiny", reference: "MDLM dit.py \(json["mdlm_commit"]?.stringValue ?? "?")")
     }
 
     func testTimeConditionedDiTIsRefused() throws {
@@ -70,9 +70,7 @@ final class HuggingFaceDreamTests: XCTestCase {
     let folder = huggingFaceFixture("dream-tiny")
 
     func testDreamMatchesQwen2Bidirectional() throws {
-        let json = try JSON.parse(Files.read(folder + "/golden.json"))
-        let ids = try XCTUnwrap(json["ids"]?.arrayValue).flatMap { try XCTUnwrap($0.arrayValue).map { try XCTUnwrap($0.intValue) } }
-        let golden = try XCTUnwrap(json["logits"]?.arrayValue).map { Float(try XCTUnwrap($0.doubleValue)) }
+        let (ids, golden, json) = try loadGolden(folder: folder)
         let info = try HuggingFaceFolder.open(directory: folder)
         XCTAssertEqual(info.family, .dream)
         XCTAssertEqual(info.config.maskTokenId, 1)
@@ -96,15 +94,9 @@ final class HuggingFaceDreamTests: XCTestCase {
 final class HuggingFaceLLaDATests: XCTestCase {
     let folder = huggingFaceFixture("llada-tiny")
 
-    func golden() throws -> (ids: [Int], logits: [Float], json: JSONValue) {
-        let json = try JSON.parse(Files.read(folder + "/golden.json"))
-        let ids = try XCTUnwrap(json["ids"]?.arrayValue).flatMap { try XCTUnwrap($0.arrayValue).map { try XCTUnwrap($0.intValue) } }
-        let logits = try XCTUnwrap(json["logits"]?.arrayValue).map { Float(try XCTUnwrap($0.doubleValue)) }
-        return (ids, logits, json)
-    }
 
     func testLLaDAMatchesItsOwnCode() throws {
-        let (ids, golden, _) = try golden()
+        let (ids, golden, _) = try loadGolden(folder: folder)
         let info = try HuggingFaceFolder.open(directory: folder)
         XCTAssertEqual(info.family, .llada)
         XCTAssertEqual(info.config.maskTokenId, 1)
@@ -151,7 +143,7 @@ final class HuggingFaceLLaDATests: XCTestCase {
         XCTAssertThrowsError(try Transformer.load(directory: base + "/nan")) {
             XCTAssertTrue("\($0)".contains("non-finite") && "\($0)".contains("layers.1.mlp.up.weight"), "\($0)")
         }
-        let (ids, golden, _) = try golden()
+        let (ids, golden, _) = try loadGolden(folder: folder)
         var computes: [Compute] = [.fp32]
         if Int8GEMM.available { computes.append(.int8) }
         for compute in computes {
