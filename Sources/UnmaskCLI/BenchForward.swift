@@ -22,7 +22,7 @@ struct BenchForwardCommand: ParsableCommand {
     )
 
     @Option(help: "Model directory to time (default: random weights, standard config).") var model: String?
-    @Option(help: "Instead of --model, random weights in a published model's shape: gpt2, gpt2-medium, gpt2-large, gpt2-xl, llama-1b, llada-8b.")
+    @Option(help: "Instead of --model, random weights in a published model's shape: gpt2, gpt2-medium, gpt2-large, gpt2-xl, mdlm-owt, llama-1b, llada-8b, dream-7b.")
     var preset: String?
     @Option(help: "With --preset: how the random weights are stored, f32 (in memory) or bf16/f16 (written to a temporary file and mapped, as a published checkpoint is read: packed panel by panel, never widened whole).")
     var dtype: StorageType = .f32

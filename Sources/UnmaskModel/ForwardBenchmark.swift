@@ -61,8 +61,29 @@ public enum ForwardBenchmark {
         llada.activation = .silu
         llada.ropeTheta = 500_000
         llada.tiedEmbeddings = false
+        // Dream-v0-7B's shape (Qwen2.5-7B's blocks): 28 layers, d 3584, 28 query and 4
+        // key/value heads, qkv biases, d_ff 18944, vocabulary 152064, θ 10⁶, shifted logits.
+        var dream = ModelConfig(vocabSize: 152_064, dModel: 3584, nLayers: 28, nHeads: 28, dFF: 18_944, contextLength: 4096,
+                                maskTokenId: 151_666)
+        dream.nKVHeads = 4
+        dream.qkvBias = true
+        dream.gatedMLP = true
+        dream.activation = .silu
+        dream.ropeTheta = 1_000_000
+        dream.tiedEmbeddings = false
+        dream.shiftedLogits = true
+        // MDLM-OWT's DiT once folded (σ = 0): GPT-2 small's size, LayerNorm with biases,
+        // rotary, GELU, attention over every position, an untied head with a bias, the
+        // GPT-2 vocabulary plus the mask.
+        var mdlm = gpt2(768, 12, 12)
+        mdlm.vocabSize = 50_258
+        mdlm.maskTokenId = 50_257
+        mdlm.positions = .rotary
+        mdlm.attention = .bidirectional
+        mdlm.tiedEmbeddings = false
+        mdlm.headBias = true
         return ["gpt2": gpt2(768, 12, 12), "gpt2-medium": gpt2(1024, 24, 16), "gpt2-large": gpt2(1280, 36, 20),
-                "gpt2-xl": gpt2(1600, 48, 25), "llama-1b": llama, "llada-8b": llada]
+                "gpt2-xl": gpt2(1600, 48, 25), "llama-1b": llama, "llada-8b": llada, "dream-7b": dream, "mdlm-owt": mdlm]
     }()
 
     /// Writes a random-weight model of `config` into `directory` (config.json and
