@@ -152,7 +152,7 @@ struct BenchForwardCommand: ParsableCommand {
 
     /// Rough bytes a preset needs with these engines: the weights as stored (F32 in memory;
     /// from a file, only the embedding table, widened), and per engine its copies — our
-    /// fp32 panels (4 bytes a parameter), OpenBLAS's F32 view (none for F32 in memory, a
+    /// fp32 panels (4 bytes a parameter, 2 for BF16 panels), OpenBLAS's F32 view (none for F32 in memory, a
     /// widened copy otherwise), the int8 panels (1 byte per block parameter) with the fp32
     /// head; from a file, the few-rows head copy.
     func memoryNeeded(_ c: ModelConfig) -> Double {
@@ -161,7 +161,9 @@ struct BenchForwardCommand: ParsableCommand {
         var need = stored + 2e9  // activations and slack
         for name in engineNames {
             switch name {
-            case "fp32": need += 4 * p + (dtype == .f32 ? 0 : table)
+            case "fp32":
+                // BF16 weights keep BF16 panels under the AVX-512 kernel (2 bytes a parameter).
+                need += dtype == .bf16 && MicroKernel.selected == .avx512 ? 2 * p : 4 * p + (dtype == .f32 ? 0 : table)
             case "openblas": need += dtype == .f32 ? 0 : 4 * p
             default: need += (p - 2 * table / 4) + table + (dtype == .f32 ? 0 : table)
             }

@@ -72,7 +72,7 @@ struct BenchGEMMCommand: ParsableCommand {
         if !json {
             print("kernel: \(MicroKernel.selected.rawValue); OpenBLAS: \(OpenBLAS.configuration)")
             print(BenchGEMMCommand.openBLASCoreLine())
-            print("\(padRight("shape", 16)) \(padLeft("m", 5)) \(padLeft("n", 5)) \(padLeft("k", 5)) thr \(padLeft("unmask", 8)) \(padLeft("prepack", 8)) \(padLeft("openblas", 8)) \(padLeft("ratio", 6))  GFLOP/s")
+            print("\(padRight("shape", 16)) \(padLeft("m", 5)) \(padLeft("n", 5)) \(padLeft("k", 5)) thr \(padLeft("unmask", 8)) \(padLeft("prepack", 8)) \(padLeft("bf16pan", 8)) \(padLeft("openblas", 8)) \(padLeft("ratio", 6))  GFLOP/s (bf16pan: prepacked B kept in BF16 panels)")
         }
         for t in threadCounts {
             var ratios: [Double] = []
@@ -85,9 +85,10 @@ struct BenchGEMMCommand: ParsableCommand {
                                      ("openblas_core", .string(OpenBLAS.coreName)),
                                      ("unmask_gflops", .double(round2(r.ours))),
                                      ("unmask_prepacked_gflops", .double(round2(r.prepacked))),
+                                     ("unmask_bf16_panels_gflops", r.bf16Panels.map { .double(round2($0)) } ?? .null),
                                      ("openblas_gflops", .double(round2(r.openblas)))]))
                 } else {
-                    print("\(padRight(s.name, 16)) \(padLeft("\(s.m)", 5)) \(padLeft("\(s.n)", 5)) \(padLeft("\(s.k)", 5)) \(padLeft("\(t)", 3)) \(padLeft(fixed(r.ours, 1), 8)) \(padLeft(fixed(r.prepacked, 1), 8)) \(padLeft(fixed(r.openblas, 1), 8)) \(padLeft(fixed(ratio, 2), 6))")
+                    print("\(padRight(s.name, 16)) \(padLeft("\(s.m)", 5)) \(padLeft("\(s.n)", 5)) \(padLeft("\(s.k)", 5)) \(padLeft("\(t)", 3)) \(padLeft(fixed(r.ours, 1), 8)) \(padLeft(fixed(r.prepacked, 1), 8)) \(padLeft(r.bf16Panels.map { fixed($0, 1) } ?? "-", 8)) \(padLeft(fixed(r.openblas, 1), 8)) \(padLeft(fixed(ratio, 2), 6))")
                 }
             }
             if !json {

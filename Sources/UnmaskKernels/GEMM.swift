@@ -57,6 +57,22 @@ public enum MicroKernel: String, Sendable, CaseIterable {
         }
     }
 
+    /// The tile with a BF16 B sliver (AVX-512 only: `PackedMatrix` keeps BF16 panels only
+    /// for that kernel).
+    @inline(__always)
+    func runBF16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<UInt16>, c: UnsafeMutablePointer<Float>,
+                 ldc: Int, accumulate: Bool) {
+        precondition(self == .avx512, "BF16 panels need the AVX-512 kernel")
+        avx512MicroKernel12x32BF16(kc: kc, a: a, b: b, c: c, ldc: ldc, accumulate: accumulate)
+    }
+
+    @inline(__always)
+    func runDirectBF16(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<UInt16>,
+                       c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        precondition(self == .avx512, "BF16 panels need the AVX-512 kernel")
+        avx512MicroKernel12x32DirectBF16(kc: kc, a: a, lda: lda, b: b, c: c, ldc: ldc, accumulate: accumulate)
+    }
+
     /// The tile with A read in place: element (r, p) at a[r * lda + p]; full slivers only.
     @inline(__always)
     func runDirect(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
@@ -165,9 +181,10 @@ public enum GEMM {
             while p0 < k {
                 let kcb = min(GEMMBlocking.kc, k - p0)
                 // Block p0 of the packed weights: (kcb, slivers * NR); our range starts at sliver s0.
-                let block = w.data + p0 * slivers * nr + s0 * kcb * nr
+                let offset = p0 * slivers * nr + s0 * kcb * nr
                 macroLoop(kernel: kernel, transA: transA, m: i1 - i0, a: aPart, lda: lda, p0: p0, kcb: kcb,
-                          packedB: UnsafePointer(block), j0: j0, j1: j1,
+                          packedB: UnsafePointer(w.data + offset), packedB16: w.halves.map { UnsafePointer($0 + offset) },
+                          j0: j0, j1: j1,
                           c: c + i0 * ldc, ldc: ldc, accumulate: accumulate || p0 > 0, scratch: scratch)
                 p0 += kcb
             }
@@ -270,7 +287,8 @@ public enum GEMM {
     ///   - transposed A: packed into MR-row slivers (a transpose is needed anyway).
     /// A last partial sliver of rows is always packed, zero-padded, for the packed kernel.
     static func macroLoop(kernel: MicroKernel, transA: Bool, m: Int, a: UnsafePointer<Float>, lda: Int,
-                          p0: Int, kcb: Int, packedB: UnsafePointer<Float>, j0: Int, j1: Int,
+                          p0: Int, kcb: Int, packedB: UnsafePointer<Float>, packedB16: UnsafePointer<UInt16>? = nil,
+                          j0: Int, j1: Int,
                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: GEMMScratch) {
         let mr = kernel.mr, nr = kernel.nr
         let copyRows = !transA && packsA(transA: transA, lda: lda)
@@ -302,8 +320,24 @@ public enum GEMM {
             }
             var j = j0
             var bSliver = packedB
+            var bSliver16 = packedB16
             while j < j1 {
                 let cols = min(nr, j1 - j)
+                // The B sliver is F32, or BF16 (`packedB16`, widened in the kernel).
+                @inline(__always) func packedTile(_ aSliver: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+                    if let b16 = bSliver16 {
+                        kernel.runBF16(kc: kcb, a: aSliver, b: b16, c: c, ldc: ldc, accumulate: accumulate)
+                    } else {
+                        kernel.run(kc: kcb, a: aSliver, b: bSliver, c: c, ldc: ldc, accumulate: accumulate)
+                    }
+                }
+                @inline(__always) func directTile(_ aDirect: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+                    if let b16 = bSliver16 {
+                        kernel.runDirectBF16(kc: kcb, a: aDirect, lda: directLd, b: b16, c: c, ldc: ldc, accumulate: accumulate)
+                    } else {
+                        kernel.runDirect(kc: kcb, a: aDirect, lda: directLd, b: bSliver, c: c, ldc: ldc, accumulate: accumulate)
+                    }
+                }
                 for r in 0..<rowSlivers {
                     let i = i0 + r * mr
                     let rows = min(mr, m - i)
@@ -311,12 +345,7 @@ public enum GEMM {
                     let aDirect = direct + r * mr * directLd
                     let cTile = c + i * ldc + j
                     if rows == mr && cols == nr {
-                        if transA {
-                            kernel.run(kc: kcb, a: aSliver, b: bSliver, c: cTile, ldc: ldc, accumulate: accumulate)
-                        } else {
-                            kernel.runDirect(kc: kcb, a: aDirect, lda: directLd, b: bSliver, c: cTile, ldc: ldc,
-                                             accumulate: accumulate)
-                        }
+                        if transA { packedTile(aSliver, cTile, ldc) } else { directTile(aDirect, cTile, ldc) }
                         continue
                     }
                     // Edge tile: the full-size kernel on a scratch tile, then copy the valid part.
@@ -328,15 +357,15 @@ public enum GEMM {
                         for ii in 0..<rows { (scratch.tile + ii * nr).update(from: cTile + ii * ldc, count: cols) }
                     }
                     if rows == mr && !transA {
-                        kernel.runDirect(kc: kcb, a: aDirect, lda: directLd, b: bSliver, c: scratch.tile, ldc: nr,
-                                         accumulate: accumulate)
+                        directTile(aDirect, scratch.tile, nr)
                     } else {
-                        kernel.run(kc: kcb, a: aSliver, b: bSliver, c: scratch.tile, ldc: nr, accumulate: accumulate)
+                        packedTile(aSliver, scratch.tile, nr)
                     }
                     for ii in 0..<rows { (cTile + ii * ldc).update(from: scratch.tile + ii * nr, count: cols) }
                 }
                 j += nr
                 bSliver += kcb * nr
+                bSliver16 = bSliver16.map { $0 + kcb * nr }
             }
             i0 += mcb
         }

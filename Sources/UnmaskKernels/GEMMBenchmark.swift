@@ -23,8 +23,10 @@ public enum GEMMBenchmark {
     }
 
     /// GFLOP/s of C = A·B (row-major, [m,k]·[k,n]) for: our GEMM packing B on every call,
-    /// our GEMM with B packed once (as the model runs its weights), and OpenBLAS.
-    public static func measure(m: Int, n: Int, k: Int, threads: Int) -> (ours: Double, prepacked: Double, openblas: Double) {
+    /// our GEMM with B packed once (as the model runs its weights), the same with B's panels
+    /// kept in BF16 (a BF16 checkpoint's weights; AVX-512 kernel only, else nil), and OpenBLAS.
+    public static func measure(m: Int, n: Int, k: Int, threads: Int)
+        -> (ours: Double, prepacked: Double, bf16Panels: Double?, openblas: Double) {
         var rng = SplitMix64(seed: UInt64(m * 31 + n * 7 + k))
         let a = (0..<(m * k)).map { _ in Float(rng.nextDouble() - 0.5) }
         let b = (0..<(k * n)).map { _ in Float(rng.nextDouble() - 0.5) }
@@ -35,21 +37,30 @@ public enum GEMMBenchmark {
                 c.withUnsafeMutableBufferPointer { cp in
                     let A = ap.baseAddress!, B = bp.baseAddress!, C = cp.baseAddress!
                     let packed = PackedMatrix(k: k, n: n, source: B, ld: n)
-                    let times = interleavedMedianSeconds([
+                    // B rounded to BF16, packed into BF16 panels (the values do not change the time).
+                    let halves = b.map { HalfPrecision.bf16($0)! }
+                    let half: PackedMatrix? = MicroKernel.selected == .avx512 ? halves.withUnsafeBytes { h in
+                        let w = PackedMatrix(k: k, n: n, halfPanels: true)
+                        w.pack(from: .inOut(StoredMatrix(base: h.baseAddress!, element: .bf16, rows: k, cols: n, mapped: false)))
+                        return w
+                    } : nil
+                    var bodies: [() -> Void] = [
                         { GEMM.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: A, lda: k, b: B, ldb: n,
                                      c: C, ldc: n, threads: threads) },
                         { GEMM.gemmPacked(m: m, a: A, lda: k, w: packed, c: C, ldc: n, threads: threads) },
                         { OpenBLAS.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: A, lda: k, b: B, ldb: n,
                                          c: C, ldc: n, threads: threads) },
-                    ], between: { i in
+                    ]
+                    if let half { bodies.append { GEMM.gemmPacked(m: m, a: A, lda: k, w: half, c: C, ldc: n, threads: threads) } }
+                    let times = interleavedMedianSeconds(bodies, between: { i in
                         // Both sides' worker threads spin after a call (OpenBLAS's for ~0.1 s,
                         // ours for WorkerPool.spinSeconds); let them sleep before the other
                         // side is timed, or they steal its second core.
-                        if threads > 1 && i == 1 { usleep(useconds_t(WorkerPool.spinSeconds * 5e6)) }
+                        if threads > 1 && i != 2 { usleep(useconds_t(WorkerPool.spinSeconds * 5e6)) }
                         if threads > 1 && i == 2 { usleep(150_000) }
                     })
                     let (ours, pre, blas) = (times[0], times[1], times[2])
-                    return (flops / ours / 1e9, flops / pre / 1e9, flops / blas / 1e9)
+                    return (flops / ours / 1e9, flops / pre / 1e9, half == nil ? nil : flops / times[3] / 1e9, flops / blas / 1e9)
                 }
             }
         }

@@ -117,6 +117,12 @@ public final class PackedMatrix: @unchecked Sendable {
     public let kernel: MicroKernel
     let slivers: Int
     let data: UnsafeMutablePointer<Float>
+    /// The same panels in BF16, in place of `data` (then a single float), for a weight
+    /// stored in BF16: the values are BF16 already, so keeping them so is exact and halves
+    /// the memory (an 8 B model's panels: 16 GB, not 32). The AVX-512 kernels widen each
+    /// row in registers and compute exactly as on F32 panels. Each 32-column row is stored
+    /// with columns i and 16 + i side by side (see BF16Panel in the kernel).
+    let halves: UnsafeMutablePointer<UInt16>?
 
     /// Packs B (k, n), or Bᵀ when `transposed` (the source is stored (n, k), e.g. a tied
     /// embedding table (vocab, d) used as the output projection).
@@ -127,17 +133,27 @@ public final class PackedMatrix: @unchecked Sendable {
         self.kernel = kernel
         slivers = (n + kernel.nr - 1) / kernel.nr
         data = alignedFloats(max(1, k * slivers * kernel.nr))
+        halves = nil
         repack(from: source, ld: ld, transposed: transposed)
     }
 
-    /// Room for a (k, n) operand, filled by `pack(from:)`.
-    public init(k: Int, n: Int, kernel: MicroKernel = .selected) {
+    /// Room for a (k, n) operand, filled by `pack(from:)`; in BF16 when `halfPanels` (for
+    /// BF16 storage, with the AVX-512 kernel only).
+    public init(k: Int, n: Int, kernel: MicroKernel = .selected, halfPanels: Bool = false) {
+        precondition(!halfPanels || kernel == .avx512, "BF16 panels need the AVX-512 kernel")
         rows = k
         cols = n
         self.kernel = kernel
         slivers = (n + kernel.nr - 1) / kernel.nr
-        data = alignedFloats(max(1, k * slivers * kernel.nr))
+        let count = max(1, k * slivers * kernel.nr)
+        data = alignedFloats(halfPanels ? 1 : count)
+        halves = halfPanels
+            ? UnsafeMutableRawPointer.allocate(byteCount: 2 * count, alignment: 64).bindMemory(to: UInt16.self, capacity: count)
+            : nil
     }
+
+    /// Bytes the panels take.
+    public var bytes: Int { rows * slivers * kernel.nr * (halves == nil ? 4 : 2) }
 
     /// Packs a weight from its stored form. F32 in one piece is packed in place; F16/BF16,
     /// or (out, in) parts, are widened into a small scratch a block at a time — one k-block
@@ -145,20 +161,38 @@ public final class PackedMatrix: @unchecked Sendable {
     /// exact, so the panels are the same as from a whole F32 copy, which is never made.
     public func pack(from storage: WeightStorage) {
         let nr = kernel.nr, kc = GEMMBlocking.kc
+        // Panels go to `data`, or, in BF16 mode, through an F32 staging block that is then
+        // narrowed (exactly: the values came from BF16) into `halves` at the same offset.
+        let staging = halves == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: min(kc, rows) * max(slivers * nr, 256))
+        defer { staging?.deallocate() }
+        func emit(at offset: Int, count: Int, _ fill: (UnsafeMutablePointer<Float>) -> Void) {
+            guard let staging, let halves else { return fill(data + offset) }
+            fill(staging)
+            // Each 32-column row of a sliver is stored as 16 words: column i in the low half
+            // of word i, column 16 + i in its high half (the layout the BF16 kernel reads).
+            for row in stride(from: 0, to: count, by: nr) {
+                for i in 0..<(nr / 2) {
+                    halves[offset + row + 2 * i] = UInt16(truncatingIfNeeded: staging[row + i].bitPattern >> 16)
+                    halves[offset + row + 2 * i + 1] = UInt16(truncatingIfNeeded: staging[row + nr / 2 + i].bitPattern >> 16)
+                }
+            }
+        }
         switch storage {
         case .inOut(let m):
-            if let f = m.float32 { repack(from: f, ld: cols); return }
+            if halves == nil, let f = m.float32 { repack(from: f, ld: cols); return }
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(kc, rows) * cols)  // (kcb, n)
             defer { scratch.deallocate() }
             var p0 = 0
             while p0 < rows {
                 let kcb = min(kc, rows - p0)
                 m.widen(rows: p0..<(p0 + kcb), cols: 0..<cols, into: scratch, ld: cols)
-                packB(transB: false, b: scratch, ldb: cols, p0: 0, kcb: kcb, j0: 0, j1: cols, nr: nr, into: data + p0 * slivers * nr)
+                emit(at: p0 * slivers * nr, count: kcb * slivers * nr) {
+                    packB(transB: false, b: scratch, ldb: cols, p0: 0, kcb: kcb, j0: 0, j1: cols, nr: nr, into: $0)
+                }
                 p0 += kcb
             }
         case .outIn(let parts):
-            if parts.count == 1, let f = parts[0].float32 { repack(from: f, ld: rows, transposed: true); return }
+            if halves == nil, parts.count == 1, let f = parts[0].float32 { repack(from: f, ld: rows, transposed: true); return }
             let chunk = nr * max(1, 256 / nr)
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: min(chunk, cols) * rows)  // (columns, k)
             defer { scratch.deallocate() }
@@ -170,8 +204,9 @@ public final class PackedMatrix: @unchecked Sendable {
                 while p0 < rows {
                     let kcb = min(kc, rows - p0)
                     // Block p0 starts at p0·slivers·NR; sliver s of it at s·kcb·NR.
-                    packB(transB: true, b: scratch, ldb: rows, p0: p0, kcb: kcb, j0: 0, j1: cw, nr: nr,
-                          into: data + p0 * slivers * nr + (j0 / nr) * kcb * nr)
+                    emit(at: p0 * slivers * nr + (j0 / nr) * kcb * nr, count: kcb * ((cw + nr - 1) / nr) * nr) {
+                        packB(transB: true, b: scratch, ldb: rows, p0: p0, kcb: kcb, j0: 0, j1: cw, nr: nr, into: $0)
+                    }
                     p0 += kcb
                 }
                 j0 += cw
@@ -182,6 +217,7 @@ public final class PackedMatrix: @unchecked Sendable {
     /// Packs new values of the same-shaped B into this matrix's memory: training updates
     /// the weights in place every step, and the one forward pass multiplies by them packed.
     public func repack(from source: UnsafePointer<Float>, ld: Int, transposed: Bool = false) {
+        precondition(halves == nil, "repack writes F32 panels")
         var p0 = 0
         while p0 < rows {
             let kcb = min(GEMMBlocking.kc, rows - p0)
@@ -191,5 +227,8 @@ public final class PackedMatrix: @unchecked Sendable {
         }
     }
 
-    deinit { UnsafeMutableRawPointer(data).deallocate() }
+    deinit {
+        UnsafeMutableRawPointer(data).deallocate()
+        halves.map { UnsafeMutableRawPointer($0).deallocate() }
+    }
 }

@@ -45,7 +45,7 @@ public struct MatMul: Sendable {
             return
         }
         switch backend {
-        case .unmask where m > GEMM.skinnyRows:
+        case .unmask where m > GEMM.skinnyRows || weight.halfPanels:
             GEMM.gemmPacked(m: m, a: a, lda: lda, w: weight.packed, c: c, ldc: ldc, accumulate: accumulate,
                             threads: threads)
         case .unmask:
@@ -79,9 +79,15 @@ public final class Weight: @unchecked Sendable {
     /// used as W = Eᵀ.
     public var transposed: Bool { if case .outIn = storage { return true } else { return false } }
 
+    /// The fp32 panels keep the values in BF16 when they are stored so (exact; half the
+    /// memory) and the AVX-512 kernel, which widens them in registers, runs. Such a weight
+    /// multiplies every row count through the panels (no F32 copy for the few-rows path;
+    /// the sums are in the same order, so the results are the same).
+    public let halfPanels: Bool
+
     public var packed: PackedMatrix {
         if let p = packedStorage { return p }
-        let p = PackedMatrix(k: rows, n: cols)
+        let p = PackedMatrix(k: rows, n: cols, halfPanels: halfPanels)
         p.pack(from: storage)
         packedStorage = p
         releaseStoredPages()
@@ -135,6 +141,12 @@ public final class Weight: @unchecked Sendable {
         self.rows = rows
         self.cols = cols
         self.storage = storage
+        let parts: [StoredMatrix]
+        switch storage {
+        case .inOut(let m): parts = [m]
+        case .outIn(let ms): parts = ms
+        }
+        halfPanels = MicroKernel.selected == .avx512 && parts.allSatisfy { $0.element == .bf16 }
         switch storage {
         case .inOut(let m):
             precondition(m.rows == rows && m.cols == cols, "weight storage \(m.rows)x\(m.cols) for a \(rows)x\(cols) weight")

@@ -23,6 +23,48 @@ public let avx512NR = 32
 @inline(never)
 public func avx512MicroKernel12x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                                    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    tile12x32(F32Panel.self, kc: kc, a: a, b: UnsafeRawPointer(b), c: c, ldc: ldc, accumulate: accumulate)
+}
+
+/// The same tile with the B sliver stored in BF16, (kc, 32) halves: each row is widened
+/// to F32 in registers (exact: BF16 is the top half of a Float) and then multiplied just
+/// as the F32 kernel multiplies, so the result is bit-identical to the F32 kernel on the
+/// widened sliver. Half the bytes of B: a BF16 checkpoint's weights keep 2 bytes each.
+@inline(never)
+public func avx512MicroKernel12x32BF16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<UInt16>,
+                                       c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    tile12x32(BF16Panel.self, kc: kc, a: a, b: UnsafeRawPointer(b), c: c, ldc: ldc, accumulate: accumulate)
+}
+
+/// How a row of the packed B sliver (32 columns) is read: F32, or BF16 widened.
+protocol PanelRow {
+    static func row(_ b: UnsafeRawPointer, _ p: Int) -> (SIMD16<Float>, SIMD16<Float>)
+}
+
+enum F32Panel: PanelRow {
+    @inline(__always)
+    static func row(_ b: UnsafeRawPointer, _ p: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+        (b.load(fromByteOffset: p * 128, as: SIMD16<Float>.self), b.load(fromByteOffset: p * 128 + 64, as: SIMD16<Float>.self))
+    }
+}
+
+/// A BF16 sliver row is 32 halves stored in pairs: 32-bit word i holds column i in its low
+/// half and column 16 + i in its high half (`PackedMatrix` interleaves them so). One
+/// 64-byte load then gives both vectors with one shift and one mask, no shuffle: BF16 is
+/// the top half of a Float. (Widening 16 halves with a zero-extending move was measured
+/// at a third of the F32 kernel's rate; this runs close to it.)
+enum BF16Panel: PanelRow {
+    @inline(__always)
+    static func row(_ b: UnsafeRawPointer, _ p: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+        let words = b.load(fromByteOffset: p * 64, as: SIMD16<UInt32>.self)
+        return (unsafeBitCast(words &<< 16, to: SIMD16<Float>.self),
+                unsafeBitCast(words & SIMD16<UInt32>(repeating: 0xFFFF_0000), to: SIMD16<Float>.self))
+    }
+}
+
+@inline(__always)
+func tile12x32<P: PanelRow>(_: P.Type, kc: Int, a: UnsafePointer<Float>, b bRaw: UnsafeRawPointer,
+                            c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     typealias V = SIMD16<Float>
     // Start from C when accumulating: its cache misses then overlap the first FMAs
     // instead of stalling the stores at the end.
@@ -42,11 +84,9 @@ public func avx512MicroKernel12x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePo
     var c90 = initial(9, 0), c91 = initial(9, 1)
     var ca0 = initial(10, 0), ca1 = initial(10, 1)
     var cb0 = initial(11, 0), cb1 = initial(11, 1)
-    let bRaw = UnsafeRawPointer(b)
     var ap = a
     for p in 0..<kc {
-        let b0 = bRaw.load(fromByteOffset: p * 128, as: V.self)
-        let b1 = bRaw.load(fromByteOffset: p * 128 + 64, as: V.self)
+        let (b0, b1) = P.row(bRaw, p)
         var s = V(repeating: ap[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
         s = V(repeating: ap[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
         s = V(repeating: ap[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
@@ -79,6 +119,19 @@ public func avx512MicroKernel12x32(kc: Int, a: UnsafePointer<Float>, b: UnsafePo
 @inline(never)
 public func avx512MicroKernel12x32Direct(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
                                                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    tile12x32Direct(F32Panel.self, kc: kc, a: a, lda: lda, b: UnsafeRawPointer(b), c: c, ldc: ldc, accumulate: accumulate)
+}
+
+/// The direct tile with a BF16 B sliver (see avx512MicroKernel12x32BF16).
+@inline(never)
+public func avx512MicroKernel12x32DirectBF16(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<UInt16>,
+                                             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    tile12x32Direct(BF16Panel.self, kc: kc, a: a, lda: lda, b: UnsafeRawPointer(b), c: c, ldc: ldc, accumulate: accumulate)
+}
+
+@inline(__always)
+func tile12x32Direct<P: PanelRow>(_: P.Type, kc: Int, a: UnsafePointer<Float>, lda: Int, b bRaw: UnsafeRawPointer,
+                                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     typealias V = SIMD16<Float>
     let cRaw = UnsafeMutableRawPointer(c)
     @inline(__always) func initial(_ row: Int, _ half: Int) -> V {
@@ -98,10 +151,8 @@ public func avx512MicroKernel12x32Direct(kc: Int, a: UnsafePointer<Float>, lda: 
     var cb0 = initial(11, 0), cb1 = initial(11, 1)
     let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda, a4 = a + 4 * lda, a5 = a + 5 * lda
     let a6 = a + 6 * lda, a7 = a + 7 * lda, a8 = a + 8 * lda, a9 = a + 9 * lda, a10 = a + 10 * lda, a11 = a + 11 * lda
-    let bRaw = UnsafeRawPointer(b)
     for p in 0..<kc {
-        let b0 = bRaw.load(fromByteOffset: p * 128, as: V.self)
-        let b1 = bRaw.load(fromByteOffset: p * 128 + 64, as: V.self)
+        let (b0, b1) = P.row(bRaw, p)
         var s = V(repeating: a0[p]); c00.addProduct(s, b0); c01.addProduct(s, b1)
         s = V(repeating: a1[p]); c10.addProduct(s, b0); c11.addProduct(s, b1)
         s = V(repeating: a2[p]); c20.addProduct(s, b0); c21.addProduct(s, b1)

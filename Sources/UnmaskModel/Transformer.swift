@@ -155,6 +155,21 @@ public final class Transformer {
         return try ModelConfig.load(path: directory + "/config.json")
     }
 
+    /// Whether a model directory's weights would be packed into BF16 panels: every tensor
+    /// stored in BF16, and the AVX-512 kernel running (see `Weight.halfPanels`).
+    public static func peekHalfPanels(directory: String) -> Bool {
+        guard MicroKernel.selected == .avx512 else { return false }
+        let files: [SafetensorsFile]
+        if HuggingFaceFolder.isHuggingFace(directory: directory) {
+            guard let sharded = try? ShardedSafetensors(directory: directory) else { return false }
+            files = sharded.files
+        } else {
+            guard let file = try? SafetensorsFile(path: directory + "/model.safetensors") else { return false }
+            files = [file]
+        }
+        return files.allSatisfy { $0.tensors.allSatisfy { $0.dtype == "BF16" } }
+    }
+
     /// Every tensor the config needs, present with its shape and free of NaN and infinity.
     /// Matrices are checked as stored (a BF16 checkpoint is not widened to be checked), and
     /// their pages are dropped from memory again afterwards when they lie in a file mapping.

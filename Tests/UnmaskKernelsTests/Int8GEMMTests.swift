@@ -49,3 +49,51 @@ final class Int8GEMMTests: XCTestCase {
         XCTAssertEqual(Compute.int8.unavailableReason(backend: .unmask) == nil, Int8GEMM.available)
     }
 }
+
+/// Weights stored in BF16 (a published checkpoint's): packed from their storage a block at
+/// a time — BF16 panels that the AVX-512 kernel widens in registers, F32 panels under the
+/// SIMD8 kernel, int8 panels — and, in parts, (out, in) like q, k and v. Every product must
+/// equal bit for bit the same product by an F32 weight of the widened values (widening
+/// BF16 is exact, and the sums run in the same order), for any row count (the few-rows
+/// path included), thread count and layout.
+final class StoredWeightTests: XCTestCase {
+    func testBF16StorageMultipliesLikeItsF32Widening() throws {
+        var rng = SplitMix64(seed: 9)
+        func bf16Values(_ n: Int) -> [UInt16] { (0..<n).map { _ in HalfPrecision.bf16(Float(rng.nextDouble() * 2 - 1))! } }
+        for (m, k, n) in [(1, 7, 33), (3, 600, 70), (13, 64, 100), (40, 530, 97)] {
+            let a = (0..<(m * k)).map { _ in Float(rng.nextDouble() * 2 - 1) }
+            let halves = bf16Values(k * n)
+            let widened = halves.map { HalfPrecision.float(fromBF16: $0) }
+            // (out, in) in two parts of n1 and n − n1 outputs, as q and k; and (in, out) whole.
+            let n1 = n / 3
+            try halves.withUnsafeBytes { h in
+                try widened.withUnsafeBufferPointer { w in
+                    let stored: [(String, WeightStorage, WeightStorage)] = [
+                        ("(in, out)", .inOut(StoredMatrix(base: h.baseAddress!, element: .bf16, rows: k, cols: n, mapped: false)),
+                         .inOut(StoredMatrix(f32: w.baseAddress!, rows: k, cols: n))),
+                        ("(out, in) in parts", .outIn([StoredMatrix(base: h.baseAddress!, element: .bf16, rows: n1, cols: k, mapped: false),
+                                                       StoredMatrix(base: h.baseAddress! + 2 * n1 * k, element: .bf16, rows: n - n1, cols: k,
+                                                                    mapped: false)]),
+                         .outIn([StoredMatrix(f32: w.baseAddress!, rows: n, cols: k)])),
+                    ]
+                    for (layout, bf16, f32) in stored {
+                        let fromBF16 = Weight(rows: k, cols: n, storage: bf16), fromF32 = Weight(rows: k, cols: n, storage: f32)
+                        XCTAssertEqual(fromBF16.halfPanels, MicroKernel.selected == .avx512)
+                        var computes: [Compute] = [.fp32]
+                        if Int8GEMM.available { computes.append(.int8) }
+                        for compute in computes {
+                            if compute == .int8 { fromBF16.prepareInt8(); fromF32.prepareInt8() }
+                            for threads in [1, 2] {
+                                var c1 = [Float](repeating: 0.25, count: m * n), c2 = c1
+                                let mm = MatMul(threads: threads, compute: compute)
+                                mm.linear(m: m, a: a, lda: k, weight: fromBF16, c: &c1, ldc: n, accumulate: true)
+                                mm.linear(m: m, a: a, lda: k, weight: fromF32, c: &c2, ldc: n, accumulate: true)
+                                XCTAssertEqual(c1.map(\.bitPattern), c2.map(\.bitPattern), "\(m)x\(k)x\(n) \(layout) \(compute) threads \(threads)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

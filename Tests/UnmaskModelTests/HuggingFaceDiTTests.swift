@@ -107,9 +107,11 @@ final class HuggingFaceLLaDATests: XCTestCase {
     }
 
     /// Published checkpoints are BF16. Their weights are packed panel by panel from the
-    /// mapping (never widened whole), and widening is exact, so a BF16 folder must give
-    /// bit for bit the logits of an F32 folder holding the same (BF16-rounded) values, for
-    /// fp32 and int8 products and any thread count. Both folders are made here from llada-tiny.
+    /// mapping (never widened whole) — into BF16 panels that the AVX-512 kernel widens in
+    /// registers, or into F32 ones — and widening is exact, so a BF16 folder must give bit
+    /// for bit the logits of an F32 folder holding the same (BF16-rounded) values, for fp32
+    /// and int8 products, any thread count and any number of rows. Both folders are made
+    /// here from llada-tiny.
     func testBF16FolderPacksExactlyLikeItsF32Widening() throws {
         let base = NSTemporaryDirectory() + "unmask-bf16-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: base) }
@@ -149,9 +151,18 @@ final class HuggingFaceLLaDATests: XCTestCase {
         for compute in computes {
             for threads in [1, 2] {
                 let matmul = MatMul(threads: threads, compute: compute)
-                let fromBF16 = try Transformer.load(directory: base + "/bf16", matmul: matmul).forward(ids: ids, batch: 2, length: 16)
-                let fromF32 = try Transformer.load(directory: base + "/f32", matmul: matmul).forward(ids: ids, batch: 2, length: 16)
+                let bf16Model = try Transformer.load(directory: base + "/bf16", matmul: matmul)
+                let f32Model = try Transformer.load(directory: base + "/f32", matmul: matmul)
+                let fromBF16 = try bf16Model.forward(ids: ids, batch: 2, length: 16)
+                let fromF32 = try f32Model.forward(ids: ids, batch: 2, length: 16)
                 XCTAssertEqual(fromBF16, fromF32, "\(compute), \(threads) threads")
+                // Few rows (3 tokens; one head row): the F32 weights take the few-rows
+                // path, the BF16 panels their kernel; the sums are in the same order.
+                for positions in [[1], [0, 1, 2]] {
+                    XCTAssertEqual(try bf16Model.forward(ids: Array(ids[0..<3]), batch: 1, length: 3, positions: positions),
+                                   try f32Model.forward(ids: Array(ids[0..<3]), batch: 1, length: 3, positions: positions),
+                                   "\(compute), \(threads) threads, 3 rows, head rows \(positions)")
+                }
                 let diff = zip(fromBF16, golden).map { abs($0 - $1) }.max()!
                 print("llada-tiny in BF16 [\(compute), \(threads) threads]: identical to its F32 widening; max diff from the F32 golden \(diff) (BF16 rounding)")
             }
