@@ -152,8 +152,6 @@ public final class PackedMatrix: @unchecked Sendable {
             : nil
     }
 
-    /// Bytes the panels take.
-    public var bytes: Int { rows * slivers * kernel.nr * (halves == nil ? 4 : 2) }
 
     /// Packs a weight from its stored form. F32 in one piece is packed in place; F16/BF16,
     /// or (out, in) parts, are widened into a small scratch a block at a time — one k-block
