@@ -10,7 +10,8 @@
 //   UnmaskModel      config.json, safetensors (mmap), Hugging Face folders, the one forward
 //                    pass and its backward, each layer's forward and backward (Layers/)
 //   UnmaskDiffusion  schedules, corruption kernels, Philox, categorical draws, samplers
-//   UnmaskEvaluation held-out ELBO, evaluator perplexity, generative perplexity, entropy
+//   UnmaskEvaluation held-out ELBO, evaluator perplexity, generative perplexity, entropy;
+//                    the model set (each role's model opened with its tokenizer)
 //   UnmaskTraining   the training step, AdamW, objectives, the trainer
 //   UnmaskCLI        the `unmask` command-line tool
 //   Unmask           umbrella module re-exporting the library modules
@@ -87,7 +88,7 @@ let package = Package(
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"],
             swiftSettings: [.unsafeFlags(["-O"])]  // the elementwise backward loops are hot
         ),
-        .target(name: "UnmaskEvaluation", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion"]),
+        .target(name: "UnmaskEvaluation", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"]),
         .target(
             name: "Unmask",
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion",

@@ -59,7 +59,7 @@ struct CompareCommand: ParsableCommand {
         // Every file this run reads: the rows or text given, the tokenizer, the models.
         var inputs = [replot, reference, vocabOptions.vocab ?? Files.locateResource("vocab/tokenizer.json")].compactMap { $0 }
         for role in ModelRole.allCases {
-            guard let dir = models.explicit(role) ?? Files.locateResource("models/\(role.rawValue)") else { continue }
+            guard let dir = models.sources(vocabOptions).directory(role) else { continue }
             inputs += ["config.json", "model.safetensors", "README.md"].map { dir + "/" + $0 }
         }
         for input in inputs where Files.sameFile(plot, input) {
@@ -76,17 +76,16 @@ struct CompareCommand: ParsableCommand {
             return
         }
         let specs = try samplers.map { try SamplerSpec.parse($0) }
-        let vocab = try vocabOptions.loadNamed(forModel: models.model)
-        let denoiser = try TransformerDenoiser(model: models.required(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)),
-                                               tokenizerSize: vocab.tokenizer.vocabSize)
-        let scoring = try models.scoringEvaluator(tokenizer: vocab, matmul: try computeOptions.matmul(engine))
+        let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
+                                  evaluator: .required, planner: specs.contains { $0.kind == .ddpd } ? .required : .unused)
+        let vocab = set.tokenizer, denoiser = set.denoiser!, scoring = set.evaluator!
         let evaluator = scoring.evaluator
         // The reference text is read and checked before minutes of sampling, not after.
         let referenceWindows = try reference.map {
             try SamplerComparison.referenceWindows(tokens: TextPipeline.tokens(ofFile: $0, tokenizer: vocab.tokenizer).tokens,
                                                    samples: samples, length: length, name: $0)
         }
-        let plannerModel: CorruptionPlanner? = specs.contains { $0.kind == .ddpd } ? try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: try computeOptions.matmul(engine))) : nil
+        let plannerModel: CorruptionPlanner? = set.planner
         let entries = try specs.map { (name: $0.description, sampler: try DiffusionSampler(spec: $0, planner: plannerModel)) }
         let ownRow = SamplerComparison.evaluatorRowFits(length: length, evaluator: evaluator)
         let bar = ProgressBar("compare", total: samples * (specs.count + (ownRow ? 1 : 0)))

@@ -12,7 +12,8 @@ struct EvalCommand: ParsableCommand {
         With --text FILE: the file goes through the training pipeline (NFC, reflow, tokenize); \
         the denoiser's ELBO (nats/token, averaged over --masks random masks, with a standard \
         error) and the evaluator's perplexity are reported per token and per raw byte of the \
-        file. Models that are not available are skipped.
+        file. Models that are not available are skipped, and so is a bundled one that does \
+        not fit the tokenizer of the model given (with a note).
         With SAMPLES.jsonl (as `generate --json` writes, one object per line with "ids" or \
         "text"): generative perplexity under the evaluator at corpus level, exp(total NLL / \
         total tokens), and the mean unigram entropy of the samples.
@@ -35,20 +36,14 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        let vocab = try vocabOptions.loadNamed(forModel: models.model)
-        if let text { try evaluateText(text, vocab) } else { try evaluateSamples(samples!, vocab) }
+        if let text { try evaluateText(text) } else { try evaluateSamples(samples!) }
     }
 
-    func evaluateText(_ path: String, _ vocab: LoadedTokenizer) throws {
-        // Every input is checked before the first pass: a wrong evaluator used to be found
-        // only after the denoiser's (long) ELBO pass.
-        let denoiser = try models.optional(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine)).map {
-            try TransformerDenoiser(model: $0, tokenizerSize: vocab.tokenizer.vocabSize)
-        }
-        // A Hugging Face evaluator reads the file with its own tokenizer.
-        let scoring = try models.evaluator.map { _ in try models.scoringEvaluator(tokenizer: vocab, matmul: try computeOptions.matmul(engine)) }
-        let eval = try scoring.map(\.evaluator)
-            ?? models.optional(.evaluator, tokenizer: vocab, matmul: try computeOptions.matmul(engine)).map(TransformerEvaluator.init)
+    func evaluateText(_ path: String) throws {
+        // Every model is opened and checked before the first pass, not after the denoiser's
+        // (long) ELBO pass. A Hugging Face evaluator reads the file with its own tokenizer.
+        let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .optional, evaluator: .optional)
+        let vocab = set.tokenizer, denoiser = set.denoiser, scoring = set.evaluator, eval = scoring?.evaluator
         guard denoiser != nil || eval != nil else { throw UnmaskError("no denoiser or evaluator model found (pass --model or --evaluator)") }
         let bars = [ProgressBar("denoiser ELBO", total: 1000), ProgressBar("evaluator", total: 1000)]
         var current = -1
@@ -74,8 +69,9 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// Scores each sample as it is read (see `SampleFile`), so the file can hold any number.
-    func evaluateSamples(_ path: String, _ vocab: LoadedTokenizer) throws {
-        let scoring = try models.scoringEvaluator(tokenizer: vocab, matmul: try computeOptions.matmul(engine))
+    func evaluateSamples(_ path: String) throws {
+        let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), evaluator: .required)
+        let vocab = set.tokenizer, scoring = set.evaluator!
         var tally = GenerativePerplexityTally(evaluator: scoring.evaluator, endOfText: scoring.endOfText,
                                               evaluatorTokenizer: scoring.ownTokenizer)
         var skipped = 0

@@ -65,14 +65,11 @@ struct GenerateCommand: ParsableCommand {
         if let topP { spec.draw.topP = topP }
         if let precision { spec.draw.precision = precision }
         try spec.draw.validate()
-        let vocab = try vocabOptions.loadNamed(forModel: models.model)
-        let tokenizer = vocab.tokenizer
-        let net = try models.required(.denoiser, tokenizer: vocab, matmul: try computeOptions.matmul(engine))
-        let denoiser = try TransformerDenoiser(model: net, tokenizerSize: tokenizer.vocabSize)
-        var plannerModel: CorruptionPlanner?
-        if spec.kind == .ddpd {
-            plannerModel = try TransformerPlanner(model: models.required(.planner, tokenizer: vocab, matmul: try computeOptions.matmul(engine)))
-        }
+        let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
+                                  planner: spec.kind == .ddpd ? .required : .unused)
+        let tokenizer = set.tokenizer.tokenizer
+        let denoiser = set.denoiser!
+        let plannerModel: CorruptionPlanner? = set.planner
         let canvas = try template.map { try GenerationCanvas.template($0, tokenizer: tokenizer) }
             ?? GenerationCanvas.prompt(prompt, length: length ?? 64, tokenizer: tokenizer)
         // A terminal that does not report its size is taken as the classic 80 × 24.
@@ -114,19 +111,6 @@ struct GenerateCommand: ParsableCommand {
             }
         }
         bar.finish()
-    }
-}
-
-/// A seed as a user types it: an integer in 0...2^64−1. (A negative number used to be taken
-/// for an option and reported as "Missing value".)
-struct Seed: CustomStringConvertible {
-    let value: UInt64
-    init(_ value: UInt64) { self.value = value }
-    var description: String { String(value) }
-
-    static func parse(_ text: String) throws -> Seed {
-        guard let v = UInt64(text) else { throw ValidationError("a seed is an integer in 0...18446744073709551615") }
-        return Seed(v)
     }
 }
 

@@ -67,8 +67,13 @@ extension ModelConfig {
     /// then never draw the padding ids (`TransformerDenoiser.tokenizerSize`).
     public func checkVocabulary(size vocabularySize: Int, maskTokenId mask: Int, modelName: String, tokenizerName: String,
                                 padded: Bool = false) throws {
-        guard vocabSize == vocabularySize || (padded && vocabularySize < vocabSize), maskTokenId == mask else {
+        guard fitsVocabulary(size: vocabularySize, maskTokenId: mask, padded: padded) else {
             throw UnmaskError("\(modelName) has a vocabulary of \(vocabSize) tokens (mask \(maskTokenId)), but the tokenizer \(tokenizerName) has \(vocabularySize) (mask \(mask)): they do not belong together")
         }
+    }
+
+    /// Whether `checkVocabulary` passes.
+    public func fitsVocabulary(size vocabularySize: Int, maskTokenId mask: Int, padded: Bool = false) -> Bool {
+        (vocabSize == vocabularySize || (padded && vocabularySize < vocabSize)) && maskTokenId == mask
     }
 }

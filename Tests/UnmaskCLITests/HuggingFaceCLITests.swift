@@ -82,6 +82,37 @@ final class HuggingFaceCLITests: XCTestCase {
         }
     }
 
+    /// eval --text with a folder denoiser and no --evaluator: the bundled evaluator (4096
+    /// tokens) does not fit the folder's tokenizer, so it is left out with one note on
+    /// stderr and the ELBO is measured. Named with --evaluator, the same pair is an error.
+    func testBundledEvaluatorThatDoesNotFitIsLeftOut() throws {
+        let hf = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/hf"
+        let text = NSTemporaryDirectory() + "unmask-hf-leftout-\(getpid()).txt"
+        try String(repeating: "It is a truth universally acknowledged. Mr. Bennet made no answer.\n", count: 12)
+            .write(toFile: text, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: text) }
+        // MDLM's folder with its tokenizer given by --vocab (GPT-2's, which the folder shares).
+        for (model, vocab) in [(hf + "/llada-tiny", nil), (hf + "/dream-tiny", nil), (hf + "/mdlm-tiny", folder + "/tokenizer.json")] {
+            let r = try runUnmask(["eval", "--text", text, "--model", model, "--masks", "1"] + (vocab.map { ["--vocab", $0] } ?? []))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stdout.contains("denoiser ELBO:") && !r.stdout.contains("evaluator:"), r.stdout)
+            let notes = r.stderr.split(separator: "\n")
+            XCTAssertEqual(notes.count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.hasPrefix("note: skipping the bundled models/evaluator: its vocabulary of 4096 tokens (mask 4095) does not fit the tokenizer \(vocab ?? model + "/tokenizer.json")"), r.stderr)
+            XCTAssertTrue(r.stderr.hasSuffix("; pass --evaluator DIR for one that does\n"), r.stderr)
+            assertCleanFailure(try runUnmask(["eval", "--text", text, "--model", model, "--evaluator", cliRepositoryRoot + "/models/evaluator",
+                                              "--masks", "1"] + (vocab.map { ["--vocab", $0] } ?? [])),
+                               mentioning: "--evaluator \(cliRepositoryRoot)/models/evaluator has a vocabulary of 4096 tokens (mask 4095), but the tokenizer")
+        }
+        // The bundled denoiser beside a GPT-2 evaluator and a tokenizer it does not read.
+        let r = try runUnmask(["eval", "--text", text, "--evaluator", folder, "--vocab", hf + "/llada-tiny/tokenizer.json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("evaluator:") && !r.stdout.contains("denoiser ELBO:"), r.stdout)
+        XCTAssertTrue(r.stderr.hasPrefix("note: skipping the bundled models/denoiser: "), r.stderr)
+        // A run that needs the evaluator (samples to score) still refuses the bundled one.
+        assertCleanFailure(try runUnmask(["eval", folder + "/samples.jsonl", "--model", hf + "/llada-tiny"]), mentioning: "do not belong together")
+    }
+
     func testBadFoldersFailCleanly() throws {
         let dir = NSTemporaryDirectory() + "unmask-hfcli-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
