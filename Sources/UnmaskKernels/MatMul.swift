@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
 /// One entry point for every matrix product the model makes, so `--backend` switches
 /// all of them at once: ours, or OpenBLAS. Same conventions as `GEMM.sgemm`.
 public struct MatMul: Sendable {
@@ -9,6 +16,10 @@ public struct MatMul: Sendable {
     /// Quantized-activation scratch for the int8 path. Copies of a MatMul share it, so a
     /// model takes its own (`withOwnScratch`): two models may then run on two threads.
     let int8Scratch: Int8Scratch?
+    /// When set, every `gemm` and `linear` call adds the time it took to this timer:
+    /// `bench forward` measures the share of a forward spent inside the products with it.
+    /// Unset (the default), a call pays one nil check.
+    public var productTimer: ProductTimer?
 
     public init(backend: GEMMBackend = .unmask, threads: Int = 1, compute: Compute = .fp32) {
         self.backend = backend
@@ -17,13 +28,32 @@ public struct MatMul: Sendable {
         int8Scratch = compute == .int8 ? Int8Scratch() : nil
     }
 
-    /// This MatMul with scratch of its own (for a model that may run beside others).
-    public func withOwnScratch() -> MatMul { MatMul(backend: backend, threads: threads, compute: compute) }
+    /// This MatMul with scratch of its own (for a model that may run beside others); the
+    /// product timer, if any, is kept.
+    public func withOwnScratch() -> MatMul {
+        var copy = MatMul(backend: backend, threads: threads, compute: compute)
+        copy.productTimer = productTimer
+        return copy
+    }
 
     /// C = [C +] op(A)·op(B)
     public func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                      a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                      c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false) {
+        guard let timer = productTimer else {
+            untimedGEMM(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                        c: c, ldc: ldc, accumulate: accumulate)
+            return
+        }
+        let start = ProductTimer.nanoseconds()
+        untimedGEMM(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                    c: c, ldc: ldc, accumulate: accumulate)
+        timer.add(ProductTimer.nanoseconds() &- start)
+    }
+
+    private func untimedGEMM(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         switch backend {
         case .unmask:
             GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
@@ -39,6 +69,17 @@ public struct MatMul: Sendable {
     /// OpenBLAS multiplies by the raw W (it has no pre-packed interface).
     public func linear(m: Int, a: UnsafePointer<Float>, lda: Int, weight: Weight,
                        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false) {
+        guard let timer = productTimer else {
+            untimedLinear(m: m, a: a, lda: lda, weight: weight, c: c, ldc: ldc, accumulate: accumulate)
+            return
+        }
+        let start = ProductTimer.nanoseconds()
+        untimedLinear(m: m, a: a, lda: lda, weight: weight, c: c, ldc: ldc, accumulate: accumulate)
+        timer.add(ProductTimer.nanoseconds() &- start)
+    }
+
+    private func untimedLinear(m: Int, a: UnsafePointer<Float>, lda: Int, weight: Weight,
+                               c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         if compute == .int8, backend == .unmask, let q = weight.int8, let scratch = int8Scratch {
             Int8GEMM.linear(m: m, a: a, lda: lda, weight: q, c: c, ldc: ldc, accumulate: accumulate, threads: threads,
                             scratch: scratch)
@@ -53,8 +94,49 @@ public struct MatMul: Sendable {
             GEMM.sgemm(transA: false, transB: false, m: m, n: weight.cols, k: weight.rows, a: a, lda: lda,
                        b: weight.inOut, ldb: weight.cols, c: c, ldc: ldc, accumulate: accumulate, threads: threads)
         default:
-            gemm(transA: false, transB: weight.transposed, m: m, n: weight.cols, k: weight.rows, a: a, lda: lda,
+            untimedGEMM(transA: false, transB: weight.transposed, m: m, n: weight.cols, k: weight.rows, a: a, lda: lda,
                  b: weight.raw, ldb: weight.transposed ? weight.rows : weight.cols, c: c, ldc: ldc, accumulate: accumulate)
         }
+    }
+}
+
+/// Time spent inside a MatMul's product calls (`MatMul.productTimer`), summed over the
+/// calls. A call counts from entry to return on the thread that made it, so a product
+/// spread over worker threads counts its wall time once. Calls made side by side from
+/// several threads (attention's units, each a single-threaded product on one worker) use
+/// `sharedBy(workers)`: each adds its time divided by the number of workers, which is the
+/// wall time the products occupy when the workers are evenly loaded.
+public final class ProductTimer: Sendable {
+    private let total: Counter
+    private let callers: UInt64
+
+    public init() {
+        total = Counter()
+        callers = 1
+    }
+
+    private init(total: Counter, callers: Int) {
+        self.total = total
+        self.callers = UInt64(max(1, callers))
+    }
+
+    /// The same total, for products run side by side on `workers` threads.
+    public func sharedBy(_ workers: Int) -> ProductTimer { ProductTimer(total: total, callers: workers) }
+
+    /// Seconds inside products since creation or the last `reset`.
+    public var seconds: Double { Double(total.nanoseconds.load(ordering: .relaxed)) * 1e-9 }
+
+    public func reset() { total.nanoseconds.store(0, ordering: .relaxed) }
+
+    func add(_ nanoseconds: UInt64) { total.nanoseconds.wrappingAdd(nanoseconds / callers, ordering: .relaxed) }
+
+    static func nanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    private final class Counter: Sendable {
+        let nanoseconds = Atomic<UInt64>(0)
     }
 }
