@@ -213,13 +213,6 @@ public final class Transformer {
         return Array(UnsafeBufferPointer(start: workspace.logits, count: wanted.count * outputSize))
     }
 
-    /// Only the matrix products of `forward` (see `run`), for `bench forward`.
-    public func forwardMatrixProductsOnly(ids: [Int], batch: Int, length: Int, positions: [Int]) throws {
-        try check(ids: ids, batch: batch, length: length, positions: positions)
-        workspace.reserve(batch: batch, length: length, headRows: positions.count, threads: matmul.threads)
-        run(ids: ids, batch: batch, length: length, positions: positions, arena: workspace, gemmOnly: true)
-    }
-
     /// The training forward: the same pass as `forward`, keeping every layer's activations
     /// in `arena` (a training arena) for `backward`. Returns the head's output at
     /// `positions`, (positions.count, outputSize), inside the arena: the loss overwrites it
@@ -275,57 +268,49 @@ public final class Transformer {
 
     /// The forward pass. Pre-norm blocks; in training the block input, the norms'
     /// statistics and the pre-activation are kept (the arena's slots say where).
-    ///
-    /// `gemmOnly` skips everything but the matrix products (on whatever the buffers hold):
-    /// `bench forward` times it beside the whole pass to measure the time outside GEMM.
-    func run(ids: [Int], batch B: Int, length L: Int, positions: [Int], arena a: ActivationArena, gemmOnly: Bool = false) {
+    func run(ids: [Int], batch B: Int, length L: Int, positions: [Int], arena a: ActivationArena) {
         let c = config, d = c.dModel, rows = B * L, threads = matmul.threads
         let X = a.x!
-        let all = !gemmOnly
-        if all { EmbeddingLayer.forward(ids: ids, table: embed, positions: posEmbed, x: X, length: L, d: d, threads: threads) }
+        EmbeddingLayer.forward(ids: ids, table: embed, positions: posEmbed, x: X, length: L, d: d, threads: threads)
         let scale = 1 / Float(c.headDim).squareRoot()
         for (l, layer) in layers.enumerated() {
             let s = a.slot(l)
             // Attention branch: x ← x + drop(attn(norm(x))·Wo)
             s.xIn?.update(from: X, count: rows * d)
-            if all { norm(layer.attnNorm, X, s.h1, rows: rows, rstd: s.rstd1, mean: s.mean1) }
+            norm(layer.attnNorm, X, s.h1, rows: rows, rstd: s.rstd1, mean: s.mean1)
             matmul.linear(m: rows, a: s.h1, lda: d, weight: layer.qkv, c: s.qkv, ldc: c.qkvWidth)
-            if all, let b = layer.qkvBias { BiasLayer.forward(s.qkv, bias: b, rows: rows, n: c.qkvWidth, threads: threads) }
-            if all {
-                RotaryLayer.forward(rotary, qkv: s.qkv, rows: rows, length: L, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,
-                                    scale: scale, threads: threads)
-            }
+            if let b = layer.qkvBias { BiasLayer.forward(s.qkv, bias: b, rows: rows, n: c.qkvWidth, threads: threads) }
+            RotaryLayer.forward(rotary, qkv: s.qkv, rows: rows, length: L, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,
+                                scale: scale, threads: threads)
             AttentionLayer.forward(qkv: s.qkv, out: s.att, probs: s.probs, probsPerUnit: a.training, batch: B, length: L,
                                    headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads, causal: c.attention == .causal,
-                                   matmul: matmul, softmax: all)
-            addBranch(input: s.att, weight: layer.out, bias: all ? layer.outBias : nil, keep: s.keepAttn, into: X, rows: rows, arena: a)
+                                   matmul: matmul)
+            addBranch(input: s.att, weight: layer.out, bias: layer.outBias, keep: s.keepAttn, into: X, rows: rows, arena: a)
             // MLP branch: x ← x + drop(act(norm(x)·W_up)·W_down)
             s.xMid?.update(from: X, count: rows * d)
-            if all { norm(layer.mlpNorm, X, s.h2, rows: rows, rstd: s.rstd2, mean: s.mean2) }
+            norm(layer.mlpNorm, X, s.h2, rows: rows, rstd: s.rstd2, mean: s.mean2)
             matmul.linear(m: rows, a: s.h2, lda: d, weight: layer.up, c: s.uPre, ldc: c.dFF)
-            if all, let b = layer.upBias { BiasLayer.forward(s.uPre, bias: b, rows: rows, n: c.dFF, threads: threads) }
+            if let b = layer.upBias { BiasLayer.forward(s.uPre, bias: b, rows: rows, n: c.dFF, threads: threads) }
             if let gate = layer.gate, let g = s.gate {
                 // SwiGLU: u = act(h·W_gate) ⊙ (h·W_up), in place over the up projection.
                 matmul.linear(m: rows, a: s.h2, lda: d, weight: gate, c: g, ldc: c.dFF)
-                if all { ActivationLayer.gatedForward(c.activation, gate: g, up: s.u, count: rows * c.dFF, threads: threads) }
-            } else if all {
+                ActivationLayer.gatedForward(c.activation, gate: g, up: s.u, count: rows * c.dFF, threads: threads)
+            } else {
                 ActivationLayer.forward(c.activation, x: s.uPre, y: s.u, count: rows * c.dFF, threads: threads)
             }
-            addBranch(input: s.u, weight: layer.down, bias: all ? layer.downBias : nil, keep: s.keepMLP, into: X, rows: rows, arena: a)
+            addBranch(input: s.u, weight: layer.down, bias: layer.downBias, keep: s.keepMLP, into: X, rows: rows, arena: a)
         }
         // Gather the rows the head reads, normalise them, project.
         let P = positions.count
-        if all {
-            // Shifted logits (Dream): position p reads the output of p − 1 (p itself at a
-            // sequence's start).
-            for (j, p) in positions.enumerated() {
-                let row = c.shiftedLogits && p % L != 0 ? p - 1 : p
-                (a.finalIn + j * d).update(from: X + row * d, count: d)
-            }
-            norm(finalNorm, a.finalIn, a.finalOut, rows: P, rstd: a.training ? a.finalRstd : nil, mean: a.training ? a.finalMean : nil)
+        // Shifted logits (Dream): position p reads the output of p − 1 (p itself at a
+        // sequence's start).
+        for (j, p) in positions.enumerated() {
+            let row = c.shiftedLogits && p % L != 0 ? p - 1 : p
+            (a.finalIn + j * d).update(from: X + row * d, count: d)
         }
+        norm(finalNorm, a.finalIn, a.finalOut, rows: P, rstd: a.training ? a.finalRstd : nil, mean: a.training ? a.finalMean : nil)
         matmul.linear(m: P, a: a.finalOut, lda: d, weight: head, c: a.logits, ldc: outputSize)
-        if all, let b = headBias { BiasLayer.forward(a.logits, bias: b, rows: P, n: outputSize, threads: threads) }
+        if let b = headBias { BiasLayer.forward(a.logits, bias: b, rows: P, n: outputSize, threads: threads) }
     }
 
     /// x ← x + (input·W + b), or x ← x + (input·W + b) ⊙ keep with dropout factors.

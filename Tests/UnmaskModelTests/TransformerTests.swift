@@ -165,6 +165,34 @@ final class TransformerTests: XCTestCase {
         XCTAssertThrowsError(try one.forward(ids: ids + [1, 2], batch: 2, length: 41))
         XCTAssertThrowsError(try one.forward(ids: [c.vocabSize], batch: 1, length: 1))
     }
+
+    /// A product timer on the MatMul (what `bench forward` measures gemm_share with) counts
+    /// time inside the products, on 1 and 2 threads and on the int8 path, and leaves every
+    /// output bit unchanged.
+    func testProductTimerCountsTimeAndChangesNoOutput() throws {
+        let (c, p) = try TransformerTests.randomModel()
+        let ids = (0..<(2 * 40)).map { ($0 * 7) % c.vocabSize }
+        let computes: [Compute] = Int8GEMM.available ? [.fp32, .int8] : [.fp32]
+        for compute in computes {
+            for threads in [1, 2] {
+                let plain = try Transformer(config: c, source: p, matmul: MatMul(threads: threads, compute: compute))
+                var timed = MatMul(threads: threads, compute: compute)
+                let timer = ProductTimer()
+                timed.productTimer = timer
+                let model = try Transformer(config: c, source: p, matmul: timed)
+                XCTAssertEqual(timer.seconds, 0)
+                let t0 = monotonicSeconds()
+                let out = try model.forward(ids: ids, batch: 2, length: 40)
+                let whole = monotonicSeconds() - t0
+                XCTAssertEqual(out.map(\.bitPattern), try plain.forward(ids: ids, batch: 2, length: 40).map(\.bitPattern))
+                XCTAssertGreaterThan(timer.seconds, 0, "\(compute) \(threads) thread(s)")
+                XCTAssertLessThanOrEqual(timer.seconds, whole * 1.01 + 1e-4, "\(compute) \(threads) thread(s)")
+                timer.reset()
+                XCTAssertEqual(timer.seconds, 0)
+                XCTAssertNil(plain.matmul.productTimer)
+            }
+        }
+    }
 }
 
 final class BatchIndependenceTests: XCTestCase {

@@ -2,6 +2,7 @@ import UnmaskDiffusion
 import UnmaskKernels
 import UnmaskModel
 import UnmaskSupport
+import UnmaskTraining
 
 /// `unmask bench train` as a library call: the time of a full training step (forward,
 /// backward, AdamW) on random tokens.
