@@ -75,8 +75,17 @@ struct BenchForwardCommand: ParsableCommand {
             }
         } else if let preset {
             config = ForwardBenchmark.presets[preset]!
-            let need = memoryNeeded(config), have = Double(physicalMemoryBytes())
-            if have > 0 && need > 0.85 * have {
+            // Every engine's model is alive at once, each with its arena at the largest shape.
+            let batch = counts(batches, 1...256).max() ?? 1, length = self.length ?? config.contextLength
+            let need = MemoryEstimate(
+                config: config, source: dtype == .f32 ? .memory : .file,
+                engines: engineNames.map { name in
+                    name == "int8" ? .init(compute: .int8) : .init(backend: name == "openblas" ? .openblas : .unmask, halfPanels: dtype == .bf16)
+                },
+                arena: ActivationArena.Shape(batch: batch, length: length, headRows: allPositions ? batch * length : batch,
+                                             threads: counts(threads, 1...64).max() ?? 1)).totalBytes
+            let have = Double(physicalMemoryBytes())
+            if !MemoryEstimate.fits(need, fraction: 0.85) {
                 throw UnmaskError("--preset \(preset) with --dtype \(dtype.rawValue) and --engines \(engines) needs about \(fixed(need / 1e9, 1)) GB; this machine has \(fixed(have / 1e9, 1)) GB (try --dtype bf16 --engines int8)")
             }
             if dtype == .f32 {

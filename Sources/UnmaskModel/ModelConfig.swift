@@ -207,18 +207,4 @@ public struct ModelConfig: Equatable, Sendable {
     public var parameterCount: Int {
         tensorShapes.reduce(0) { $0 + $1.shape.reduce(1, *) }
     }
-
-    /// Approximate bytes of the weights' copies the products need on `compute`: fp32
-    /// panels of every weight (4 bytes per parameter; 2 when the weights are stored in
-    /// BF16 and kept so, `halfPanels`), or int8 panels of the block weights (1 byte) plus
-    /// the fp32 head; and an F32 embedding table. The stored file is mapped, not counted:
-    /// its pages are dropped once packed. For refusing a model that cannot fit before
-    /// packing starts (an 8 B model in BF16: about 18 GB in fp32, 11 GB in int8).
-    public func packedWeightBytes(compute: Compute, halfPanels: Bool = false) -> Double {
-        let table = Double(vocabSize * dModel) * 4, p = Double(parameterCount)
-        switch compute {
-        case .fp32: return halfPanels ? 2 * p + table / 2 : 4 * p
-        case .int8: return p - 2 * table / 4 + 2 * table
-        }
-    }
 }
