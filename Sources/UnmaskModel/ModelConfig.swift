@@ -51,7 +51,9 @@ public struct ModelConfig: Equatable, Sendable {
         nKVHeads = nHeads
     }
 
-    /// Columns of the fused query|key|value projection: nHeads + 2·nKVHeads head vectors.
+    /// Columns of the fused query|key|value projection, W_qkv = d + 2·n_kv_heads·d_head:
+    /// n_heads query vectors, then n_kv_heads key and n_kv_heads value vectors (3d without
+    /// grouped-query attention).
     public var qkvWidth: Int { (nHeads + 2 * nKVHeads) * headDim }
 
     /// What the training step does not implement yet, or nil.

@@ -113,7 +113,7 @@ public final class ParameterBuffer: TensorSource, @unchecked Sendable {
 /// Every tensor of a ParameterBuffer as a named pointer into it, found by name once when
 /// the buffer is made (llm.c's ParameterTensors): a gradient buffer's fields are where
 /// the backward adds each gradient, with the forward's names. Shapes as in
-/// `ModelConfig.tensorShapes`, W_qkv = d + 2·n_kv_heads·d_head.
+/// `ModelConfig.tensorShapes`; W_qkv is `ModelConfig.qkvWidth`.
 public struct ParameterTensors: @unchecked Sendable {
     public struct Norm {
         public let weight: UnsafeMutablePointer<Float>  // (d)
