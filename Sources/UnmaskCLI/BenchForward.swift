@@ -80,8 +80,17 @@ struct BenchForwardCommand: ParsableCommand {
             }
         } else if let preset {
             config = ForwardBenchmark.presets[preset]!
-            let need = memoryNeeded(config), have = Double(physicalMemoryBytes())
-            if have > 0 && need > 0.85 * have {
+            // Every engine's model is alive at once, each with its arena at the largest shape.
+            let batch = batchSizes.max() ?? 1, length = self.length ?? config.contextLength
+            let need = MemoryEstimate(
+                config: config, source: dtype == .f32 ? .memory : .file,
+                engines: engineNames.map { name in
+                    name == "int8" ? .init(compute: .int8) : .init(backend: name == "openblas" ? .openblas : .unmask, halfPanels: dtype == .bf16)
+                },
+                arena: ActivationArena.Shape(batch: batch, length: length, headRows: allPositions ? batch * length : batch,
+                                             threads: threadCounts.max() ?? 1)).totalBytes
+            let have = Double(physicalMemoryBytes())
+            if !MemoryEstimate.fits(need, fraction: 0.85) {
                 throw UnmaskError("--preset \(preset) with --dtype \(dtype.rawValue) and --engines \(engineNames.joined(separator: ",")) needs about \(fixed(need / 1e9, 1)) GB; this machine has \(fixed(have / 1e9, 1)) GB (try --dtype bf16 --engines int8)")
             }
             if dtype == .f32 {
@@ -156,27 +165,6 @@ struct BenchForwardCommand: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         if !json { report.line("peak memory (max RSS, all \(engines.count) engine(s) loaded together): \(fixed(Double(usage.ru_maxrss) * 1024 / 1e9, 2)) GB") }
-    }
-
-    /// Rough bytes a preset needs with these engines: the weights as stored (F32 in memory;
-    /// from a file, only the embedding table, widened), and per engine its copies — our
-    /// fp32 panels (4 bytes a parameter, 2 for BF16 panels), OpenBLAS's F32 view (none for F32 in memory, a
-    /// widened copy otherwise), the int8 panels (1 byte per block parameter) with the fp32
-    /// head; from a file, the few-rows head copy.
-    func memoryNeeded(_ c: ModelConfig) -> Double {
-        let p = Double(c.parameterCount), table = Double(c.vocabSize * c.dModel) * 4
-        let stored = dtype == .f32 ? 4 * p : table
-        var need = stored + 2e9  // activations and slack
-        for name in engineNames {
-            switch name {
-            case "fp32":
-                // BF16 weights keep BF16 panels under the AVX-512 kernel (2 bytes a parameter).
-                need += dtype == .bf16 && MicroKernel.selected == .avx512 ? 2 * p : 4 * p + (dtype == .f32 ? 0 : table)
-            case "openblas": need += dtype == .f32 ? 0 : 4 * p
-            default: need += (p - 2 * table / 4) + table + (dtype == .f32 ? 0 : table)
-            }
-        }
-        return need
     }
 
     func makeTemporaryDirectory() throws -> String {

@@ -91,7 +91,10 @@ extension InfoCommand {
         print("parameters  \(c.parameterCount)")
         func size(_ bytes: Double) -> String { bytes >= 1e9 ? "\(fixed(bytes / 1e9, 1)) GB" : "\(fixed(bytes / 1e6, 1)) MB" }
         let half = Transformer.peekHalfPanels(directory: dir)
-        print("memory      weights packed for the products: about \(size(c.packedWeightBytes(compute: .fp32, halfPanels: half))) with --compute fp32\(half ? " (BF16 panels)" : ""), \(size(c.packedWeightBytes(compute: .int8))) with --compute int8 (the files are mapped, not copied)")
+        func weights(_ compute: Compute) -> Double {
+            MemoryEstimate(config: c, source: .file, engines: [.init(compute: compute, halfPanels: half)]).weightBytes
+        }
+        print("memory      weights packed for the products: about \(size(weights(.fp32))) with --compute fp32\(half ? " (BF16 panels)" : ""), \(size(weights(.int8))) with --compute int8 (the files are mapped, not copied)")
         print("tensors     \(folder.tensorMap.count), ours <- the folder's:")
         let shapes = Dictionary(uniqueKeysWithValues: c.tensorShapes.map { ($0.name, $0.shape) })
         for m in folder.tensorMap { print("  \(padRight(m.ours, 32)) <- \(m.theirs) \(shapes[m.ours] ?? [])") }
@@ -126,9 +129,13 @@ struct ModelSetOptions: ParsableArguments {
         // folder takes seconds to check and minutes to pack).
         if let config = try? Transformer.peekConfig(directory: dir) {
             let half = matmul.backend == .unmask && Transformer.peekHalfPanels(directory: dir)
-            let need = config.packedWeightBytes(compute: matmul.compute, halfPanels: half), have = Double(physicalMemoryBytes())
-            if have > 0 && need > 0.9 * have {
-                throw UnmaskError("\(name) needs about \(fixed(need / 1e9, 1)) GB for its \(matmul.compute.rawValue) weights; this machine has \(fixed(have / 1e9, 1)) GB\(matmul.compute == .fp32 ? " (try --compute int8: about \(fixed(config.packedWeightBytes(compute: .int8) / 1e9, 1)) GB)" : "")")
+            func weights(_ compute: Compute) -> Double {
+                MemoryEstimate(config: config, source: .file, engines: [.init(backend: matmul.backend, compute: compute, halfPanels: half)])
+                    .weightBytes
+            }
+            let need = weights(matmul.compute), have = Double(physicalMemoryBytes())
+            if !MemoryEstimate.fits(need, fraction: 0.9) {
+                throw UnmaskError("\(name) needs about \(fixed(need / 1e9, 1)) GB for its \(matmul.compute.rawValue) weights; this machine has \(fixed(have / 1e9, 1)) GB\(matmul.compute == .fp32 ? " (try --compute int8: about \(fixed(weights(.int8) / 1e9, 1)) GB)" : "")")
             }
         }
         let m = try Transformer.load(directory: dir, matmul: matmul)

@@ -299,19 +299,3 @@ public final class Trainer {
         try Files.writeAtomically(Array((card + "\n").utf8), to: outputDirectory + "/README.md")
     }
 }
-
-extension JSON {
-    public static func objectValue(_ pairs: [(String, JSONValue)]) -> JSONValue {
-        .object(pairs.map { (key: $0.0, value: $0.1) })
-    }
-}
-
-public func formatDuration(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "?" }
-    let s = Int(seconds)
-    return s >= 3600 ? "\(s / 3600)h\(padLeft(String(s % 3600 / 60), 2).replacingSpaces())m" : "\(s / 60)m\(padLeft(String(s % 60), 2).replacingSpaces())s"
-}
-
-extension String {
-    fileprivate func replacingSpaces() -> String { String(map { $0 == " " ? "0" : $0 }) }
-}
