@@ -14,7 +14,7 @@ import UnmaskSupport
 /// steps, and repacks them at the start of each step. What this class adds is the
 /// trainer's side: the gradient buffer, the dropout draws, and a forward-only validation
 /// loss.
-public final class Backprop {
+public final class TrainingStep {
     public let config: ModelConfig
     public let params: ParameterBuffer
     public let grads: ParameterBuffer
