@@ -69,7 +69,7 @@ public struct MachineHeader: Sendable {
     /// that holds `.git` (a directory, or a worktree's file): the code this binary was built
     /// from, as it stands now. "unknown" outside a repository, without git, or on any error.
     static func gitDescribe() -> String {
-        guard var dir = executableDirectory() else { return "unknown" }
+        guard var dir = Files.executableDirectory() else { return "unknown" }
         while !Files.exists(dir + "/.git") {
             guard let slash = dir.lastIndex(of: "/"), slash != dir.startIndex else { return "unknown" }
             dir = String(dir[..<slash])
@@ -86,20 +86,6 @@ public struct MachineHeader: Sendable {
         let status = pclose(pipe)
         let text = String(decoding: output, as: UTF8.self).trimmingCharacters(in: " \t\n")
         return status == 0 && !text.isEmpty && !text.contains("\n") ? text : "unknown"
-    }
-
-    static func executableDirectory() -> String? {
-        #if os(Linux)
-        var path = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &path, path.count - 1)
-        guard n > 0 else { return nil }
-        let exe = String(decoding: path[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        #else
-        guard let first = CommandLine.arguments.first, first.hasPrefix("/") else { return nil }
-        let exe = first
-        #endif
-        guard let slash = exe.lastIndex(of: "/") else { return nil }
-        return String(exe[..<slash])
     }
 }
 

@@ -91,9 +91,7 @@ extension InfoCommand {
         print("parameters  \(c.parameterCount)")
         func size(_ bytes: Double) -> String { bytes >= 1e9 ? "\(fixed(bytes / 1e9, 1)) GB" : "\(fixed(bytes / 1e6, 1)) MB" }
         let half = Transformer.peekHalfPanels(directory: dir)
-        func weights(_ compute: Compute) -> Double {
-            MemoryEstimate(config: c, source: .file, engines: [.init(compute: compute, halfPanels: half)]).weightBytes
-        }
+        func weights(_ compute: Compute) -> Double { MemoryEstimate.weightBytes(config: c, compute: compute, halfPanels: half) }
         print("memory      weights packed for the products: about \(size(weights(.fp32))) with --compute fp32\(half ? " (BF16 panels)" : ""), \(size(weights(.int8))) with --compute int8 (the files are mapped, not copied)")
         print("tensors     \(folder.tensorMap.count), ours <- the folder's:")
         let shapes = Dictionary(uniqueKeysWithValues: c.tensorShapes.map { ($0.name, $0.shape) })
@@ -130,8 +128,7 @@ struct ModelSetOptions: ParsableArguments {
         if let config = try? Transformer.peekConfig(directory: dir) {
             let half = matmul.backend == .unmask && Transformer.peekHalfPanels(directory: dir)
             func weights(_ compute: Compute) -> Double {
-                MemoryEstimate(config: config, source: .file, engines: [.init(backend: matmul.backend, compute: compute, halfPanels: half)])
-                    .weightBytes
+                MemoryEstimate.weightBytes(config: config, backend: matmul.backend, compute: compute, halfPanels: half)
             }
             let need = weights(matmul.compute), have = Double(physicalMemoryBytes())
             if !MemoryEstimate.fits(need, fraction: 0.9) {

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Synchronization
+import UnmaskSupport
 
 /// One entry point for every matrix product the model makes, so `--backend` switches
 /// all of them at once: ours, or OpenBLAS. Same conventions as `GEMM.sgemm`.
@@ -45,10 +46,10 @@ public struct MatMul: Sendable {
                         c: c, ldc: ldc, accumulate: accumulate)
             return
         }
-        let start = ProductTimer.nanoseconds()
+        let start = monotonicNanoseconds()
         untimedGEMM(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
                     c: c, ldc: ldc, accumulate: accumulate)
-        timer.add(ProductTimer.nanoseconds() &- start)
+        timer.add(monotonicNanoseconds() &- start)
     }
 
     private func untimedGEMM(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -73,9 +74,9 @@ public struct MatMul: Sendable {
             untimedLinear(m: m, a: a, lda: lda, weight: weight, c: c, ldc: ldc, accumulate: accumulate)
             return
         }
-        let start = ProductTimer.nanoseconds()
+        let start = monotonicNanoseconds()
         untimedLinear(m: m, a: a, lda: lda, weight: weight, c: c, ldc: ldc, accumulate: accumulate)
-        timer.add(ProductTimer.nanoseconds() &- start)
+        timer.add(monotonicNanoseconds() &- start)
     }
 
     private func untimedLinear(m: Int, a: UnsafePointer<Float>, lda: Int, weight: Weight,
@@ -129,12 +130,6 @@ public final class ProductTimer: Sendable {
     public func reset() { total.nanoseconds.store(0, ordering: .relaxed) }
 
     func add(_ nanoseconds: UInt64) { total.nanoseconds.wrappingAdd(nanoseconds / callers, ordering: .relaxed) }
-
-    static func nanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
 
     private final class Counter: Sendable {
         let nanoseconds = Atomic<UInt64>(0)

@@ -100,6 +100,14 @@ public struct MemoryEstimate: Sendable {
                               training: true)
     }
 
+    /// The weights of one model read from its file, for one engine: what a command checks
+    /// before it loads a model (the batch is not known yet, so no arena).
+    public static func weightBytes(config c: ModelConfig, backend: GEMMBackend = .unmask, compute: Compute,
+                                   halfPanels: Bool) -> Double {
+        MemoryEstimate(config: c, source: .file, engines: [Engine(backend: backend, compute: compute, halfPanels: halfPanels)])
+            .weightBytes
+    }
+
     /// Whether `bytes` fit in `fraction` of this machine's memory (`physicalMemoryBytes`);
     /// true when the system does not say how much it has.
     public static func fits(_ bytes: Double, fraction: Double, available: Int = physicalMemoryBytes()) -> Bool {
