@@ -13,8 +13,12 @@
 //   UnmaskEvaluation held-out ELBO, evaluator perplexity, generative perplexity, entropy;
 //                    the model set (each role's model opened with its tokenizer)
 //   UnmaskTraining   the training step, AdamW, objectives, the trainer
-//   UnmaskCLI        the `unmask` command-line tool
 //   Unmask           umbrella module re-exporting the library modules
+//   UnmaskBenchmarks `unmask bench`'s measurements: GEMM, forward (and the published-shape
+//                    presets), samplers, training step, the machine header of every result
+//   UnmaskCLI        the `unmask` command-line tool
+//
+// UnmaskBenchmarks is not part of the umbrella: a library user's build does not compile it.
 //
 // System libraries come through pkg-config:
 //   libutf8proc-dev  -> CUtf8proc
@@ -94,24 +98,33 @@ let package = Package(
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion",
                            "UnmaskEvaluation", "UnmaskTraining"]
         ),
+        .target(
+            name: "UnmaskBenchmarks",
+            dependencies: ["UnmaskSupport", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskTraining"]
+        ),
         .executableTarget(
             name: "UnmaskCLI",
             dependencies: [
                 "Unmask",
+                "UnmaskBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "UnmaskSupportTests", dependencies: ["UnmaskSupport"]),
-        .testTarget(name: "UnmaskCLITests", dependencies: ["UnmaskCLI"]),
+        .testTarget(name: "UnmaskCLITests", dependencies: ["UnmaskCLI", "UnmaskKernels"]),
         .testTarget(name: "UnmaskKernelsTests", dependencies: ["UnmaskKernels", "UnmaskSupport"]),
-        .testTarget(name: "UnmaskModelTests", dependencies: ["UnmaskModel"], exclude: ["Fixtures"]),
+        .testTarget(name: "UnmaskModelTests", dependencies: ["UnmaskSupport", "UnmaskKernels", "UnmaskModel"], exclude: ["Fixtures"]),
         // Statistical tests draw 10^5+ samples: optimised, or they would take minutes.
-        .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskDiffusion"], swiftSettings: [.unsafeFlags(["-O"])]),
-        .testTarget(name: "UnmaskTrainingTests", dependencies: ["UnmaskTraining"]),
-        .testTarget(name: "UnmaskEvaluationTests", dependencies: ["UnmaskEvaluation", "UnmaskDiffusion"]),
+        .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskModel", "UnmaskDiffusion"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .testTarget(name: "UnmaskTrainingTests",
+                    dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskTraining"]),
+        .testTarget(
+            name: "UnmaskEvaluationTests",
+            dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation"]
+        ),
         .testTarget(
             name: "UnmaskTokenizerTests",
-            dependencies: ["UnmaskTokenizer"],
+            dependencies: ["UnmaskSupport", "UnmaskTokenizer"],
             exclude: ["Fixtures"]
         ),
     ],

@@ -25,8 +25,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 echo "building (release) ..." >&2
-swift build -c release --product unmask 2>&1 | grep -E "error|warning: unre|Compiling UnmaskCLI|Build complete" >&2 || true
-test -x .build/release/unmask || { echo "error: build failed; run 'swift build -c release' to see why" >&2; exit 1; }
+# The build's own exit status decides, never the binary's presence: a failed rebuild can
+# leave an older .build/release/unmask in place, and running that would hide the failure.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! swift build -c release --product unmask >"$log" 2>&1; then
+  grep -E "error" "$log" >&2 || tail -n 20 "$log" >&2
+  echo "error: the release build failed (the full log: swift build -c release --product unmask)" >&2
+  exit 1
+fi
+grep -E "warning: unre|Build complete" "$log" >&2 || true
 
 # The main job: text from the bundled denoiser (models/denoiser), after a prompt, with the
 # default sampler. Same seed, same text; try --seed, --sampler, --show or --template.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Unmask
+import UnmaskBenchmarks
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,10 +15,14 @@ struct BenchForwardCommand: ParsableCommand {
         Uses --model if given, else a random-weight model of the standard config (6 layers, \
         d=256, 4 heads, d_ff=1024, context 128, vocabulary 4096). By default the head runs \
         on one row per sequence, as in a first-hitting sampler's call; --all-positions \
-        computes every position's logits (an ancestral sampler's call). Each engine is timed \
-        twice: the whole forward, and the forward with everything but the matrix products \
-        skipped. gemm_share is their ratio; gflops counts the forward's multiply-adds over \
-        the whole time. Median of 7 interleaved batches.
+        computes every position's logits (an ancestral sampler's call). Each engine's forward \
+        is timed whole (median of --rounds interleaved batches), and a timer on its matrix \
+        products adds up the time spent inside them during the same forwards: gemm_share = \
+        time inside the products / whole forward, from one run (products run side by side \
+        on the workers, attention's heads, count their wall-time share). gflops counts the \
+        forward's multiply-adds over the whole time, gemm_gflops over the time inside the \
+        products. --engines, --threads and --batches take comma-separated lists (1,2) or \
+        are repeated (--threads 1 --threads 2).
         """
     )
 
@@ -26,39 +31,39 @@ struct BenchForwardCommand: ParsableCommand {
     var preset: String?
     @Option(help: "With --preset: how the random weights are stored, f32 (in memory) or bf16/f16 (written to a temporary file and mapped, as a published checkpoint is read: packed panel by panel, never widened whole).")
     var dtype: StorageType = .f32
-    @Option(help: "Engines to time, comma-separated: fp32 (ours), openblas, int8.") var engines = "fp32,openblas,int8"
+    @Option(help: "Engines to time: fp32 (ours), openblas, int8; comma-separated or repeated.")
+    var engines: [CommaSeparated<BenchEngine>] = [CommaSeparated([.fp32, .openblas, .int8])]
     @Option(help: "Sequence length (default: the model's context).") var length: Int?
     @Option(help: "Interleaved rounds per median (1...100).") var rounds = 7
-    @Option(help: "Thread counts to measure, comma-separated.") var threads = "1,2"
-    @Option(help: "Batch sizes to measure, comma-separated.") var batches = "1,8"
+    @Option(help: "Thread counts to measure (1...64), comma-separated or repeated.")
+    var threads: [CommaSeparated<Int>] = [CommaSeparated([1, 2])]
+    @Option(help: "Batch sizes to measure (1...256), comma-separated or repeated.")
+    var batches: [CommaSeparated<Int>] = [CommaSeparated([1, 8])]
     @Flag(help: "The head on every position, not one per sequence.") var allPositions = false
-    @Flag(help: "One JSON object per line.") var json = false
+    @Flag(help: benchJSONHelp) var json = false
 
     func validate() throws {
-        if counts(threads, 1...64).isEmpty { throw ValidationError("--threads must list thread counts in 1...64, e.g. 1,2") }
-        if counts(batches, 1...256).isEmpty { throw ValidationError("--batches must list batch sizes in 1...256, e.g. 1,8") }
+        if threadCounts.contains(where: { !(1...64).contains($0) }) {
+            throw ValidationError("--threads must list thread counts in 1...64, e.g. 1,2")
+        }
+        if batchSizes.contains(where: { !(1...256).contains($0) }) {
+            throw ValidationError("--batches must list batch sizes in 1...256, e.g. 1,8")
+        }
         if rounds < 1 || rounds > 100 { throw ValidationError("--rounds must be in 1...100") }
         if let preset, ForwardBenchmark.presets[preset] == nil {
             throw ValidationError("--preset must be one of \(ForwardBenchmark.presets.keys.sorted().joined(separator: ", "))")
         }
         if model != nil && preset != nil { throw ValidationError("give --model or --preset, not both") }
         if dtype != .f32 && preset == nil { throw ValidationError("--dtype is for --preset (a --model is timed as stored)") }
-        if engineNames.isEmpty { throw ValidationError("--engines must list some of fp32, openblas, int8, e.g. fp32,int8") }
     }
 
-    var engineNames: [String] {
-        let names = engines.split(separator: ",", omittingEmptySubsequences: false).map { String($0.filter { $0 != " " }) }
-        return names.allSatisfy { ["fp32", "openblas", "int8"].contains($0) } ? names : []
-    }
+    var threadCounts: [Int] { threads.flattened() }
+    var batchSizes: [Int] { batches.flattened() }
+    var engineNames: [String] { engines.flattened().map { $0.rawValue } }
 
-    /// Every entry must be a number in the range: "1,x" is an error, not "1".
-    func counts(_ list: String, _ range: ClosedRange<Int>) -> [Int] {
-        let parsed = list.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.filter { $0 != " " }) }
-        if parsed.contains(where: { $0 == nil || !range.contains($0!) }) { return [] }
-        return parsed.map { $0! }
-    }
+    func run() throws { try measure(BenchReport(json: json)) }
 
-    func run() throws {
+    func measure(_ report: BenchReport) throws {
         let source: TensorSource
         let config: ModelConfig
         var temporary: String?
@@ -75,16 +80,25 @@ struct BenchForwardCommand: ParsableCommand {
             }
         } else if let preset {
             config = ForwardBenchmark.presets[preset]!
-            let need = memoryNeeded(config), have = Double(physicalMemoryBytes())
-            if have > 0 && need > 0.85 * have {
-                throw UnmaskError("--preset \(preset) with --dtype \(dtype.rawValue) and --engines \(engines) needs about \(fixed(need / 1e9, 1)) GB; this machine has \(fixed(have / 1e9, 1)) GB (try --dtype bf16 --engines int8)")
+            // Every engine's model is alive at once, each with its arena at the largest shape.
+            let batch = batchSizes.max() ?? 1, length = self.length ?? config.contextLength
+            let need = MemoryEstimate(
+                config: config, source: dtype == .f32 ? .memory : .file,
+                engines: engineNames.map { name in
+                    name == "int8" ? .init(compute: .int8) : .init(backend: name == "openblas" ? .openblas : .unmask, halfPanels: dtype == .bf16)
+                },
+                arena: ActivationArena.Shape(batch: batch, length: length, headRows: allPositions ? batch * length : batch,
+                                             threads: threadCounts.max() ?? 1)).totalBytes
+            let have = Double(physicalMemoryBytes())
+            if !MemoryEstimate.fits(need, fraction: 0.85) {
+                throw UnmaskError("--preset \(preset) with --dtype \(dtype.rawValue) and --engines \(engineNames.joined(separator: ",")) needs about \(fixed(need / 1e9, 1)) GB; this machine has \(fixed(have / 1e9, 1)) GB (try --dtype bf16 --engines int8)")
             }
             if dtype == .f32 {
                 source = ParameterBuffer.random(config: config, seed: 1)
             } else {
                 let dir = try makeTemporaryDirectory()
                 temporary = dir
-                if !json { print("writing the random \(preset) weights in \(dtype.rawValue) to \(dir) ...") }
+                if !json { report.line("writing the random \(preset) weights in \(dtype.rawValue) to \(dir) ...") }
                 try ForwardBenchmark.writeRandomModel(config: config, directory: dir, dtype: dtype, seed: 1)
                 source = try SafetensorsFile(path: dir + "/model.safetensors")
             }
@@ -97,36 +111,39 @@ struct BenchForwardCommand: ParsableCommand {
             throw UnmaskError("--length \(length) must be in 1...\(config.contextLength) (the model's context)")
         }
         if !json {
-            print("model: \(model ?? preset.map { "random weights, \($0) shape" } ?? "random weights, standard config"), \(config.parameterCount) parameters, length \(length), head on \(allPositions ? "every position" : "one row per sequence")")
-            print(BenchGEMMCommand.openBLASCoreLine())
+            report.line("model: \(model ?? preset.map { "random weights, \($0) shape" } ?? "random weights, standard config"), \(config.parameterCount) parameters, length \(length), head on \(allPositions ? "every position" : "one row per sequence")")
+            report.line(BenchGEMMCommand.openBLASCoreLine())
         }
         var engines: [ForwardBenchmark.Engine] = []
-        for name in engineNames {
-            switch name {
-            case "fp32": engines.append(.init(compute: "fp32", backend: "unmask", matmul: MatMul(backend: .unmask)))
-            case "openblas": engines.append(.init(compute: "fp32", backend: "openblas", matmul: MatMul(backend: .openblas)))
-            default:
+        let kinds: [BenchEngine] = self.engines.flattened()
+        for kind in kinds {
+            switch kind {
+            case .fp32: engines.append(.init(compute: "fp32", backend: "unmask", matmul: MatMul(backend: .unmask)))
+            case .openblas: engines.append(.init(compute: "fp32", backend: "openblas", matmul: MatMul(backend: .openblas)))
+            case .int8:
                 if Int8GEMM.available {
                     engines.append(.init(compute: "int8", backend: "unmask", matmul: MatMul(backend: .unmask, compute: .int8)))
                 } else if !json {
-                    print("int8: not measured (\(Compute.int8.unavailableReason(backend: .unmask) ?? ""))")
+                    report.line("int8: not measured (\(Compute.int8.unavailableReason(backend: .unmask) ?? ""))")
                 }
             }
         }
-        if engines.isEmpty { throw UnmaskError("no engine to time on this machine (--engines \(self.engines))") }
-        for t in counts(threads, 1...64) {
-            for batch in counts(batches, 1...256) {
+        if engines.isEmpty {
+            throw UnmaskError("no engine to time on this machine (--engines \(engineNames.joined(separator: ",")))")
+        }
+        for t in threadCounts {
+            for batch in batchSizes {
                 let rows = try ForwardBenchmark.measure(config: config, source: source, batch: batch, length: length, threads: t,
                                                         engines: engines, allPositions: allPositions, rounds: rounds)
                 for r in rows {
                     if json {
-                        print(JSON.line([("batch", .int(r.batch)), ("length", .int(r.length)), ("threads", .int(r.threads)),
+                        report.printJSON([("batch", .int(r.batch)), ("length", .int(r.length)), ("threads", .int(r.threads)),
                                          ("compute", .string(r.compute)), ("backend", .string(r.backend)),
                                          ("head_rows", .int(r.headRows)), ("ms", .double(rounded(r.seconds * 1e3, 3))),
                                          ("gflops", .double(rounded(r.gflops, 1))), ("gemm_share", .double(rounded(r.gemmShare, 3))),
-                                         ("gemm_gflops", .double(rounded(r.gemmGflops, 1)))]))
+                                         ("gemm_gflops", .double(rounded(r.gemmGflops, 1)))])
                     } else {
-                        print("batch \(r.batch) threads \(r.threads) \(r.compute) \(r.backend): \(fixed(r.seconds * 1e3, 2)) ms, \(fixed(r.gflops, 1)) GFLOP/s, products alone \(fixed(r.productSeconds * 1e3, 2)) ms (\(fixed(r.gemmGflops, 1)) GFLOP/s), gemm_share \(fixed(r.gemmShare, 3))")
+                        report.line("batch \(r.batch) threads \(r.threads) \(r.compute) \(r.backend): \(fixed(r.seconds * 1e3, 2)) ms, \(fixed(r.gflops, 1)) GFLOP/s, inside products \(fixed(r.productSeconds * 1e3, 2)) ms (\(fixed(r.gemmGflops, 1)) GFLOP/s), gemm_share \(fixed(r.gemmShare, 3)) (inside products / whole)")
                     }
                 }
                 if !json {
@@ -140,35 +157,14 @@ struct BenchForwardCommand: ParsableCommand {
                     if let ours = seconds("fp32", "unmask"), let int8 = seconds("int8", "unmask") {
                         ratios.append("unmask-fp32/unmask-int8 \(fixed(ours / int8, 2))x")
                     }
-                    if !ratios.isEmpty { print("  whole forward: " + ratios.joined(separator: ", ")) }
+                    if !ratios.isEmpty { report.line("  whole forward: " + ratios.joined(separator: ", ")) }
                 }
             }
         }
         // Peak resident memory of the whole run: every engine's model is alive at once.
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        if !json { print("peak memory (max RSS, all \(engines.count) engine(s) loaded together): \(fixed(Double(usage.ru_maxrss) * 1024 / 1e9, 2)) GB") }
-    }
-
-    /// Rough bytes a preset needs with these engines: the weights as stored (F32 in memory;
-    /// from a file, only the embedding table, widened), and per engine its copies — our
-    /// fp32 panels (4 bytes a parameter, 2 for BF16 panels), OpenBLAS's F32 view (none for F32 in memory, a
-    /// widened copy otherwise), the int8 panels (1 byte per block parameter) with the fp32
-    /// head; from a file, the few-rows head copy.
-    func memoryNeeded(_ c: ModelConfig) -> Double {
-        let p = Double(c.parameterCount), table = Double(c.vocabSize * c.dModel) * 4
-        let stored = dtype == .f32 ? 4 * p : table
-        var need = stored + 2e9  // activations and slack
-        for name in engineNames {
-            switch name {
-            case "fp32":
-                // BF16 weights keep BF16 panels under the AVX-512 kernel (2 bytes a parameter).
-                need += dtype == .bf16 && MicroKernel.selected == .avx512 ? 2 * p : 4 * p + (dtype == .f32 ? 0 : table)
-            case "openblas": need += dtype == .f32 ? 0 : 4 * p
-            default: need += (p - 2 * table / 4) + table + (dtype == .f32 ? 0 : table)
-            }
-        }
-        return need
+        if !json { report.line("peak memory (max RSS, all \(engines.count) engine(s) loaded together): \(fixed(Double(usage.ru_maxrss) * 1024 / 1e9, 2)) GB") }
     }
 
     func makeTemporaryDirectory() throws -> String {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Unmask
+import UnmaskBenchmarks
 
 /// `unmask bench samplers`: samplers side by side on one model, in one run.
 struct BenchSamplersCommand: ParsableCommand {
@@ -24,20 +25,22 @@ struct BenchSamplersCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @OptionGroup var engine: EngineOptions
     @OptionGroup var computeOptions: ComputeOptions
-    @Flag(help: "One JSON object per line.") var json = false
+    @Flag(help: benchJSONHelp) var json = false
 
     func validate() throws {
         if samples < 1 || samples > 10_000 { throw ValidationError("--samples must be in 1...10000") }
     }
 
-    func run() throws {
+    func run() throws { try measure(BenchReport(json: json)) }
+
+    func measure(_ report: BenchReport) throws {
         let specs = try (samplers.isEmpty ? BenchSamplersCommand.defaultSamplers : samplers).map { try SamplerSpec.parse($0) }
         let (denoiser, planner, origin) = try SamplerBenchmark.models(matmul: try computeOptions.matmul(engine))
         let L = length ?? denoiser.maxLength
         guard L >= 1 && L <= denoiser.maxLength else {
             throw UnmaskError("--length \(L) is outside 1...\(denoiser.maxLength) (the model's context)")
         }
-        if !json { print("model: \(origin); length \(L); \(samples) sample(s) per sampler; backend \(engine.backend.rawValue), \(engine.threads) thread(s)") }
+        if !json { report.line("model: \(origin); length \(L); \(samples) sample(s) per sampler; backend \(engine.backend.rawValue), \(engine.threads) thread(s)") }
         var fhs: (seconds: Double, nfe: Double)?
         let bar = ProgressBar("bench samplers", total: specs.count)
         defer { bar.finish() }
@@ -47,9 +50,9 @@ struct BenchSamplersCommand: ParsableCommand {
             let (perSample, nfe, fraction) = (row.secondsPerSample, row.nfe, row.samplingFraction)
             if spec.kind == .fhs && spec.k == 1 { fhs = (perSample, nfe) }
             if json {
-                print(JSON.line([("sampler", .string(spec.description)), ("nfe", .double(nfe)),
-                                 ("seconds_per_sample", .double((perSample * 1e4).rounded() / 1e4)),
-                                 ("sampling_fraction", .double((fraction * 1e4).rounded() / 1e4))]))
+                report.printJSON([("sampler", .string(spec.description)), ("nfe", .double(nfe)),
+                                  ("seconds_per_sample", .double((perSample * 1e4).rounded() / 1e4)),
+                                  ("sampling_fraction", .double((fraction * 1e4).rounded() / 1e4))])
             } else {
                 var line = "\(padRight(spec.description, 40)) nfe \(padLeft(fixed(nfe, 1), 7))  \(padLeft(fixed(perSample, 3), 8)) s/sample  outside network \(padLeft(fixed(100 * fraction, 1), 5))%"
                 // Time against fhs, beside the NFE ratio: beating the NFE ratio means the
@@ -57,7 +60,7 @@ struct BenchSamplersCommand: ParsableCommand {
                 if let f = fhs, spec.kind != .fhs {
                     line += "  time \(fixed(perSample / f.seconds, 1))x fhs, nfe \(fixed(nfe / f.nfe, 1))x"
                 }
-                print(line)
+                report.line(line)
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Unmask
+import UnmaskBenchmarks
 
 /// `unmask bench train`: training throughput of the standard model.
 struct BenchTrainCommand: ParsableCommand {
@@ -22,6 +23,6 @@ struct BenchTrainCommand: ParsableCommand {
         let c = ModelConfig.standard
         let (seconds, flops) = try TrainingBenchmark.measure(config: c, batch: batch, steps: steps, matmul: engine.matmul)
         let tokens = Double(batch * c.contextLength)
-        print("standard model (\(c.parameterCount) parameters), batch \(batch)x\(c.contextLength), backend \(engine.backend.rawValue), \(engine.threads) thread(s): \(fixed(seconds, 3)) s/step, \(fixed(tokens / seconds, 0)) tokens/s, \(fixed(flops / seconds / 1e9, 1)) GFLOP/s")
+        BenchReport(json: false).line("standard model (\(c.parameterCount) parameters), batch \(batch)x\(c.contextLength), backend \(engine.backend.rawValue), \(engine.threads) thread(s): \(fixed(seconds, 3)) s/step, \(fixed(tokens / seconds, 0)) tokens/s, \(fixed(flops / seconds / 1e9, 1)) GFLOP/s")
     }
 }

@@ -110,16 +110,23 @@ public enum Evaluation {
         return (mean, (variance / n).squareRoot(), scoredTokens)
     }
 
-    /// Unigram entropy of one sample: the entropy (nats) of its token histogram.
+    /// Unigram entropy of one sample: the entropy (nats) of its token histogram. The terms
+    /// are added in ascending token order: a dictionary's order changes from process to
+    /// process (Swift seeds its hashing per run), and so would the last bits of the sum.
     public static func unigramEntropy(_ ids: [Int]) -> Double {
         guard !ids.isEmpty else { return 0 }
-        var counts: [Int: Int] = [:]
-        for id in ids { counts[id, default: 0] += 1 }
+        let sorted = ids.sorted()
         let n = Double(ids.count)
-        return counts.values.reduce(0.0) { acc, c in
-            let p = Double(c) / n
-            return acc - p * log(p)
+        var entropy = 0.0
+        var start = 0
+        while start < sorted.count {
+            var end = start + 1
+            while end < sorted.count && sorted[end] == sorted[start] { end += 1 }
+            let p = Double(end - start) / n
+            entropy -= p * log(p)
+            start = end
         }
+        return entropy
     }
 
     /// Generative perplexity of samples at corpus level: exp(total NLL / total tokens)

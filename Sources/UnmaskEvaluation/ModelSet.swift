@@ -222,9 +222,12 @@ private struct Opener {
     func load(_ dir: String, role: ModelRole, name: String) throws -> Transformer {
         if let config = try? Transformer.peekConfig(directory: dir) {
             let half = matmul.backend == .unmask && Transformer.peekHalfPanels(directory: dir)
-            let need = config.packedWeightBytes(compute: matmul.compute, halfPanels: half), have = Double(physicalMemoryBytes())
-            if have > 0 && need > 0.9 * have {
-                throw UnmaskError("\(name) needs about \(fixed(need / 1e9, 1)) GB for its \(matmul.compute.rawValue) weights; this machine has \(fixed(have / 1e9, 1)) GB\(matmul.compute == .fp32 ? " (try --compute int8: about \(fixed(config.packedWeightBytes(compute: .int8) / 1e9, 1)) GB)" : "")")
+            func weights(_ compute: Compute) -> Double {
+                MemoryEstimate.weightBytes(config: config, backend: matmul.backend, compute: compute, halfPanels: half)
+            }
+            let need = weights(matmul.compute), have = Double(physicalMemoryBytes())
+            if !MemoryEstimate.fits(need, fraction: 0.9) {
+                throw UnmaskError("\(name) needs about \(fixed(need / 1e9, 1)) GB for its \(matmul.compute.rawValue) weights; this machine has \(fixed(have / 1e9, 1)) GB\(matmul.compute == .fp32 ? " (try --compute int8: about \(fixed(weights(.int8) / 1e9, 1)) GB)" : "")")
             }
         }
         let m = try Transformer.load(directory: dir, matmul: matmul)

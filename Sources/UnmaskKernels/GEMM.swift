@@ -96,9 +96,9 @@ public enum GEMMBackend: String, Sendable, CaseIterable {
 /// by the micro-kernel for every MR-row sliver of the MC x KC block of A (288 KB); both sit
 /// in L2 (1 MB on Zen 4) and stream through L1. KC=512 rather than 256: half as many
 /// passes over C, and half as many packing/copy calls, for products with k = d_ff = 1024.
-/// Measured here, `bench gemm --threads 1` while another process ran on the other core:
-/// geometric mean 1.15x OpenBLAS at KC=256 (worst shape 0.92x), 1.21x at KC=512 (worst 0.94x).
-/// UNMASK_GEMM_KC / UNMASK_GEMM_MC override them, for such experiments.
+/// UNMASK_GEMM_KC / UNMASK_GEMM_MC override them, to compare blockings with `bench gemm`
+/// (whose figures, with the CPU and OpenBLAS core they were measured on, are in
+/// Benchmarks/results/bench_gemm.txt).
 /// MC is a multiple of both MRs (12 and 6).
 public enum GEMMBlocking {
     public static let kc = envInt("UNMASK_GEMM_KC") ?? 512
@@ -386,80 +386,6 @@ func copyFloats(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Flo
         dst[q] = src[q]
         q += 1
     }
-}
-
-/// Packing buffers, 64-byte aligned so the micro-kernels can use aligned loads.
-/// Allocating them per call is not an option: buffers over 128 KB come from mmap, and
-/// faulting in fresh pages on every call cost more than the packing itself. They are
-/// kept in a small pool instead and grow to the largest size asked for.
-final class GEMMScratch {
-    var a: UnsafeMutablePointer<Float>     // (MC / MR slivers, kc, MR)
-    var copy: UnsafeMutablePointer<Float>  // (MC, copyStride(kc)): rows of A copied away from a 4 KB stride
-    var b: UnsafeMutablePointer<Float>     // (NC / NR slivers, kc, NR)
-    var tile: UnsafeMutablePointer<Float>  // (MR, NR) edge tile
-    var aCapacity = 0, bCapacity = 0, copyCapacity = 0
-
-    private init() {
-        a = alignedFloats(1); b = alignedFloats(1); copy = alignedFloats(1)
-        tile = alignedFloats(avx512MR * avx512NR)  // the largest tile of any kernel
-    }
-
-    /// Row stride of the copy buffer: past kc by one cache line, and never a multiple of
-    /// 4 KB, so the copied rows fall in different L1 sets.
-    static func copyStride(_ kc: Int) -> Int {
-        let ld = (kc + 15) / 16 * 16 + 16
-        return (ld * 4) % 4096 == 0 ? ld + 16 : ld
-    }
-
-    private func reserve(kernel: MicroKernel, kcMax: Int, ncMax: Int) {
-        let mcPadded = (GEMMBlocking.mc + kernel.mr - 1) / kernel.mr * kernel.mr
-        let ncPadded = (ncMax + kernel.nr - 1) / kernel.nr * kernel.nr
-        let needA = mcPadded * kcMax, needB = ncPadded * kcMax
-        if needA > aCapacity {
-            UnsafeMutableRawPointer(a).deallocate()
-            a = alignedFloats(needA)
-            aCapacity = needA
-        }
-        let needCopy = mcPadded * GEMMScratch.copyStride(kcMax)
-        if needCopy > copyCapacity {
-            UnsafeMutableRawPointer(copy).deallocate()
-            copy = alignedFloats(needCopy)
-            copyCapacity = needCopy
-        }
-        if needB > bCapacity {
-            UnsafeMutableRawPointer(b).deallocate()
-            b = alignedFloats(needB)
-            bCapacity = needB
-        }
-    }
-
-    nonisolated(unsafe) private static var pool: [GEMMScratch] = []
-    nonisolated(unsafe) private static var lock = pthread_mutex_t()
-    private static let lockReady: Bool = { pthread_mutex_init(&lock, nil); return true }()
-
-    /// Takes a buffer set from the pool (or makes one) big enough for this call.
-    static func acquire(kernel: MicroKernel, kcMax: Int, ncMax: Int) -> GEMMScratch {
-        _ = lockReady
-        pthread_mutex_lock(&lock)
-        let s = pool.popLast()
-        pthread_mutex_unlock(&lock)
-        let scratch = s ?? GEMMScratch()
-        scratch.reserve(kernel: kernel, kcMax: kcMax, ncMax: ncMax)
-        return scratch
-    }
-
-    /// Returns the buffers to the pool. At most a few are kept (one per concurrent thread).
-    func release() {
-        pthread_mutex_lock(&GEMMScratch.lock)
-        if GEMMScratch.pool.count < 8 { GEMMScratch.pool.append(self) }
-        pthread_mutex_unlock(&GEMMScratch.lock)
-    }
-}
-
-/// Allocates `count` floats aligned to 64 bytes (one cache line, one zmm register).
-func alignedFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
-    return raw.bindMemory(to: Float.self, capacity: max(1, count))
 }
 
 /// How the threads share one product: by columns (slivers of NR) or by rows (slivers of MR).

@@ -51,7 +51,9 @@ public struct ModelConfig: Equatable, Sendable {
         nKVHeads = nHeads
     }
 
-    /// Columns of the fused query|key|value projection: nHeads + 2·nKVHeads head vectors.
+    /// Columns of the fused query|key|value projection, W_qkv = d + 2·n_kv_heads·d_head:
+    /// n_heads query vectors, then n_kv_heads key and n_kv_heads value vectors (3d without
+    /// grouped-query attention).
     public var qkvWidth: Int { (nHeads + 2 * nKVHeads) * headDim }
 
     /// What the training step does not implement yet, or nil.
@@ -206,19 +208,5 @@ public struct ModelConfig: Equatable, Sendable {
 
     public var parameterCount: Int {
         tensorShapes.reduce(0) { $0 + $1.shape.reduce(1, *) }
-    }
-
-    /// Approximate bytes of the weights' copies the products need on `compute`: fp32
-    /// panels of every weight (4 bytes per parameter; 2 when the weights are stored in
-    /// BF16 and kept so, `halfPanels`), or int8 panels of the block weights (1 byte) plus
-    /// the fp32 head; and an F32 embedding table. The stored file is mapped, not counted:
-    /// its pages are dropped once packed. For refusing a model that cannot fit before
-    /// packing starts (an 8 B model in BF16: about 18 GB in fp32, 11 GB in int8).
-    public func packedWeightBytes(compute: Compute, halfPanels: Bool = false) -> Double {
-        let table = Double(vocabSize * dModel) * 4, p = Double(parameterCount)
-        switch compute {
-        case .fp32: return halfPanels ? 2 * p + table / 2 : 4 * p
-        case .int8: return p - 2 * table / 4 + 2 * table
-        }
     }
 }

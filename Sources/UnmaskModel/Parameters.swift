@@ -34,6 +34,8 @@ public final class ParameterBuffer: TensorSource, @unchecked Sendable {
     public let data: UnsafeMutablePointer<Float>
     /// (name, shape, offset) per tensor, in file order.
     public let layout: [(name: String, shape: [Int], offset: Int)]
+    /// The same tensors as named pointers, found once: what the backward writes through.
+    public let tensors: ParameterTensors
 
     public init(config: ModelConfig) {
         self.config = config
@@ -47,6 +49,7 @@ public final class ParameterBuffer: TensorSource, @unchecked Sendable {
         count = offset
         data = .allocate(capacity: max(1, offset))
         data.initialize(repeating: 0, count: max(1, offset))
+        tensors = ParameterTensors(config: config, layout: layout, data: data)
     }
 
     deinit { data.deallocate() }
@@ -104,6 +107,62 @@ public final class ParameterBuffer: TensorSource, @unchecked Sendable {
         }
         try SafetensorsFile.write(path: directory + "/model.safetensors", tensors: tensors, metadata: metadata, dtype: dtype)
         try Files.writeAtomically(Array((config.json.serialized(indent: 2) + "\n").utf8), to: directory + "/config.json")
+    }
+}
+
+/// Every tensor of a ParameterBuffer as a named pointer into it, found by name once when
+/// the buffer is made (llm.c's ParameterTensors): a gradient buffer's fields are where
+/// the backward adds each gradient, with the forward's names. Shapes as in
+/// `ModelConfig.tensorShapes`; W_qkv is `ModelConfig.qkvWidth`.
+public struct ParameterTensors: @unchecked Sendable {
+    public struct Norm {
+        public let weight: UnsafeMutablePointer<Float>  // (d)
+        public let bias: UnsafeMutablePointer<Float>?   // (d), layer norm only
+    }
+
+    public struct Layer {
+        public let attnNorm: Norm
+        public let qkv: UnsafeMutablePointer<Float>        // (d, W_qkv)
+        public let qkvBias: UnsafeMutablePointer<Float>?   // (W_qkv), linear_bias or qkv_bias
+        public let out: UnsafeMutablePointer<Float>        // (d, d)
+        public let outBias: UnsafeMutablePointer<Float>?   // (d), linear_bias
+        public let mlpNorm: Norm
+        public let gate: UnsafeMutablePointer<Float>?      // (d, d_ff), gated MLP only
+        public let up: UnsafeMutablePointer<Float>         // (d, d_ff)
+        public let upBias: UnsafeMutablePointer<Float>?    // (d_ff), linear_bias
+        public let down: UnsafeMutablePointer<Float>       // (d_ff, d)
+        public let downBias: UnsafeMutablePointer<Float>?  // (d), linear_bias
+    }
+
+    public let embed: UnsafeMutablePointer<Float>          // (V, d); the head's too when tied
+    public let posEmbed: UnsafeMutablePointer<Float>?      // (context, d), learned positions only
+    public let layers: [Layer]
+    public let finalNorm: Norm
+    public let head: UnsafeMutablePointer<Float>?          // (d, outputSize), an untied head only
+    public let headBias: UnsafeMutablePointer<Float>?      // (outputSize)
+
+    init(config c: ModelConfig, layout: [(name: String, shape: [Int], offset: Int)], data: UnsafeMutablePointer<Float>) {
+        func find(_ name: String) -> UnsafeMutablePointer<Float>? {
+            layout.first { $0.name.utf8.elementsEqual(name.utf8) }.map { data + $0.offset }
+        }
+        // The layout is the config's own tensor list, so every name the config implies is there.
+        func tensor(_ name: String) -> UnsafeMutablePointer<Float> {
+            guard let p = find(name) else { preconditionFailure("parameter layout has no \(name)") }
+            return p
+        }
+        func norm(_ prefix: String) -> Norm { Norm(weight: tensor("\(prefix).weight"), bias: find("\(prefix).bias")) }
+        embed = tensor("embed.weight")
+        posEmbed = find("pos_embed.weight")
+        layers = (0..<c.nLayers).map { l in
+            let p = "layers.\(l)"
+            return Layer(attnNorm: norm("\(p).attn_norm"), qkv: tensor("\(p).attn.qkv.weight"), qkvBias: find("\(p).attn.qkv.bias"),
+                         out: tensor("\(p).attn.out.weight"), outBias: find("\(p).attn.out.bias"), mlpNorm: norm("\(p).mlp_norm"),
+                         gate: find("\(p).mlp.gate.weight"), up: tensor("\(p).mlp.up.weight"), upBias: find("\(p).mlp.up.bias"),
+                         down: tensor("\(p).mlp.down.weight"), downBias: find("\(p).mlp.down.bias"))
+        }
+        finalNorm = norm("final_norm")
+        head = find("head.weight")
+        headBias = find("head.bias")
     }
 }
 

@@ -19,7 +19,7 @@ import UnmaskSupport
 /// a training `ActivationArena`) and then `backward` (TransformerBackward.swift). Each op's
 /// forward and backward sit side by side in Layers/. `forward` reuses a workspace, so one
 /// instance must not run two forwards at once; make one per thread if needed (they can
-/// share a source).
+/// share a source). Opening a model from disk is TransformerLoading.swift.
 public final class Transformer {
     public let config: ModelConfig
     /// How the products run. Setting an int8 compute quantizes the block weights then.
@@ -38,14 +38,14 @@ public final class Transformer {
 
     struct Layer {
         let attnNorm: Norm
-        let qkv: Weight   // (d, 3d)
+        let qkv: Weight   // (d, W_qkv), W_qkv = d + 2·n_kv_heads·d_head (`config.qkvWidth`; 3d without GQA)
         let out: Weight   // (d, d)
         let mlpNorm: Norm
         let up: Weight    // (d, d_ff)
         let gate: Weight? // (d, d_ff), gated MLP only
         let down: Weight  // (d_ff, d)
         // Biases (config.linearBias), nil otherwise.
-        let qkvBias: UnsafePointer<Float>?   // (3d)
+        let qkvBias: UnsafePointer<Float>?   // (W_qkv)
         let outBias: UnsafePointer<Float>?   // (d)
         let upBias: UnsafePointer<Float>?    // (d_ff)
         let downBias: UnsafePointer<Float>?  // (d)
@@ -118,86 +118,6 @@ public final class Transformer {
         prepareCompute()
     }
 
-    /// Loads `config.json` and `model.safetensors` from a model directory, validating
-    /// everything: shapes against the config, no missing or unexpected tensors, no NaN or
-    /// infinite weights. Errors name the file and the problem.
-    public static func load(directory: String, matmul: MatMul = MatMul()) throws -> Transformer {
-        guard Files.isDirectory(directory) else {
-            if Files.exists(directory) {
-                throw UnmaskError("\(directory) is a file, not a directory; a model is a directory holding config.json and model.safetensors")
-            }
-            throw UnmaskError("model directory \(directory) does not exist")
-        }
-        guard Files.exists(directory + "/config.json") else {
-            throw UnmaskError("\(directory) is not a model directory: it has no config.json")
-        }
-        if HuggingFaceFolder.isHuggingFace(directory: directory) {
-            let folder = try HuggingFaceFolder.open(directory: directory)
-            try checkFinite(config: folder.config, source: folder.source, path: directory)
-            return try Transformer(config: folder.config, source: folder.source, matmul: matmul)
-        }
-        let config = try ModelConfig.load(path: directory + "/config.json")
-        let path = directory + "/model.safetensors"
-        let file = try SafetensorsFile(path: path)
-        let expected = config.tensorShapes
-        for t in file.tensors where !expected.contains(where: { $0.name.utf8.elementsEqual(t.name.utf8) }) {
-            throw UnmaskError("\(path): unexpected tensor \(t.name) (not in this config)")
-        }
-        try checkFinite(config: config, source: file, path: path)
-        return try Transformer(config: config, source: file, matmul: matmul)
-    }
-
-    /// The config of a model directory (ours or a Hugging Face folder), without reading
-    /// the weights: for decisions before loading (does it fit in memory?). `load` checks
-    /// everything; errors here are the same ones it would report.
-    public static func peekConfig(directory: String) throws -> ModelConfig {
-        if HuggingFaceFolder.isHuggingFace(directory: directory) { return try HuggingFaceFolder.open(directory: directory).config }
-        return try ModelConfig.load(path: directory + "/config.json")
-    }
-
-    /// Whether a model directory's weights would be packed into BF16 panels: every tensor
-    /// stored in BF16, and the AVX-512 kernel running (see `Weight.halfPanels`).
-    public static func peekHalfPanels(directory: String) -> Bool {
-        guard MicroKernel.selected == .avx512 else { return false }
-        let files: [SafetensorsFile]
-        if HuggingFaceFolder.isHuggingFace(directory: directory) {
-            guard let sharded = try? ShardedSafetensors(directory: directory) else { return false }
-            files = sharded.files
-        } else {
-            guard let file = try? SafetensorsFile(path: directory + "/model.safetensors") else { return false }
-            files = [file]
-        }
-        return files.allSatisfy { $0.tensors.allSatisfy { $0.dtype == "BF16" } }
-    }
-
-    /// Every tensor the config needs, present with its shape and free of NaN and infinity.
-    /// Matrices are checked as stored (a BF16 checkpoint is not widened to be checked), and
-    /// their pages are dropped from memory again afterwards when they lie in a file mapping.
-    public static func checkFinite(config: ModelConfig, source: TensorSource, path: String) throws {
-        for t in config.tensorShapes {
-            guard t.shape.count == 2 else {
-                let p = try source.float32(t.name, shape: t.shape)
-                for i in 0..<t.shape.reduce(1, *) where !p[i].isFinite {
-                    throw UnmaskError("\(path): tensor \(t.name) holds a non-finite value (\(p[i])) at index \(i)")
-                }
-                continue
-            }
-            let parts: [StoredMatrix]
-            switch try source.weight(t.name, rows: t.shape[0], cols: t.shape[1]) {
-            case .inOut(let m): parts = [m]
-            case .outIn(let ms): parts = ms
-            }
-            var offset = 0
-            for m in parts {
-                if let i = m.firstNonFinite() {
-                    throw UnmaskError("\(path): tensor \(t.name) holds a non-finite value (\(m.value(i / m.cols, i % m.cols))) at index \(offset + i)")
-                }
-                offset += m.rows * m.cols
-                m.releasePages()
-            }
-        }
-    }
-
     // MARK: Forward
 
     /// Runs the network on `ids` (batch, length), row-major, and returns the head's output
@@ -211,13 +131,6 @@ public final class Transformer {
         workspace.reserve(batch: batch, length: length, headRows: wanted.count, threads: matmul.threads)
         run(ids: ids, batch: batch, length: length, positions: wanted, arena: workspace)
         return Array(UnsafeBufferPointer(start: workspace.logits, count: wanted.count * outputSize))
-    }
-
-    /// Only the matrix products of `forward` (see `run`), for `bench forward`.
-    public func forwardMatrixProductsOnly(ids: [Int], batch: Int, length: Int, positions: [Int]) throws {
-        try check(ids: ids, batch: batch, length: length, positions: positions)
-        workspace.reserve(batch: batch, length: length, headRows: positions.count, threads: matmul.threads)
-        run(ids: ids, batch: batch, length: length, positions: positions, arena: workspace, gemmOnly: true)
     }
 
     /// The training forward: the same pass as `forward`, keeping every layer's activations
@@ -275,57 +188,49 @@ public final class Transformer {
 
     /// The forward pass. Pre-norm blocks; in training the block input, the norms'
     /// statistics and the pre-activation are kept (the arena's slots say where).
-    ///
-    /// `gemmOnly` skips everything but the matrix products (on whatever the buffers hold):
-    /// `bench forward` times it beside the whole pass to measure the time outside GEMM.
-    func run(ids: [Int], batch B: Int, length L: Int, positions: [Int], arena a: ActivationArena, gemmOnly: Bool = false) {
+    func run(ids: [Int], batch B: Int, length L: Int, positions: [Int], arena a: ActivationArena) {
         let c = config, d = c.dModel, rows = B * L, threads = matmul.threads
         let X = a.x!
-        let all = !gemmOnly
-        if all { EmbeddingLayer.forward(ids: ids, table: embed, positions: posEmbed, x: X, length: L, d: d, threads: threads) }
+        EmbeddingLayer.forward(ids: ids, table: embed, positions: posEmbed, x: X, length: L, d: d, threads: threads)
         let scale = 1 / Float(c.headDim).squareRoot()
         for (l, layer) in layers.enumerated() {
             let s = a.slot(l)
             // Attention branch: x ← x + drop(attn(norm(x))·Wo)
             s.xIn?.update(from: X, count: rows * d)
-            if all { norm(layer.attnNorm, X, s.h1, rows: rows, rstd: s.rstd1, mean: s.mean1) }
+            norm(layer.attnNorm, X, s.h1, rows: rows, rstd: s.rstd1, mean: s.mean1)
             matmul.linear(m: rows, a: s.h1, lda: d, weight: layer.qkv, c: s.qkv, ldc: c.qkvWidth)
-            if all, let b = layer.qkvBias { BiasLayer.forward(s.qkv, bias: b, rows: rows, n: c.qkvWidth, threads: threads) }
-            if all {
-                RotaryLayer.forward(rotary, qkv: s.qkv, rows: rows, length: L, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,
-                                    scale: scale, threads: threads)
-            }
+            if let b = layer.qkvBias { BiasLayer.forward(s.qkv, bias: b, rows: rows, n: c.qkvWidth, threads: threads) }
+            RotaryLayer.forward(rotary, qkv: s.qkv, rows: rows, length: L, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,
+                                scale: scale, threads: threads)
             AttentionLayer.forward(qkv: s.qkv, out: s.att, probs: s.probs, probsPerUnit: a.training, batch: B, length: L,
                                    headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads, causal: c.attention == .causal,
-                                   matmul: matmul, softmax: all)
-            addBranch(input: s.att, weight: layer.out, bias: all ? layer.outBias : nil, keep: s.keepAttn, into: X, rows: rows, arena: a)
+                                   matmul: matmul)
+            addBranch(input: s.att, weight: layer.out, bias: layer.outBias, keep: s.keepAttn, into: X, rows: rows, arena: a)
             // MLP branch: x ← x + drop(act(norm(x)·W_up)·W_down)
             s.xMid?.update(from: X, count: rows * d)
-            if all { norm(layer.mlpNorm, X, s.h2, rows: rows, rstd: s.rstd2, mean: s.mean2) }
+            norm(layer.mlpNorm, X, s.h2, rows: rows, rstd: s.rstd2, mean: s.mean2)
             matmul.linear(m: rows, a: s.h2, lda: d, weight: layer.up, c: s.uPre, ldc: c.dFF)
-            if all, let b = layer.upBias { BiasLayer.forward(s.uPre, bias: b, rows: rows, n: c.dFF, threads: threads) }
+            if let b = layer.upBias { BiasLayer.forward(s.uPre, bias: b, rows: rows, n: c.dFF, threads: threads) }
             if let gate = layer.gate, let g = s.gate {
                 // SwiGLU: u = act(h·W_gate) ⊙ (h·W_up), in place over the up projection.
                 matmul.linear(m: rows, a: s.h2, lda: d, weight: gate, c: g, ldc: c.dFF)
-                if all { ActivationLayer.gatedForward(c.activation, gate: g, up: s.u, count: rows * c.dFF, threads: threads) }
-            } else if all {
+                ActivationLayer.gatedForward(c.activation, gate: g, up: s.u, count: rows * c.dFF, threads: threads)
+            } else {
                 ActivationLayer.forward(c.activation, x: s.uPre, y: s.u, count: rows * c.dFF, threads: threads)
             }
-            addBranch(input: s.u, weight: layer.down, bias: all ? layer.downBias : nil, keep: s.keepMLP, into: X, rows: rows, arena: a)
+            addBranch(input: s.u, weight: layer.down, bias: layer.downBias, keep: s.keepMLP, into: X, rows: rows, arena: a)
         }
         // Gather the rows the head reads, normalise them, project.
         let P = positions.count
-        if all {
-            // Shifted logits (Dream): position p reads the output of p − 1 (p itself at a
-            // sequence's start).
-            for (j, p) in positions.enumerated() {
-                let row = c.shiftedLogits && p % L != 0 ? p - 1 : p
-                (a.finalIn + j * d).update(from: X + row * d, count: d)
-            }
-            norm(finalNorm, a.finalIn, a.finalOut, rows: P, rstd: a.training ? a.finalRstd : nil, mean: a.training ? a.finalMean : nil)
+        // Shifted logits (Dream): position p reads the output of p − 1 (p itself at a
+        // sequence's start).
+        for (j, p) in positions.enumerated() {
+            let row = c.shiftedLogits && p % L != 0 ? p - 1 : p
+            (a.finalIn + j * d).update(from: X + row * d, count: d)
         }
+        norm(finalNorm, a.finalIn, a.finalOut, rows: P, rstd: a.training ? a.finalRstd : nil, mean: a.training ? a.finalMean : nil)
         matmul.linear(m: P, a: a.finalOut, lda: d, weight: head, c: a.logits, ldc: outputSize)
-        if all, let b = headBias { BiasLayer.forward(a.logits, bias: b, rows: P, n: outputSize, threads: threads) }
+        if let b = headBias { BiasLayer.forward(a.logits, bias: b, rows: P, n: outputSize, threads: threads) }
     }
 
     /// x ← x + (input·W + b), or x ← x + (input·W + b) ⊙ keep with dropout factors.

@@ -26,3 +26,11 @@ public func padLeft(_ s: String, _ width: Int) -> String {
 public func padRight(_ s: String, _ width: Int) -> String {
     s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
 }
+
+/// A duration for a progress line: "7m05s", or "2h03m" from an hour on ("?" when unknown).
+public func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite, seconds >= 0 else { return "?" }
+    let s = Int(seconds)
+    func twoDigits(_ n: Int) -> String { n < 10 ? "0\(n)" : String(n) }
+    return s >= 3600 ? "\(s / 3600)h\(twoDigits(s % 3600 / 60))m" : "\(s / 60)m\(twoDigits(s % 60))s"
+}

@@ -430,6 +430,11 @@ extension JSON {
 
     /// A one-line JSON object from ordered pairs, for JSONL output.
     public static func line(_ pairs: [(String, JSONValue)]) -> String {
-        JSONValue.object(pairs.map { (key: $0.0, value: $0.1) }).serialized()
+        objectValue(pairs).serialized()
+    }
+
+    /// An object value from ordered pairs written as tuples, for building a document.
+    public static func objectValue(_ pairs: [(String, JSONValue)]) -> JSONValue {
+        .object(pairs.map { (key: $0.0, value: $0.1) })
     }
 }

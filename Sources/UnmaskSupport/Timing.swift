@@ -45,9 +45,3 @@ public func interleavedMedianSeconds(_ bodies: [() -> Void], rounds: Int = 7, ba
         return sorted[sorted.count / 2]
     }
 }
-
-/// Physical memory of this machine in bytes (0 if the system does not say).
-public func physicalMemoryBytes() -> Int {
-    let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
-    return pages > 0 && size > 0 ? pages * size : 0
-}

@@ -12,7 +12,7 @@ public struct TrainingSettings: Sendable {
     public var batch = 32
     public var learningRate = 1e-3
     public var weightDecay = 0.1
-    /// Residual dropout rate (Backprop.dropout); 0 is off.
+    /// Residual dropout rate (TrainingStep.dropout); 0 is off.
     public var dropout = 0.0
     public var warmupSteps = 100
     public var steps: Int?          // a fixed number of steps, or
@@ -47,7 +47,7 @@ public final class Trainer {
     public let data: TrainingData
     public let outputDirectory: String
     public let params: ParameterBuffer
-    let backprop: Backprop
+    let trainingStep: TrainingStep
     var optimizer: AdamW
     var step = 0
     var elapsedBefore = 0.0   // seconds spent in earlier (resumed) runs
@@ -70,12 +70,12 @@ public final class Trainer {
         self.settings = settings
         self.outputDirectory = outputDirectory
         params = initialParameters ?? ParameterBuffer.random(config: config, seed: settings.seed)
-        backprop = Backprop(params: params, matmul: matmul)
+        trainingStep = TrainingStep(params: params, matmul: matmul)
         totalSteps = settings.steps ?? 1_000_000
         optimizer = AdamW(params: params, learningRate: settings.learningRate, weightDecay: settings.weightDecay,
                           warmupSteps: settings.warmupSteps, totalSteps: totalSteps)
         optimizer.threads = matmul.threads
-        backprop.dropout = Float(settings.dropout)  // validation (forward only) has none: it sees the whole model
+        trainingStep.dropout = Float(settings.dropout)  // validation (forward only) has none: it sees the whole model
         try Files.createDirectory(outputDirectory)
         // A run killed during an atomic write leaves NAME.tmp-PID behind: clear them.
         Files.removeStaleTemporaries(in: outputDirectory)
@@ -154,7 +154,7 @@ public final class Trainer {
             let (ids, targets) = settings.objective.batch(part, length: config.contextLength, config: config,
                                                           schedule: settings.schedule, seed: settings.seed, step: -1 - k,
                                                           specialIds: data.specialIds)
-            total += try backprop.validationLoss(ids: ids, batch: part.count, length: config.contextLength, targets: targets)
+            total += try trainingStep.validationLoss(ids: ids, batch: part.count, length: config.contextLength, targets: targets)
                 * Double(part.count)
         }
         return total / Double(windows.count)
@@ -175,11 +175,11 @@ public final class Trainer {
             let windows = data.trainingWindows(batch: settings.batch, length: L, seed: settings.seed, step: step)
             let (ids, targets) = settings.objective.batch(windows, length: L, config: config, schedule: settings.schedule,
                                                           seed: settings.seed, step: step, specialIds: data.specialIds)
-            backprop.zeroGradients()
-            backprop.dropoutKey = dropoutSeedKey ^ UInt64(step)
-            let loss = try backprop.step(ids: ids, batch: settings.batch, length: L, targets: targets)
+            trainingStep.zeroGradients()
+            trainingStep.dropoutKey = dropoutSeedKey ^ UInt64(step)
+            let loss = try trainingStep.step(ids: ids, batch: settings.batch, length: L, targets: targets)
             guard loss.isFinite else { throw UnmaskError("training diverged at step \(step + 1) (loss \(loss)); try a lower --lr") }
-            optimizer.update(params: params, grads: backprop.grads)
+            optimizer.update(params: params, grads: trainingStep.grads)
             step += 1
             tokensSeen += settings.batch * L
             recentLoss.append(loss)
@@ -298,20 +298,4 @@ public final class Trainer {
         """
         try Files.writeAtomically(Array((card + "\n").utf8), to: outputDirectory + "/README.md")
     }
-}
-
-extension JSON {
-    public static func objectValue(_ pairs: [(String, JSONValue)]) -> JSONValue {
-        .object(pairs.map { (key: $0.0, value: $0.1) })
-    }
-}
-
-public func formatDuration(_ seconds: Double) -> String {
-    guard seconds.isFinite, seconds >= 0 else { return "?" }
-    let s = Int(seconds)
-    return s >= 3600 ? "\(s / 3600)h\(padLeft(String(s % 3600 / 60), 2).replacingSpaces())m" : "\(s / 60)m\(padLeft(String(s % 60), 2).replacingSpaces())s"
-}
-
-extension String {
-    fileprivate func replacingSpaces() -> String { String(map { $0 == " " ? "0" : $0 }) }
 }

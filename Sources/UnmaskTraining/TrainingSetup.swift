@@ -30,7 +30,7 @@ public enum TrainingSetup {
         try c.validate()
         try c.checkVocabulary(size: tokenizer.vocabSize, maskTokenId: tokenizer.maskId, modelName: "the model to train",
                               tokenizerName: "in use")
-        try Backprop.checkFits(config: c, batch: batch)
+        try TrainingStep.checkFits(config: c, batch: batch)
         return c
     }
 

@@ -20,6 +20,11 @@ final class ComputeCLITests: XCTestCase {
     }
 
     func testBenchForwardRowsAndCoreWarning() throws {
+        // The list options take commas and repetition alike.
+        let listed = try runUnmask(["bench", "forward", "--batches", "1", "--threads", "1", "--rounds", "1",
+                                    "--engines", "fp32", "--engines", "openblas,fp32", "--json"])
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertEqual(listed.stdout.split(separator: "\n").count, 3, listed.stdout)
         let r = try runUnmask(["bench", "forward", "--batches", "1", "--threads", "1", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let rows = r.stdout.split(separator: "\n")
@@ -30,12 +35,19 @@ final class ComputeCLITests: XCTestCase {
             }
         }
         XCTAssertEqual(rows.filter { $0.contains("\"compute\":\"int8\"") }.count, Int8GEMM.available ? 1 : 0)
+        // The machine header leads the first object, and only it.
+        for key in ["\"cpu\":", "\"date\":", "\"commit\":", "\"openblas_core\":"] {
+            XCTAssertTrue(rows.first?.hasPrefix("{\"cpu\":") == true && rows.first!.contains(key), "\(rows.first ?? "") lacks \(key)")
+            XCTAssertFalse(rows.dropFirst().contains { $0.contains(key) }, "only the first row carries \(key)")
+        }
         // A generic OpenBLAS core is named and warned about, with the variable that fixes it.
         var env = ProcessInfo.processInfo.environment
         env["OPENBLAS_CORETYPE"] = "Prescott"
         let text = try runUnmask(["bench", "forward", "--batches", "1", "--threads", "1"], environment: env)
         XCTAssertEqual(text.status, 0, text.stderr)
         XCTAssertTrue(text.stdout.contains("OpenBLAS core: Prescott"), text.stdout)
+        XCTAssertTrue(text.stdout.hasPrefix("# cpu: "), text.stdout)
+        XCTAssertTrue(text.stdout.split(separator: "\n").first!.contains(" · openblas core: Prescott"), text.stdout)
         #if arch(x86_64)
         XCTAssertTrue(text.stdout.contains("warning: OpenBLAS runs its generic Prescott kernels"), text.stdout)
         XCTAssertTrue(text.stdout.contains("OPENBLAS_CORETYPE="), text.stdout)

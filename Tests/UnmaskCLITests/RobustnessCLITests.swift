@@ -40,6 +40,10 @@ final class RobustnessCLITests: XCTestCase {
         }
         assertCleanFailure(try runUnmask(["bench", "gemm", "--vocab-size", "65536", "--context", "65536"]), mentioning: "GB")
         assertCleanFailure(try runUnmask(["bench", "forward", "--threads", "1,x"]), mentioning: "--threads")
+        assertCleanFailure(try runUnmask(["bench", "forward", "--threads", "0"]), mentioning: "--threads")
+        assertCleanFailure(try runUnmask(["bench", "forward", "--batches", "1,"]), mentioning: "--batches")
+        assertCleanFailure(try runUnmask(["bench", "forward", "--engines", "fp32,gpu"]), mentioning: "--engines")
+        assertCleanFailure(try runUnmask(["bench", "gemm", "--threads", "65"]), mentioning: "--threads")
         assertCleanFailure(try runUnmask(["bench", "samplers", "--samples", "0"]), mentioning: "--samples")
     }
 

@@ -18,18 +18,45 @@ func loadGolden(folder: String) throws -> (ids: [Int], logits: [Float], json: JS
     return (ids, logits, json)
 }
 
-/// The folder's logits on `ids` (2, 16) within 1e-4 of the largest golden logit, on our
-/// kernels with 1 and 2 threads and on OpenBLAS; the max difference is printed.
-func assertMatchesGolden(folder: String, ids: [Int], golden: [Float], label: String, reference: String,
-                         file: StaticString = #filePath, line: UInt = #line) throws {
+/// The three-way forward check of a Hugging Face folder: the engine (our kernels on 1 and
+/// 2 threads, OpenBLAS), the naive Double reference (`referenceForward`, on the tensors
+/// the folder's loader maps or folds) and the logits the family's own Python code wrote
+/// (`golden`), on `ids` (2, 16). Each pair's max difference is printed. Engine against
+/// reference checks the forward's arithmetic; either against the golden checks the
+/// loader's reading of the folder (names, layouts, the DiT fold) and the function itself.
+///
+/// Tolerances, relative to the largest golden logit: 1e-4 for each pair — the engine sums
+/// in Float, the golden is PyTorch in float32 and the reference exact in Double, so every
+/// pair carries Float rounding over two layers (measured 1e-7 to 1e-6 relative, printed).
+/// Our kernels on 1 and 2 threads give the same bits (asserted exactly).
+func assertThreeWayForward(folder: String, ids: [Int], golden: [Float], label: String, reference: String,
+                           file: StaticString = #filePath, line: UInt = #line) throws {
+    let scale = Double(golden.map(abs).max()!)
+    func maxDiff<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ a: [A], _ b: [B]) -> Double {
+        zip(a, b).map { abs(Double($0) - Double($1)) }.max()!
+    }
+    let hf = try HuggingFaceFolder.open(directory: folder)
+    let double = try referenceForward(config: hf.config, source: hf.source, ids: ids, batch: 2, length: 16)
+    XCTAssertEqual(double.count, golden.count, file: file, line: line)
+    let referenceToGolden = maxDiff(double, golden)
+    print("\(label): Double reference vs \(reference): max logit diff \(referenceToGolden) (largest logit \(scale))")
+    XCTAssertLessThanOrEqual(referenceToGolden, 1e-4 * scale, "Double reference vs golden", file: file, line: line)
+    var oneThread: [Float]?
     for (backend, threads) in [(GEMMBackend.unmask, 1), (.unmask, 2), (.openblas, 2)] {
         let model = try Transformer.load(directory: folder, matmul: MatMul(backend: backend, threads: threads))
         let ours = try model.forward(ids: ids, batch: 2, length: 16)
         XCTAssertEqual(ours.count, golden.count, file: file, line: line)
-        let scale = golden.map(abs).max()!
-        let diff = zip(ours, golden).map { abs($0 - $1) }.max()!
-        print("\(label) [\(backend), \(threads) threads] vs \(reference): max logit diff \(diff) (largest logit \(scale))")
-        XCTAssertLessThanOrEqual(diff, 1e-4 * scale, file: file, line: line)
+        let toGolden = maxDiff(ours, golden), toReference = maxDiff(ours, double)
+        print("\(label) [\(backend), \(threads) threads]: vs \(reference) max logit diff \(toGolden), vs Double reference \(toReference)")
+        XCTAssertLessThanOrEqual(toGolden, 1e-4 * scale, "\(backend), \(threads) threads vs golden", file: file, line: line)
+        XCTAssertLessThanOrEqual(toReference, 1e-4 * scale, "\(backend), \(threads) threads vs Double reference", file: file, line: line)
+        if backend == .unmask {
+            if let oneThread {
+                XCTAssertEqual(ours.map(\.bitPattern), oneThread.map(\.bitPattern), "1 and 2 threads", file: file, line: line)
+            } else {
+                oneThread = ours
+            }
+        }
     }
 }
 
@@ -45,7 +72,7 @@ final class HuggingFaceDiTTests: XCTestCase {
         XCTAssertEqual(info.family, .mdlm)
         XCTAssertEqual(info.config.maskTokenId, info.config.vocabSize - 1)
         XCTAssertEqual(ModelRole.of(info.config), .denoiser)
-        try assertMatchesGolden(folder: folder, ids: ids, golden: golden,
+        try assertThreeWayForward(folder: folder, ids: ids, golden: golden,
                                 label: "mdlm-tiny", reference: "MDLM dit.py \(json["mdlm_commit"]?.stringValue ?? "?")")
     }
 
@@ -76,7 +103,7 @@ final class HuggingFaceDreamTests: XCTestCase {
         XCTAssertEqual(info.config.maskTokenId, 1)
         XCTAssertEqual(info.config.nKVHeads, 2)
         XCTAssertEqual(ModelRole.of(info.config), .denoiser)
-        try assertMatchesGolden(folder: folder, ids: ids, golden: golden,
+        try assertThreeWayForward(folder: folder, ids: ids, golden: golden,
                                 label: "dream-tiny", reference: "transformers \(json["transformers"]?.stringValue ?? "?")")
         // Training does not cover these blocks yet, and says so.
         let model = try Transformer.load(directory: folder)
@@ -103,7 +130,7 @@ final class HuggingFaceLLaDATests: XCTestCase {
         XCTAssertEqual(info.config.nKVHeads, 2)
         XCTAssertFalse(info.config.shiftedLogits)
         XCTAssertEqual(ModelRole.of(info.config), .denoiser)
-        try assertMatchesGolden(folder: folder, ids: ids, golden: golden, label: "llada-tiny", reference: "LLaDA's modeling_llada.py")
+        try assertThreeWayForward(folder: folder, ids: ids, golden: golden, label: "llada-tiny", reference: "LLaDA's modeling_llada.py")
     }
 
     /// Published checkpoints are BF16. Their weights are packed panel by panel from the
@@ -167,5 +194,17 @@ final class HuggingFaceLLaDATests: XCTestCase {
                 print("llada-tiny in BF16 [\(compute), \(threads) threads]: identical to its F32 widening; max diff from the F32 golden \(diff) (BF16 rounding)")
             }
         }
+    }
+}
+
+/// The tiny GPT-2 folder (its evaluation tests are in UnmaskEvaluationTests) in the
+/// three-way forward check: layer norm, learned positions, biases on every linear, causal
+/// attention, the head tied to the embeddings, against transformers' GPT2LMHeadModel.
+final class HuggingFaceGPT2ForwardTests: XCTestCase {
+    func testGPT2ThreeWays() throws {
+        let folder = huggingFaceFixture("gpt2-tiny")
+        let (ids, golden, json) = try loadGolden(folder: folder)
+        try assertThreeWayForward(folder: folder, ids: ids, golden: golden,
+                                  label: "gpt2-tiny", reference: "transformers \(json["transformers"]?.stringValue ?? "?")")
     }
 }

@@ -4,7 +4,7 @@ import UnmaskModel
 import UnmaskKernels
 import UnmaskSupport
 
-/// Gradient check: the analytic gradients of Backprop (Float, our GEMM) against central
+/// Gradient check: the analytic gradients of TrainingStep (Float, our GEMM) against central
 /// finite differences of the loss computed by the naive Double reference forward, for
 /// every parameter tensor and every objective's head and loss.
 ///
@@ -62,10 +62,10 @@ final class GradientCheckTests: XCTestCase {
         case .planner:
             targets = .binary(labels: (0..<(B * L)).map { Float($0 % 3 == 0 ? 1 : 0) }, weights: (0..<(B * L)).map { _ in 0.1 })
         }
-        let bp = Backprop(params: p)
+        let bp = TrainingStep(params: p)
         bp.dropout = dropout
         bp.dropoutKey = 77
-        // With dropout, the reference gets the same factors: the masks Backprop draws for
+        // With dropout, the reference gets the same factors: the masks TrainingStep draws for
         // this key, read back by dropping out a block of ones.
         var factors: [[Double]]? = nil
         if dropout > 0 {
@@ -145,7 +145,7 @@ final class GradientCheckTests: XCTestCase {
         let p = ParameterBuffer.random(config: c, seed: 3)
         let targets = TrainingTargets.tokens(positions: [0, 2, 5], targets: [1, 2, 3], weights: [1, 1, 1], excluded: 12)
         let ids = [12, 4, 12, 5, 6, 12]
-        let ours = Backprop(params: p), blas = Backprop(params: p, matmul: MatMul(backend: .openblas))
+        let ours = TrainingStep(params: p), blas = TrainingStep(params: p, matmul: MatMul(backend: .openblas))
         ours.zeroGradients(); blas.zeroGradients()
         let l1 = try ours.step(ids: ids, batch: 1, length: 6, targets: targets)
         let l2 = try blas.step(ids: ids, batch: 1, length: 6, targets: targets)
@@ -154,7 +154,7 @@ final class GradientCheckTests: XCTestCase {
     }
 }
 
-final class BackpropDeterminismTests: XCTestCase {
+final class TrainingStepDeterminismTests: XCTestCase {
     /// Loss and every gradient are bit-identical for 1, 2 and 3 threads (3 splits the
     /// norm-gradient blocks and element-wise chunks unevenly), for both attention masks
     /// and both norms (layer norm adds the bias-gradient partials and learned positions).
@@ -170,12 +170,12 @@ final class BackpropDeterminismTests: XCTestCase {
                 let positions = Array(stride(from: 0, to: 128, by: 3))
                 let targets = TrainingTargets.tokens(positions: positions, targets: positions.map { ($0 * 11) % 299 },
                                                      weights: positions.map { _ in 0.01 }, excluded: 299)
-                let one = Backprop(params: p, matmul: MatMul(threads: 1))
+                let one = TrainingStep(params: p, matmul: MatMul(threads: 1))
                 one.zeroGradients()
                 let l1 = try one.step(ids: ids, batch: 4, length: 32, targets: targets)
                 let g1 = Array(UnsafeBufferPointer(start: one.grads.data, count: p.count)).map(\.bitPattern)
                 for threads in [2, 3] {
-                    let many = Backprop(params: p, matmul: MatMul(threads: threads))
+                    let many = TrainingStep(params: p, matmul: MatMul(threads: threads))
                     many.zeroGradients()
                     let l2 = try many.step(ids: ids, batch: 4, length: 32, targets: targets)
                     XCTAssertEqual(l1.bitPattern, l2.bitPattern, "\(attention) \(norm) \(threads) threads")
@@ -217,7 +217,7 @@ final class DropoutTests: XCTestCase {
         let c = ModelConfig(vocabSize: 50, dModel: 100, nLayers: 1, nHeads: 2, dFF: 16, contextLength: 8, maskTokenId: 49)
         let p = ParameterBuffer.random(config: c, seed: 1)
         func mask(key: UInt64, threads: Int) -> [Float] {
-            let bp = Backprop(params: p, matmul: MatMul(threads: threads))
+            let bp = TrainingStep(params: p, matmul: MatMul(threads: threads))
             bp.dropout = 0.1
             bp.dropoutKey = key
             var ones = [Float](repeating: 1, count: 2000 * 100)

@@ -24,20 +24,17 @@ import UnmaskSupport
 /// The fold is computed in Double from the stored weights and kept in one F32 buffer in
 /// our layout (a copy: 4 bytes per parameter).
 enum DiTFolding {
-    static func open(directory: String, json: JSONValue, weights: ShardedSafetensors, path: String) throws -> HuggingFaceFolder {
-        func int(_ key: String) throws -> Int {
-            guard let v = json[key]?.intValue else { throw UnmaskError("\(path): missing or non-integer \"\(key)\"") }
-            return v
+    static func open(_ config: HuggingFaceConfig, weights: ShardedSafetensors) throws -> HuggingFaceFolder {
+        let directory = config.directory
+        if config.optionalBool("time_conditioning") == true {
+            throw config.error("a time-conditioned DiT (time_conditioning true) needs the noise level at every call; Unmask runs MDLM's time-agnostic DiT only")
         }
-        if json["time_conditioning"]?.boolValue == true {
-            throw UnmaskError("\(path): a time-conditioned DiT (time_conditioning true) needs the noise level at every call; Unmask runs MDLM's time-agnostic DiT only")
-        }
-        let d = try int("hidden_dim"), cond = try int("cond_dim"), vocab = try int("vocab_size")
+        let d = try config.int("hidden_dim"), cond = try config.int("cond_dim"), vocab = try config.int("vocab_size")
         // MDLM appends its mask token after the tokenizer's ids (mask_index = len(tokenizer));
         // a config that names the mask id wins.
-        let mask = json["mask_token_id"]?.intValue ?? vocab - 1
-        var c = ModelConfig(vocabSize: vocab, dModel: d, nLayers: try int("n_blocks"), nHeads: try int("n_heads"),
-                            dFF: 4 * d, contextLength: try int("model_length"), maskTokenId: mask)
+        let mask = config.optionalInt("mask_token_id") ?? vocab - 1
+        var c = ModelConfig(vocabSize: vocab, dModel: d, nLayers: try config.int("n_blocks"), nHeads: try config.int("n_heads"),
+                            dFF: 4 * d, contextLength: try config.int("model_length"), maskTokenId: mask)
         c.norm = .layernorm
         c.normEps = 1e-5
         c.activation = .gelu

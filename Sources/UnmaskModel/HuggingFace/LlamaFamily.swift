@@ -19,34 +19,33 @@ import UnmaskSupport
 /// checkpoints): PyTorch's (out, in) linear weights are multiplied as they are stored, q,
 /// k and v as three parts of one weight, and packed a panel at a time (`WeightStorage`).
 enum LlamaFamily {
-    static func openDream(directory: String, json: JSONValue, weights: ShardedSafetensors, path: String) throws -> HuggingFaceFolder {
-        func int(_ key: String) throws -> Int {
-            guard let v = json[key]?.intValue else { throw UnmaskError("\(path): missing or non-integer \"\(key)\"") }
-            return v
+    /// LLaDA's mask id when its config names none: `<|mdm_mask|>`.
+    static let lladaMaskId = 126_336
+
+    static func openDream(_ config: HuggingFaceConfig, weights: ShardedSafetensors) throws -> HuggingFaceFolder {
+        guard let mask = config.optionalInt("mask_token_id") else {
+            throw config.error("a Dream config needs \"mask_token_id\"")
         }
-        guard let mask = json["mask_token_id"]?.intValue else {
-            throw UnmaskError("\(path): a Dream config needs \"mask_token_id\"")
+        if config.isSet("rope_scaling") {
+            throw config.error("rope_scaling is not supported")
         }
-        if let scaling = json["rope_scaling"], !scaling.isNull {
-            throw UnmaskError("\(path): rope_scaling is not supported")
-        }
-        let ropeParameters = json["rope_parameters"]
+        let ropeParameters = config["rope_parameters"]
         if let kind = ropeParameters?["rope_type"]?.stringValue, kind != "default" {
-            throw UnmaskError("\(path): rope_type \(kind) is not supported")
+            throw config.error("rope_type \(kind) is not supported")
         }
-        let d = try int("hidden_size"), heads = try int("num_attention_heads"), vocab = try int("vocab_size")
+        let d = try config.int("hidden_size"), heads = try config.int("num_attention_heads"), vocab = try config.int("vocab_size")
         // The rotary tables are built for the whole context: long-context configs (Dream:
         // 131072) are capped at the engine's 65536 positions.
-        let context = min(json["max_position_embeddings"]?.intValue ?? 4096, 1 << 16)
-        var c = ModelConfig(vocabSize: vocab, dModel: d, nLayers: try int("num_hidden_layers"), nHeads: heads,
-                            dFF: try int("intermediate_size"), contextLength: context, maskTokenId: mask)
-        if let headDim = json["head_dim"]?.intValue, headDim != d / heads {
-            throw UnmaskError("\(path): head_dim \(headDim) differs from hidden_size / num_attention_heads (\(d / heads)): not supported")
+        let context = min(config.optionalInt("max_position_embeddings") ?? 4096, 1 << 16)
+        var c = ModelConfig(vocabSize: vocab, dModel: d, nLayers: try config.int("num_hidden_layers"), nHeads: heads,
+                            dFF: try config.int("intermediate_size"), contextLength: context, maskTokenId: mask)
+        if let headDim = config.optionalInt("head_dim"), headDim != d / heads {
+            throw config.error("head_dim \(headDim) differs from hidden_size / num_attention_heads (\(d / heads)): not supported")
         }
-        bidirectionalLlama(&c, kvHeads: json["num_key_value_heads"]?.intValue ?? heads, eps: json["rms_norm_eps"]?.doubleValue ?? 1e-6,
-                           theta: json["rope_theta"]?.doubleValue ?? ropeParameters?["rope_theta"]?.doubleValue ?? 10_000)
+        bidirectionalLlama(&c, kvHeads: config.optionalInt("num_key_value_heads") ?? heads, eps: config.optionalDouble("rms_norm_eps") ?? 1e-6,
+                           theta: config.optionalDouble("rope_theta") ?? ropeParameters?["rope_theta"]?.doubleValue ?? 10_000)
         c.shiftedLogits = true
-        c.tiedEmbeddings = json["tie_word_embeddings"]?.boolValue ?? false
+        c.tiedEmbeddings = config.optionalBool("tie_word_embeddings") ?? false
         let names = Set(weights.names)
         c.qkvBias = names.contains("model.layers.0.self_attn.q_proj.bias")
         try c.validate()
@@ -68,20 +67,16 @@ enum LlamaFamily {
         }
         map.append(("final_norm.weight", .same("model.norm.weight")))
         if !c.tiedEmbeddings { map.append(("head.weight", .linear(["lm_head.weight"]))) }
-        return try folder(directory: directory, family: .dream, config: c, map: map, weights: weights,
+        return try folder(directory: config.directory, family: .dream, config: c, map: map, weights: weights,
                           unused: c.tiedEmbeddings ? ["lm_head.weight"] : [])
     }
 
-    static func openLLaDA(directory: String, json: JSONValue, weights: ShardedSafetensors, path: String) throws -> HuggingFaceFolder {
-        func int(_ key: String) throws -> Int {
-            guard let v = json[key]?.intValue else { throw UnmaskError("\(path): missing or non-integer \"\(key)\"") }
-            return v
-        }
+    static func openLLaDA(_ config: HuggingFaceConfig, weights: ShardedSafetensors) throws -> HuggingFaceFolder {
         /// A setting LLaDA's code supports but this engine does not (none is used by the
         /// published checkpoints): refused by name rather than run wrong.
         func refuse(_ key: String, unless expected: JSONValue) throws {
-            if let v = json[key], !v.isNull, v != expected {
-                throw UnmaskError("\(path): \(key) \(v.serialized()) is not supported (Unmask runs LLaDA with \(key) \(expected.serialized()))")
+            if let v = config[key], !v.isNull, v != expected {
+                throw config.error("\(key) \(v.serialized()) is not supported (Unmask runs LLaDA with \(key) \(expected.serialized()))")
             }
         }
         try refuse("block_type", unless: .string("llama"))
@@ -96,23 +91,23 @@ enum LlamaFamily {
         try refuse("scale_logits", unless: .bool(false))
         try refuse("layer_norm_with_affine", unless: .bool(true))
         try refuse("multi_query_attention", unless: .bool(false))
-        if let clip = json["clip_qkv"], !clip.isNull { throw UnmaskError("\(path): clip_qkv is not supported") }
-        if let scaling = json["rope_scaling"], !scaling.isNull { throw UnmaskError("\(path): rope_scaling is not supported") }
-        let d = try int("d_model"), heads = try int("n_heads")
+        if config.isSet("clip_qkv") { throw config.error("clip_qkv is not supported") }
+        if config.isSet("rope_scaling") { throw config.error("rope_scaling is not supported") }
+        let d = try config.int("d_model"), heads = try config.int("n_heads")
         // The logits (and the embedding rows) number `embedding_size` when it is set: the
         // vocabulary padded for speed; the tokenizer may have fewer ids.
-        let vocab = try json["embedding_size"]?.intValue ?? int("vocab_size")
-        let hidden = json["mlp_hidden_size"]?.intValue ?? (json["mlp_ratio"]?.intValue ?? 4) * d
-        let context = min(json["max_sequence_length"]?.intValue ?? 4096, 1 << 16)
-        var c = ModelConfig(vocabSize: vocab, dModel: d, nLayers: try int("n_layers"), nHeads: heads, dFF: hidden,
-                            contextLength: context, maskTokenId: json["mask_token_id"]?.intValue ?? 126_336)
-        bidirectionalLlama(&c, kvHeads: json["n_kv_heads"]?.intValue ?? heads, eps: json["rms_norm_eps"]?.doubleValue ?? 1e-5,
-                           theta: json["rope_theta"]?.doubleValue ?? 10_000)
-        c.tiedEmbeddings = json["weight_tying"]?.boolValue ?? false
+        let vocab = try config.optionalInt("embedding_size") ?? config.int("vocab_size")
+        let hidden = config.optionalInt("mlp_hidden_size") ?? (config.optionalInt("mlp_ratio") ?? 4) * d
+        let context = min(config.optionalInt("max_sequence_length") ?? 4096, 1 << 16)
+        var c = ModelConfig(vocabSize: vocab, dModel: d, nLayers: try config.int("n_layers"), nHeads: heads, dFF: hidden,
+                            contextLength: context, maskTokenId: config.optionalInt("mask_token_id") ?? lladaMaskId)
+        bidirectionalLlama(&c, kvHeads: config.optionalInt("n_kv_heads") ?? heads, eps: config.optionalDouble("rms_norm_eps") ?? 1e-5,
+                           theta: config.optionalDouble("rope_theta") ?? 10_000)
+        c.tiedEmbeddings = config.optionalBool("weight_tying") ?? false
         do {
             try c.validate()
         } catch let e as UnmaskError {
-            throw UnmaskError("\(path): \(e.message)")
+            throw config.error(e.message)
         }
         var map: [(ours: String, mapping: TensorMapping)] = []
         let t = "model.transformer."
@@ -129,7 +124,7 @@ enum LlamaFamily {
         }
         map.append(("final_norm.weight", .same(t + "ln_f.weight")))
         if !c.tiedEmbeddings { map.append(("head.weight", .linear([t + "ff_out.weight"]))) }
-        return try folder(directory: directory, family: .llada, config: c, map: map, weights: weights, unused: [])
+        return try folder(directory: config.directory, family: .llada, config: c, map: map, weights: weights, unused: [])
     }
 
     /// The LLaMA block both families share, run as a denoiser: RMSNorm, SwiGLU, rotary,

@@ -11,13 +11,12 @@ enum AttentionLayer {
     /// qkv (B·L, 3d): queries | keys | values, heads side by side in each → out (B·L, d).
     /// The softmax probabilities of unit u go to `probs + slot·L·L`, where slot is u when
     /// `probsPerUnit` (training keeps all of them: (B·H, L, L)) and the worker's index
-    /// otherwise (inference reuses one (L, L) buffer per thread). `softmax: false` leaves
-    /// the products alone (the benchmark's GEMM-only pass).
+    /// otherwise (inference reuses one (L, L) buffer per thread).
     /// Grouped-query attention: query head h reads key/value head h / (heads / kvHeads);
     /// rows are (heads + 2·kvHeads)·dh wide, the output heads·dh.
     static func forward(qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                         probsPerUnit: Bool, batch: Int, length L: Int, headDim dh: Int, heads: Int, kvHeads: Int, causal: Bool,
-                        matmul: MatMul, softmax: Bool = true) {
+                        matmul: MatMul) {
         let d = heads * dh, ld = (heads + 2 * kvHeads) * dh, group = heads / kvHeads
         eachUnit(batch * heads, matmul) { unit, part, mm in
             let b = unit / heads, h = unit % heads, kv = h / group
@@ -25,7 +24,7 @@ enum AttentionLayer {
             let P = probs + (probsPerUnit ? unit : part) * L * L           // (L, L)
             // scores (L, L) = Q·Kᵀ
             mm.gemm(transB: true, m: L, n: L, k: dh, a: base + h * dh, lda: ld, b: base + d + kv * dh, ldb: ld, c: P, ldc: L)
-            if softmax { for i in 0..<L { VectorMath.softmaxRow(P + i * L, valid: causal ? i + 1 : L, count: L) } }
+            for i in 0..<L { VectorMath.softmaxRow(P + i * L, valid: causal ? i + 1 : L, count: L) }
             // out (L, dh) = P·V, into this head's columns
             mm.gemm(m: L, n: dh, k: L, a: P, lda: L, b: base + d + (kvHeads + kv) * dh, ldb: ld, c: out + b * L * d + h * dh, ldc: d)
         }
@@ -65,6 +64,8 @@ enum AttentionLayer {
         }
         var single = matmul
         single.threads = 1
+        // The workers multiply side by side: a product timer counts each one's share of the wall time.
+        single.productTimer = matmul.productTimer?.sharedBy(min(matmul.threads, units))
         WorkerPool.shared.forEachRange(units, threads: matmul.threads) { part, range in
             for unit in range { body(unit, part, single) }
         }

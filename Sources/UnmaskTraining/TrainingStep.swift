@@ -14,7 +14,7 @@ import UnmaskSupport
 /// steps, and repacks them at the start of each step. What this class adds is the
 /// trainer's side: the gradient buffer, the dropout draws, and a forward-only validation
 /// loss.
-public final class Backprop {
+public final class TrainingStep {
     public let config: ModelConfig
     public let params: ParameterBuffer
     public let grads: ParameterBuffer
@@ -34,23 +34,15 @@ public final class Backprop {
     /// same ones.
     public var dropoutKey: UInt64 = 0
 
-    /// An upper estimate of the memory one training step needs (bytes): the activations
-    /// every layer saves, the attention probabilities, the logits and their gradient, and
-    /// parameters, gradients and AdamW moments. Used to refuse a batch that cannot fit
-    /// with a clear message, instead of the allocator aborting mid-step.
-    public static func estimatedStepBytes(config c: ModelConfig, batch: Int) -> Double {
-        let rows = Double(batch) * Double(c.contextLength)
-        let L = Double(c.contextLength)
-        let perLayer = rows * Double(10 * c.dModel + 3 * c.dFF) + 2 * Double(batch) * Double(c.nHeads) * L * L
-        let floats = Double(c.nLayers) * perLayer + rows * 3 * Double(c.vocabSize) + 5 * Double(c.parameterCount)
-        return 4 * floats
-    }
-
-    /// Throws unless a step at `batch` fits in this machine's memory (see `estimatedStepBytes`).
-    public static func checkFits(config: ModelConfig, batch: Int, option: String = "--batch") throws {
-        let need = estimatedStepBytes(config: config, batch: batch)
+    /// Throws unless a step at `batch` fits in this machine's memory, with a clear message
+    /// instead of the allocator aborting mid-step (`MemoryEstimate.trainingStep`: the
+    /// training arena with dropout factors unless `dropout` is false, the parameters, their
+    /// panels, gradients and AdamW moments).
+    public static func checkFits(config: ModelConfig, batch: Int, threads: Int = 1, dropout: Bool = true,
+                                 option: String = "--batch") throws {
+        let need = MemoryEstimate.trainingStep(config: config, batch: batch, threads: threads, dropout: dropout).totalBytes
         let have = Double(physicalMemoryBytes())
-        guard have <= 0 || need <= 0.8 * have else {
+        guard MemoryEstimate.fits(need, fraction: 0.8) else {
             throw UnmaskError("\(option) \(batch) needs about \(fixed(need / 1e9, 1)) GB per training step at context \(config.contextLength); this machine has \(fixed(have / 1e9, 1)) GB: use a smaller \(option)")
         }
     }

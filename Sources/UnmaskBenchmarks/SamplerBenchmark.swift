@@ -1,3 +1,4 @@
+import UnmaskDiffusion
 import UnmaskKernels
 import UnmaskModel
 import UnmaskSupport

@@ -2,25 +2,29 @@
 import Glibc
 #endif
 import UnmaskKernels
+import UnmaskModel
 import UnmaskSupport
 
-/// `unmask bench forward` as a library call: one forward pass, timed whole and with
-/// everything but the matrix products skipped, for each engine (our fp32 GEMM, OpenBLAS,
-/// our int8 path) side by side, interleaved.
+/// `unmask bench forward` as a library call: one forward pass, timed for each engine (our
+/// fp32 GEMM, OpenBLAS, our int8 path) side by side, interleaved, with a product timer on
+/// its MatMul (`MatMul.productTimer`) that adds up the time spent inside the matrix
+/// products of the same forwards.
 ///
-/// gemm_share = t(products only) / t(whole forward): the part of a forward spent in the
-/// matrix products, the rest being attention's softmax, norms, rotary, the activation,
-/// copies and thread hand-offs. gemm_gflops is the products' own rate on exactly the
-/// forward's shapes; gflops = forward FLOPs / whole time, so gflops / gemm_gflops equals
-/// gemm_share: "the forward runs at x% of our own GEMM's rate".
+/// gemm_share = time inside the products / time of the whole forward, over the same timed
+/// calls: the part of a forward spent in the matrix products, the rest being attention's
+/// softmax, norms, rotary, the activation, copies and thread hand-offs. gemm_gflops is the
+/// products' own rate inside the forward; gflops = forward FLOPs / whole time, so
+/// gflops / gemm_gflops equals gemm_share: "the forward runs at x% of its products' rate".
 public enum ForwardBenchmark {
     public struct Row: Sendable {
         public let batch: Int, threads: Int, length: Int, headRows: Int
         public let compute: String, backend: String
-        public let seconds: Double, productSeconds: Double, flops: Double
+        /// Median seconds of the whole forward, and the share of it inside the products.
+        public let seconds: Double, gemmShare: Double, flops: Double
         public var gflops: Double { flops / seconds / 1e9 }
+        /// Seconds of a median forward inside the products.
+        public var productSeconds: Double { seconds * gemmShare }
         public var gemmGflops: Double { flops / productSeconds / 1e9 }
-        public var gemmShare: Double { productSeconds / seconds }
     }
 
     /// One engine to time: a label pair and the MatMul it runs with.
@@ -30,56 +34,6 @@ public enum ForwardBenchmark {
             (self.compute, self.backend, self.matmul) = (compute, backend, matmul)
         }
     }
-
-    /// Random-weight stand-ins for published models, by name: the GPT-2 sizes (learned
-    /// positions, LayerNorm, biases, causal, context 1024, vocabulary 50257) and a 1 B
-    /// LLaMA-family shape. Timing needs only the shapes; the weights are drawn locally.
-    public static let presets: [String: ModelConfig] = {
-        func gpt2(_ d: Int, _ layers: Int, _ heads: Int) -> ModelConfig {
-            var c = ModelConfig(vocabSize: 50257, dModel: d, nLayers: layers, nHeads: heads, dFF: 4 * d, contextLength: 1024,
-                                maskTokenId: ModelConfig.noMaskToken)
-            c.norm = .layernorm
-            c.positions = .learned
-            c.attention = .causal
-            c.linearBias = true
-            return c
-        }
-        /// A LLaMA-family denoiser: RMSNorm, SwiGLU, rotary θ, attention over every
-        /// position, an untied head (the config's defaults, but for these).
-        func llama(vocab: Int, d: Int, layers: Int, heads: Int, kvHeads: Int, dFF: Int, theta: Double, mask: Int) -> ModelConfig {
-            var c = ModelConfig(vocabSize: vocab, dModel: d, nLayers: layers, nHeads: heads, dFF: dFF, contextLength: 4096,
-                                maskTokenId: mask)
-            c.nKVHeads = kvHeads
-            c.gatedMLP = true
-            c.activation = .silu
-            c.ropeTheta = theta
-            c.tiedEmbeddings = false
-            return c
-        }
-        // Llama-3.2-1B's shape: 16 layers, d 2048, 32 query and 8 key/value heads, d_ff 8192,
-        // vocabulary 128256, θ 5·10⁵.
-        let llama1b = llama(vocab: 128_256, d: 2048, layers: 16, heads: 32, kvHeads: 8, dFF: 8192, theta: 500_000, mask: 128_255)
-        // LLaDA-8B-Base's: 32 layers, d 4096, 32 heads (no GQA), d_ff 12288, vocabulary 126464,
-        // θ 5·10⁵, mask 126336.
-        let llada = llama(vocab: 126_464, d: 4096, layers: 32, heads: 32, kvHeads: 32, dFF: 12_288, theta: 500_000, mask: 126_336)
-        // Dream-v0-7B's (Qwen2.5-7B's blocks): 28 layers, d 3584, 28 query and 4 key/value
-        // heads, qkv biases, d_ff 18944, vocabulary 152064, θ 10⁶, shifted logits.
-        var dream = llama(vocab: 152_064, d: 3584, layers: 28, heads: 28, kvHeads: 4, dFF: 18_944, theta: 1_000_000, mask: 151_666)
-        dream.qkvBias = true
-        dream.shiftedLogits = true
-        // MDLM-OWT's DiT once folded (σ = 0): GPT-2 small's size, LayerNorm with biases,
-        // rotary, GELU, attention over every position, an untied head with a bias, the
-        // GPT-2 vocabulary plus the mask.
-        var mdlm = gpt2(768, 12, 12)
-        mdlm.vocabSize = 50_258
-        mdlm.maskTokenId = 50_257
-        mdlm.positions = .rotary
-        mdlm.attention = .bidirectional
-        mdlm.tiedEmbeddings = false
-        mdlm.headBias = true
-        return ["gpt2": gpt2(768, 12, 12), "gpt2-medium": gpt2(1024, 24, 16), "gpt2-large": gpt2(1280, 36, 20),
-                "gpt2-xl": gpt2(1600, 48, 25), "llama-1b": llama1b, "llada-8b": llada, "dream-7b": dream, "mdlm-owt": mdlm]
-    }()
 
     /// Writes a random-weight model of `config` into `directory` (config.json and
     /// model.safetensors, our format) with every tensor stored as `dtype`, a tensor at a
@@ -140,9 +94,9 @@ public enum ForwardBenchmark {
         return Double(c.nLayers) * perLayer + 2 * Double(headRows) * d * out
     }
 
-    /// Median seconds of the whole forward and of its products alone, per engine, for
-    /// `batch` random sequences of the context length. `allPositions`: the head on every
-    /// row (the ancestral sampler's call); otherwise on one row per sequence (the
+    /// Median seconds of the whole forward and the share of it inside the products, per
+    /// engine, for `batch` random sequences of the context length. `allPositions`: the head
+    /// on every row (the ancestral sampler's call); otherwise on one row per sequence (the
     /// first-hitting sampler's call).
     public static func measure(config: ModelConfig, source: TensorSource, batch: Int, length: Int? = nil, threads: Int,
                                engines: [Engine], allPositions: Bool, rounds: Int = 7) throws -> [Row] {
@@ -151,22 +105,44 @@ public enum ForwardBenchmark {
         // Any ids will do: the time does not depend on them.
         let ids = (0..<(batch * length)).map { _ in Int(rng.next() % UInt64(config.vocabSize)) }
         let positions = allPositions ? Array(0..<(batch * length)) : (0..<batch).map { $0 * length + length / 2 }
+        /// Per engine: its product timer and the seconds of the forwards it ran since the
+        /// last reset, both counted over the same calls.
+        final class Tally {
+            let products = ProductTimer()
+            var forwardSeconds = 0.0
+            var reset = false
+        }
         var bodies: [() -> Void] = []
+        var tallies: [Tally] = []
         for engine in engines {
+            let tally = Tally()
             var mm = engine.matmul
             mm.threads = threads
+            mm.productTimer = tally.products
             let model = try Transformer(config: config, source: source, matmul: mm)
-            bodies.append { _ = try! model.forward(ids: ids, batch: batch, length: length, positions: positions) }
-            bodies.append { try! model.forwardMatrixProductsOnly(ids: ids, batch: batch, length: length, positions: positions) }
+            bodies.append {
+                let t0 = monotonicSeconds()
+                _ = try! model.forward(ids: ids, batch: batch, length: length, positions: positions)
+                tally.forwardSeconds += monotonicSeconds() - t0
+            }
+            tallies.append(tally)
         }
-        let times = interleavedMedianSeconds(bodies, rounds: rounds, batchSeconds: 0.1, between: { _ in
+        let times = interleavedMedianSeconds(bodies, rounds: rounds, batchSeconds: 0.1, between: { i in
+            // The first call after an engine's warm-up and calibration: count from here, so
+            // the share covers the timed rounds only (the warm-up packs the weights).
+            if !tallies[i].reset {
+                tallies[i].reset = true
+                tallies[i].products.reset()
+                tallies[i].forwardSeconds = 0
+            }
             // Let the other engine's spinning workers sleep first (see GEMMBenchmark).
             if threads > 1 { usleep(useconds_t(WorkerPool.spinSeconds * 5e6)) }
         })
         let work = flops(config: config, batch: batch, length: length, headRows: positions.count)
         return engines.enumerated().map { i, e in
-            Row(batch: batch, threads: threads, length: length, headRows: positions.count, compute: e.compute, backend: e.backend,
-                seconds: times[2 * i], productSeconds: times[2 * i + 1], flops: work)
+            let tally = tallies[i]
+            return Row(batch: batch, threads: threads, length: length, headRows: positions.count, compute: e.compute,
+                       backend: e.backend, seconds: times[i], gemmShare: tally.products.seconds / tally.forwardSeconds, flops: work)
         }
     }
 }

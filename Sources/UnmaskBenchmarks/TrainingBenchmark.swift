@@ -2,6 +2,7 @@ import UnmaskDiffusion
 import UnmaskKernels
 import UnmaskModel
 import UnmaskSupport
+import UnmaskTraining
 
 /// `unmask bench train` as a library call: the time of a full training step (forward,
 /// backward, AdamW) on random tokens.
@@ -9,10 +10,10 @@ public enum TrainingBenchmark {
     /// Mean seconds per step over `steps` steps after one warm-up step, and the FLOPs of a
     /// step (6 · parameters · tokens, plus attention's 12 · layers · B · L² · d).
     public static func measure(config c: ModelConfig, batch: Int, steps: Int, matmul: MatMul) throws -> (secondsPerStep: Double, flopsPerStep: Double) {
-        try Backprop.checkFits(config: c, batch: batch)
+        try TrainingStep.checkFits(config: c, batch: batch)
         let L = c.contextLength
         let params = ParameterBuffer.random(config: c, seed: 1)
-        let bp = Backprop(params: params, matmul: matmul)
+        let bp = TrainingStep(params: params, matmul: matmul)
         let opt = AdamW(params: params, learningRate: 1e-3, totalSteps: 100)
         opt.threads = matmul.threads
         var rng = SplitMix64(seed: 2)

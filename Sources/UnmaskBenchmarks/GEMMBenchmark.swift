@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import UnmaskKernels
 import UnmaskSupport
 
 /// `unmask bench gemm` as a library call: our GEMM against OpenBLAS on one shape, side by
