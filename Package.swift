@@ -100,7 +100,7 @@ let package = Package(
         ),
         .target(
             name: "UnmaskBenchmarks",
-            dependencies: ["UnmaskSupport", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskTraining"]
+            dependencies: ["UnmaskSupport", "UnmaskKernels", "UnmaskModel", "UnmaskTokenizer", "UnmaskDiffusion", "UnmaskTraining"]
         ),
         .executableTarget(
             name: "UnmaskCLI",

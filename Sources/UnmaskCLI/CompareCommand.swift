@@ -85,8 +85,8 @@ struct CompareCommand: ParsableCommand {
             try SamplerComparison.referenceWindows(tokens: TextPipeline.tokens(ofFile: $0, tokenizer: vocab.tokenizer).tokens,
                                                    samples: samples, length: length, name: $0)
         }
-        let plannerModel: CorruptionPlanner? = set.planner
-        let entries = try specs.map { (name: $0.description, sampler: try DiffusionSampler(spec: $0, planner: plannerModel)) }
+        let plannerModel: CorruptionDetector? = set.planner
+        let entries = try specs.map { (name: $0.description, sampler: try DiffusionSampler(spec: $0, corruptionDetector: plannerModel)) }
         let ownRow = SamplerComparison.evaluatorRowFits(length: length, evaluator: evaluator)
         let bar = ProgressBar("compare", total: samples * (specs.count + (ownRow ? 1 : 0)))
         let rows = try SamplerComparison.run(samplers: entries, denoiser: denoiser, evaluator: evaluator, samples: samples,

@@ -69,7 +69,7 @@ struct GenerateCommand: ParsableCommand {
                                   planner: spec.kind == .ddpd ? .required : .unused)
         let tokenizer = set.tokenizer.tokenizer
         let denoiser = set.denoiser!
-        let plannerModel: CorruptionPlanner? = set.planner
+        let plannerModel: CorruptionDetector? = set.planner
         let canvas = try template.map { try GenerationCanvas.template($0, tokenizer: tokenizer) }
             ?? GenerationCanvas.prompt(prompt, length: length ?? 64, tokenizer: tokenizer)
         // A terminal that does not report its size is taken as the classic 80 × 24.
@@ -89,7 +89,7 @@ struct GenerateCommand: ParsableCommand {
                 bar.update(first * masksPerSample + seqs.reduce(0) { $0 + masksPerSample - $1.filter { $0 == tokenizer.maskId }.count })
             }
         }
-        let sampler = try DiffusionSampler(spec: spec, planner: plannerModel)
+        let sampler = try DiffusionSampler(spec: spec, corruptionDetector: plannerModel)
         var inLiveView = false
         defer { if inLiveView { Terminal.leaveLiveView() } }
         // Each sample is written as soon as its batch is done: the first line arrives after

@@ -89,15 +89,17 @@ public struct ConfidencePlanner: Planner {
 /// batch it was generated in, nor on the thread count.
 public final class DiffusionSampler {
     public let spec: SamplerSpec
-    public let planner: CorruptionPlanner?
-    /// The caller's planner, when built with `init(planner:tokensPerCall:draw:)`.
-    public let customPlanner: Planner?
+    /// DDPD's planner model (which tokens are corrupted), for `ddpd`.
+    public let corruptionDetector: CorruptionDetector?
+    /// The caller's planner (which masked positions to fill), when built with
+    /// `init(planner:tokensPerCall:draw:)`.
+    public let positionPlanner: Planner?
 
-    public init(spec: SamplerSpec, planner: CorruptionPlanner? = nil) throws {
-        if spec.kind == .ddpd && planner == nil { throw UnmaskError("sampler ddpd needs a planner model") }
+    public init(spec: SamplerSpec, corruptionDetector: CorruptionDetector? = nil) throws {
+        if spec.kind == .ddpd && corruptionDetector == nil { throw UnmaskError("sampler ddpd needs a planner model") }
         self.spec = spec
-        self.planner = planner
-        customPlanner = nil
+        self.corruptionDetector = corruptionDetector
+        positionPlanner = nil
     }
 
     /// The planner–denoiser loop with your own planner: each step the planner picks up to
@@ -110,12 +112,12 @@ public final class DiffusionSampler {
         spec.k = tokensPerCall
         spec.draw = draw
         self.spec = spec
-        self.planner = nil
-        customPlanner = planner
+        corruptionDetector = nil
+        positionPlanner = planner
     }
 
-    public convenience init(_ text: String, planner: CorruptionPlanner? = nil) throws {
-        try self.init(spec: SamplerSpec.parse(text), planner: planner)
+    public convenience init(_ text: String, corruptionDetector: CorruptionDetector? = nil) throws {
+        try self.init(spec: SamplerSpec.parse(text), corruptionDetector: corruptionDetector)
     }
 
     public func sample(canvases: [[Int]], denoiser: Denoiser, seed: UInt64, firstStream: UInt64 = 0,
@@ -129,7 +131,7 @@ public final class DiffusionSampler {
         for c in canvases { for id in c where id < 0 || id >= denoiser.vocabSize {
             throw UnmaskError("token id \(id) is outside the vocabulary (0..<\(denoiser.vocabSize))")
         } }
-        let run = Run(canvases: canvases, denoiser: denoiser, seed: seed, firstStream: firstStream, observer: observer)
+        let run = SamplingRun(canvases: canvases, denoiser: denoiser, seed: seed, firstStream: firstStream, observer: observer)
         let start = monotonicSeconds()
         switch spec.kind {
         case .ancestral:
@@ -146,11 +148,11 @@ public final class DiffusionSampler {
                 try run.ancestralCached(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw)
             }
         case .fhs, .uniform:
-            try run.plannerLoop(customPlanner ?? UniformPlanner(), spec: spec)
+            try run.plannerLoop(positionPlanner ?? UniformPlanner(), spec: spec)
         case .confidence, .margin, .entropy:
             try run.plannerLoop(ConfidencePlanner(score: ConfidencePlanner.Score(rawValue: spec.kind.rawValue)!), spec: spec)
         case .ddpd:
-            try run.ddpd(planner: planner!, steps: spec.steps, draw: spec.draw)
+            try run.ddpd(detector: corruptionDetector!, steps: spec.steps, draw: spec.draw)
         case .p2:
             try run.p2(steps: spec.steps, eta: spec.eta, draw: spec.draw)
         }
@@ -159,8 +161,9 @@ public final class DiffusionSampler {
     }
 }
 
-/// The state of one sampling run, and the algorithms.
-final class Run {
+/// The state of one `DiffusionSampler.sample` call (the canvases, each sample's Philox
+/// stream, its call counts) and the sampling algorithms that advance it.
+final class SamplingRun {
     var seqs: [[Int]]
     let fixed: [[Bool]]
     var rngs: [Philox]
@@ -425,10 +428,9 @@ final class Run {
     /// then the denoiser proposes the position's token. After `steps` steps (default: the
     /// number of positions to fill) only masked positions are chosen, so the loop ends.
     /// NFE counts denoiser calls; planner calls are reported apart.
-    func ddpd(planner: CorruptionPlanner, steps: Int?, draw options: CategoricalOptions) throws {
-        // Noise tokens for the planner's view: ordinary ids only (specials sit at the end of
-        // our vocabularies; the toy's only special is its mask, the last id).
-        let noiseVocabulary = max(1, V - (V > 16 ? 2 : 1))
+    func ddpd(detector: CorruptionDetector, steps: Int?, draw options: CategoricalOptions) throws {
+        // Noise tokens for the planner's view: the ordinary ids its training noise drew from.
+        let noise = try OrdinaryIds(vocabSize: V, specials: detector.specialIds.union([mask]))
         let budget = (0..<B).map { b in steps ?? maskedPositions(b).count }
         var done = [Int](repeating: 0, count: B)
         while true {
@@ -439,10 +441,10 @@ final class Run {
             // token, so masked positions are shown to it as uniformly random tokens (which
             // is what they are to it: noise). Their probability is set to 1 below anyway.
             let plannerInput = (0..<B).map { b in
-                seqs[b].map { $0 == mask ? rngs[b].int(below: noiseVocabulary) : $0 }
+                seqs[b].map { $0 == mask ? noise.draw(&rngs[b]) : $0 }
             }
             let t0 = monotonicSeconds()
-            let probs = try planner.corruptionProbabilities(sequences: plannerInput)
+            let probs = try detector.corruptionProbabilities(sequences: plannerInput)
             networkSeconds += monotonicSeconds() - t0
             var chosen = [[Int]](repeating: [], count: B)
             for b in active {

@@ -95,7 +95,7 @@ public struct ModelSet {
     public let tokenizer: NamedTokenizer
     public let denoiser: TransformerDenoiser?
     public let evaluator: ScoringEvaluator?
-    public let planner: TransformerPlanner?
+    public let planner: TransformerCorruptionDetector?
     /// One line for every bundled default left out, saying why and how to give one.
     public let notes: [String]
 
@@ -115,7 +115,10 @@ public struct ModelSet {
             try TransformerDenoiser(model: $0, tokenizerSize: tokenizer.tokenizer.vocabSize)
         }
         let scoring = try opener.scoringEvaluator(need: evaluator)
-        let plannerModel = try opener.model(.planner, need: planner).map(TransformerPlanner.init)
+        let specials = Set(tokenizer.tokenizer.specialTokens.map(\.id))
+        let plannerModel = try opener.model(.planner, need: planner).map {
+            try TransformerCorruptionDetector(model: $0, specialIds: specials)
+        }
         return ModelSet(tokenizer: tokenizer, denoiser: denoiserModel, evaluator: scoring, planner: plannerModel, notes: opener.notes)
     }
 

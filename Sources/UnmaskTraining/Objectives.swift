@@ -71,17 +71,16 @@ public enum Objective: String, Sendable, CaseIterable {
             return (ids, .tokens(positions: positions, targets: targets, weights: weights, excluded: config.maskTokenId))
         case .planner:
             var labels = [Float](repeating: 0, count: B * L)
-            let specials = specialIds.union([config.maskTokenId])
-            precondition(specials.count < config.vocabSize, "a vocabulary of special tokens only")
+            // The tokenizers here always hold ordinary ids (at least the 256 byte tokens).
+            guard let noise = try? OrdinaryIds(vocabSize: config.vocabSize, specials: specialIds.union([config.maskTokenId]))
+            else { preconditionFailure("a vocabulary of special tokens only") }
             for b in 0..<B {
                 let t = rng.uniform64()
                 for i in 0..<L where rng.uniform64() < t {
                     let original = ids[b * L + i]
-                    // Uniform over the ordinary ids: redraw a special (rejection keeps it uniform).
-                    var noise = rng.int(below: config.vocabSize)
-                    while specials.contains(noise) { noise = rng.int(below: config.vocabSize) }
-                    ids[b * L + i] = noise
-                    labels[b * L + i] = noise == original ? 0 : 1
+                    let replacement = noise.drawByRejection(&rng)
+                    ids[b * L + i] = replacement
+                    labels[b * L + i] = replacement == original ? 0 : 1
                 }
             }
             let w = 1 / Float(B * L)

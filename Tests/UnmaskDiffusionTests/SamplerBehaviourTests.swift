@@ -8,7 +8,7 @@ final class SamplerBehaviourTests: XCTestCase {
                            "fhs", "fhs:k=2", "uniform", "confidence", "margin", "entropy", "p2", "p2:eta=0:steps=3",
                            "ddpd", "confidence:temperature=0.7:top_k=2", "fhs:top_p=0.9"]
 
-    final class RandomPlanner: CorruptionPlanner {
+    final class PatternCorruption: CorruptionDetector {
         func corruptionProbabilities(sequences: [[Int]]) throws -> [[Double]] {
             sequences.map { $0.enumerated().map { Double(($0.offset * 7 + $0.element) % 5) / 10 } }
         }
@@ -17,7 +17,7 @@ final class SamplerBehaviourTests: XCTestCase {
     /// Same seed, same output; and a sample does not depend on the batch it is in.
     func testDeterminismAndBatchIndependence() throws {
         for spec in SamplerBehaviourTests.allSpecs {
-            let s = try DiffusionSampler(spec, planner: RandomPlanner())
+            let s = try DiffusionSampler(spec, corruptionDetector: PatternCorruption())
             let canvases = [[Int]](repeating: [Int](repeating: 3, count: 5), count: 6)
             let a = try s.sample(canvases: canvases, denoiser: toy, seed: 11)
             let b = try s.sample(canvases: canvases, denoiser: toy, seed: 11)
@@ -32,7 +32,7 @@ final class SamplerBehaviourTests: XCTestCase {
     /// Fixed positions (a prompt, or template text) never change, and no mask survives.
     func testFixedPositionsStayAndEverythingIsFilled() throws {
         for spec in SamplerBehaviourTests.allSpecs {
-            let s = try DiffusionSampler(spec, planner: RandomPlanner())
+            let s = try DiffusionSampler(spec, corruptionDetector: PatternCorruption())
             let canvas = [2, 3, 0, 3, 1]  // positions 0, 2, 4 fixed
             let r = try s.sample(canvases: [canvas, canvas], denoiser: toy, seed: 5)
             for seq in r.sequences {
@@ -131,9 +131,10 @@ final class SamplerBehaviourTests: XCTestCase {
         let denoiser = try TransformerDenoiser(model: Transformer(config: c, source: ParameterBuffer.random(config: c, seed: 1)))
         c.head = .binary
         c.tiedEmbeddings = false
-        let planner = try TransformerPlanner(model: Transformer(config: c, source: ParameterBuffer.random(config: c, seed: 2)))
+        let planner = try TransformerCorruptionDetector(model: Transformer(config: c, source: ParameterBuffer.random(config: c, seed: 2)),
+                                                        specialIds: [48, 49])
         for spec in SamplerBehaviourTests.allSpecs {
-            let r = try DiffusionSampler(spec, planner: planner).sample(canvases: [[5, 6] + [Int](repeating: 49, count: 10)], denoiser: denoiser, seed: 3)
+            let r = try DiffusionSampler(spec, corruptionDetector: planner).sample(canvases: [[5, 6] + [Int](repeating: 49, count: 10)], denoiser: denoiser, seed: 3)
             XCTAssertFalse(r.sequences[0].contains(49), spec)
             XCTAssertEqual(Array(r.sequences[0].prefix(2)), [5, 6], spec)
             // The transformer was called (at least one NFE), so some time was spent in it.
@@ -174,5 +175,28 @@ final class SamplerBehaviourTests: XCTestCase {
             XCTAssertLessThanOrEqual(r.networkSeconds, r.seconds, spec)
             print("\(spec): \(slow.calls) calls, networkSeconds \(r.networkSeconds), seconds \(r.seconds)")
         }
+    }
+
+    /// DDPD's planner sees masked positions as uniform draws from the ordinary ids, the
+    /// same rule its training noise uses, wherever the specials sit in the vocabulary (here
+    /// ids 0 and 2, and the toy's mask 3): it never sees a special, and it sees every
+    /// ordinary id (1 is the only one here).
+    func testDDPDShowsThePlannerOnlyOrdinaryIds() throws {
+        final class Recording: CorruptionDetector {
+            var inputs: [[[Int]]] = []
+            let specialIds: Set<Int> = [0, 2]
+            func corruptionProbabilities(sequences: [[Int]]) throws -> [[Double]] {
+                inputs.append(sequences)
+                return sequences.map { $0.map { _ in 0 } }
+            }
+        }
+        XCTAssertEqual(try OrdinaryIds(vocabSize: 6, specials: [1, 4]).ids, [0, 2, 3, 5])
+        XCTAssertThrowsError(try OrdinaryIds(vocabSize: 2, specials: [0, 1]))
+        let recording = Recording()
+        _ = try DiffusionSampler("ddpd", corruptionDetector: recording)
+            .sample(canvases: [[Int]](repeating: [3, 3, 3, 3, 3], count: 4), denoiser: toy, seed: 2)
+        // The first call sees only masked positions, so only noise: 1 everywhere.
+        XCTAssertEqual(recording.inputs.first, [[Int]](repeating: [1, 1, 1, 1, 1], count: 4))
+        XCTAssertFalse(recording.inputs.joined().joined().contains(3), "the mask reached the planner")
     }
 }

@@ -17,9 +17,9 @@ final class SamplerExactnessTests: XCTestCase {
     static let toy = ExactToyDenoiser.random(tokens: 3, length: 4, seed: 2024)
     let draws = 100_000
 
-    func histogram(_ spec: String, planner: CorruptionPlanner? = nil, seed: UInt64 = 1) throws -> (counts: [Int], nfe: [Int]) {
+    func histogram(_ spec: String, planner: CorruptionDetector? = nil, seed: UInt64 = 1) throws -> (counts: [Int], nfe: [Int]) {
         let toy = SamplerExactnessTests.toy
-        let sampler = try DiffusionSampler(spec, planner: planner)
+        let sampler = try DiffusionSampler(spec, corruptionDetector: planner)
         var counts = [Int](repeating: 0, count: toy.joint.count)
         var nfe: [Int] = []
         // Batches of 100: cached ancestral with a huge T makes one call per distinct step,
@@ -34,7 +34,7 @@ final class SamplerExactnessTests: XCTestCase {
         return (counts, nfe)
     }
 
-    func assertExact(_ spec: String, planner: CorruptionPlanner? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertExact(_ spec: String, planner: CorruptionDetector? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
         let (counts, _) = try histogram(spec, planner: planner)
         assertChiSquareFits(counts: counts, probabilities: SamplerExactnessTests.toy.joint, spec, file: file, line: line)
     }
@@ -77,10 +77,10 @@ final class SamplerExactnessTests: XCTestCase {
     /// DDPD with a planner that marks every committed token clean never revises, so it is
     /// FHS again and must be exact; this checks the loop's bookkeeping.
     func testDDPDWithANeverRevisingPlannerIsExact() throws {
-        final class CleanPlanner: CorruptionPlanner {
+        final class NothingCorrupted: CorruptionDetector {
             func corruptionProbabilities(sequences: [[Int]]) throws -> [[Double]] { sequences.map { $0.map { _ in 0 } } }
         }
-        try assertExact("ddpd", planner: CleanPlanner())
+        try assertExact("ddpd", planner: NothingCorrupted())
     }
 
     /// The step-by-step float64 ancestral sampler (cache=off) is exact too, for large T;

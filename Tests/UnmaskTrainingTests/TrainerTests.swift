@@ -74,8 +74,8 @@ final class TrainerTests: XCTestCase {
     }
 
     /// `ar` trains all L positions of a window: position i's target is token i + 1, so the
-    /// window's extra last token is the last position's target. (Until issue 13 the last
-    /// position was never trained.)
+    /// window's extra last token is the last position's target (without it the last
+    /// position would never be trained).
     func testAutoregressiveTargetsCoverEveryPosition() throws {
         let c = ModelConfig(vocabSize: 50, dModel: 8, nLayers: 1, nHeads: 2, dFF: 8, contextLength: 4, maskTokenId: 49)
         let windows = [[1, 2, 3, 4, 5], [11, 12, 13, 14, 15]]

@@ -1,7 +1,7 @@
 import XCTest
 @testable import UnmaskDiffusion
 
-final class KernelTests: XCTestCase {
+final class CorruptionKernelTests: XCTestCase {
     func testSchedules() {
         for s in NoiseSchedule.allCases {
             XCTAssertEqual(s.alpha(0), 1, accuracy: 1e-12, "\(s)")

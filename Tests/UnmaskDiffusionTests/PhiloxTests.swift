@@ -1,7 +1,7 @@
 import XCTest
 @testable import UnmaskDiffusion
 
-final class RandomTests: XCTestCase {
+final class PhiloxTests: XCTestCase {
     /// Known-answer vectors of Philox4x32-10 from the Random123 distribution (kat_vectors).
     func testPhiloxKnownAnswers() {
         func hex(_ t: (UInt32, UInt32, UInt32, UInt32)) -> [UInt32] { [t.0, t.1, t.2, t.3] }
