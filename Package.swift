@@ -55,6 +55,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         .systemLibrary(
@@ -68,7 +69,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "UnmaskSupport", dependencies: ["CCPUFeatures"]),
-        .target(name: "UnmaskTokenizer", dependencies: ["UnmaskSupport", "CUtf8proc"]),
+        .target(name: "UnmaskTokenizer", dependencies: ["UnmaskSupport", "CUtf8proc", .product(name: "HeapModule", package: "swift-collections")]),
         .target(name: "CCPUFeatures"),
         .target(name: "UnmaskKernelsAVX512", swiftSettings: avx512KernelFlags),
         // The int8 micro-kernels: Swift cannot emit VNNI, so they are C with intrinsics in

@@ -1,3 +1,4 @@
+import HeapModule
 import UnmaskSupport
 
 /// Trains a byte-level BPE vocabulary.
@@ -60,8 +61,8 @@ public struct BPETrainer {
                 occurrences[k, default: []].append(Int32(w))
             }
         }
-        var heap = BinaryHeap<PairCandidate>()
-        for (k, c) in counts { heap.push(PairCandidate(count: c, pair: k)) }
+        var heap = Heap<PairCandidate>()
+        for (k, c) in counts { heap.insert(PairCandidate(count: c, pair: k)) }
 
         var tokenBytes: [[UInt8]?] = (0..<256).map { [UInt8($0)] }
         var merges: [(left: Int32, right: Int32, merged: Int32)] = []
@@ -69,7 +70,7 @@ public struct BPETrainer {
         var touched: [UInt64: Int] = [:]
 
         // 3. Merge loop.
-        while merges.count < mergeCount, let top = heap.pop() {
+        while merges.count < mergeCount, let top = heap.popMin() {
             guard let current = counts[top.pair], current == top.count, current > 0 else { continue }  // stale
             let a = Int32(truncatingIfNeeded: top.pair >> 32), b = Int32(truncatingIfNeeded: top.pair & 0xFFFF_FFFF)
             let newId = Int32(tokenBytes.count)
@@ -116,7 +117,7 @@ public struct BPETrainer {
             occurrences[top.pair] = nil
             for k in touched.keys.sorted() {
                 let c = counts[k] ?? 0
-                if c > 0 { heap.push(PairCandidate(count: c, pair: k)) } else { counts[k] = nil }
+                if c > 0 { heap.insert(PairCandidate(count: c, pair: k)) } else { counts[k] = nil }
             }
         }
         let specials = specialTokens.enumerated().map { (content: $0.element, id: tokenBytes.count + $0.offset) }

@@ -1,3 +1,4 @@
+import HeapModule
 // Applying BPE merges to one pre-tokenised piece.
 //
 // Performance notes (tiktoken / Hugging Face style):
@@ -44,7 +45,7 @@ struct BPEScratch {
     var symbols: [Int32] = []
     var prev: [Int32] = []
     var next: [Int32] = []
-    var heap = BinaryHeap<UInt64>()  // rank << 32 | position: smallest rank, then leftmost
+    var heap = Heap<UInt64>()  // rank << 32 | position: smallest rank, then leftmost
 
     mutating func encode(piece: UnsafeBufferPointer<UInt8>, byteToken: [Int32], merges: MergeTable,
                          into out: inout [Int32]) {
@@ -57,7 +58,7 @@ struct BPEScratch {
         symbols.removeAll(keepingCapacity: true)
         prev.removeAll(keepingCapacity: true)
         next.removeAll(keepingCapacity: true)
-        heap.removeAll()
+        // `heap` is empty here: the merge loop below drains it, and its storage is reused.
         for i in 0..<n {
             symbols.append(byteToken[Int(piece[i])])
             prev.append(Int32(i - 1))
@@ -65,10 +66,10 @@ struct BPEScratch {
         }
         for i in 0..<(n - 1) {
             if let m = merges.lookup(symbols[i], symbols[i + 1]) {
-                heap.push(UInt64(m.rank) << 32 | UInt64(i))
+                heap.insert(UInt64(m.rank) << 32 | UInt64(i))
             }
         }
-        while let top = heap.pop() {
+        while let top = heap.popMin() {
             let rank = UInt32(truncatingIfNeeded: top >> 32)
             let i = Int(UInt32(truncatingIfNeeded: top))
             let left = symbols[i]
@@ -84,10 +85,10 @@ struct BPEScratch {
             if k < n { prev[k] = Int32(i) }
             let p = Int(prev[i])
             if p >= 0, let mp = merges.lookup(symbols[p], m.merged) {
-                heap.push(UInt64(mp.rank) << 32 | UInt64(p))
+                heap.insert(UInt64(mp.rank) << 32 | UInt64(p))
             }
             if k < n, let mk = merges.lookup(m.merged, symbols[k]) {
-                heap.push(UInt64(mk.rank) << 32 | UInt64(i))
+                heap.insert(UInt64(mk.rank) << 32 | UInt64(i))
             }
         }
         var i = 0
