@@ -4,13 +4,11 @@ import Unmask
 import Glibc
 #endif
 
-// Before anything compiled for Haswell runs (the kernels, and keepFreedHeapMemory's module).
+// Before anything compiled for Haswell runs (the kernels).
 if let missing = CPU.missingRequiredFeatures {
     fputs("error: this CPU lacks \(missing), which Unmask's kernels are compiled for (x86_64 from Haswell, 2013, or any AMD Zen)\n", stderr)
     exit(1)
 }
-
-keepFreedHeapMemory()  // see heap.c: without it every training step page-faults its activations afresh
 
 // Entry point. Every failure a user can cause ends as one line on stderr,
 // `error: <what and where>`, and exit status 1 (help and --version exit 0).

@@ -180,12 +180,3 @@ private final class WorkerStart {
         self.seen = seen
     }
 }
-
-/// Process-wide memory policy for long numeric runs: freed large blocks stay in the heap
-/// instead of going back to the kernel, so a training step does not fault in and zero its
-/// tens of megabytes of activations again every time (glibc only; elsewhere a no-op).
-/// The CLI calls it at startup; a library user may. Returns whether the policy was applied.
-@discardableResult
-public func keepFreedHeapMemory() -> Bool {
-    unmask_keep_freed_heap_memory() == 1
-}

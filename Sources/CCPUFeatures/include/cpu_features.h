@@ -5,10 +5,6 @@
 int unmask_cpu_has_avx512f(void);
 int unmask_cpu_has_avx2_fma(void);
 
-/* Large freed blocks stay in the heap (see heap.c); a no-op outside glibc. Returns 1 when
-   the policy was applied, 0 when it was compiled out. */
-int unmask_keep_freed_heap_memory(void);
-
 /* A spin-wait hint (x86 PAUSE, arm64 YIELD): lets the sibling hyper-thread run and saves
    power while a worker thread polls for the next GEMM. Swift has no intrinsic for it. */
 static inline void unmask_cpu_relax(void) {
