@@ -138,7 +138,7 @@ public struct ModelSet {
             }
             return NamedTokenizer(tokenizer: try Tokenizer.load(path: path), name: path)
         }
-        let path = sources.tokenizer ?? model + "/tokenizer.json"
+        let path = try sources.tokenizer ?? Files.insideFolder("tokenizer.json", of: model)
         guard Files.exists(path) else {
             throw UnmaskError("\(model) has no tokenizer.json: pass the tokenizer it was trained with (--vocab FILE)")
         }
@@ -198,7 +198,7 @@ private struct Opener {
         }
         guard let (_, name) = try locate(.evaluator, need: need) else { return nil }
         let model = try load(dir, role: .evaluator, name: name)
-        let own = try Tokenizer.load(path: dir + "/tokenizer.json", requireMask: false,
+        let own = try Tokenizer.load(path: Files.insideFolder("tokenizer.json", of: dir), requireMask: false,
                                      endOfText: HuggingFaceFolder.declaredEndOfTextId(directory: dir))
         guard own.vocabSize <= model.config.vocabSize else {
             throw UnmaskError("\(dir)/tokenizer.json has \(own.vocabSize) ids but the model only \(model.config.vocabSize): they do not belong together")

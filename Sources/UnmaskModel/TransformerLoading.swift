@@ -5,6 +5,11 @@ import UnmaskSupport
 /// `model.safetensors`) and Hugging Face folders, checked before the forward ever runs,
 /// and the looks at a directory (its config, its storage) that decide whether it fits.
 extension Transformer {
+    /// The files a model folder is read from (a Hugging Face folder's shards are named by
+    /// its index and checked there): each must stay inside the folder (`Files.insideFolder`),
+    /// checked before any of them is opened.
+    static let folderFiles = ["config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json"]
+
     /// Loads `config.json` and `model.safetensors` from a model directory, validating
     /// everything: shapes against the config, no missing or unexpected tensors, no NaN or
     /// infinite weights. Errors name the file and the problem.
@@ -15,6 +20,7 @@ extension Transformer {
             }
             throw UnmaskError("model directory \(directory) does not exist")
         }
+        try Files.checkInsideFolder(Transformer.folderFiles, of: directory)
         guard Files.exists(directory + "/config.json") else {
             throw UnmaskError("\(directory) is not a model directory: it has no config.json")
         }
@@ -23,8 +29,8 @@ extension Transformer {
             try checkFinite(config: folder.config, source: folder.source, path: directory)
             return try Transformer(config: folder.config, source: folder.source, matmul: matmul)
         }
-        let config = try ModelConfig.load(path: directory + "/config.json")
-        let path = directory + "/model.safetensors"
+        let config = try ModelConfig.load(path: try Files.insideFolder("config.json", of: directory))
+        let path = try Files.insideFolder("model.safetensors", of: directory)
         let file = try SafetensorsFile(path: path)
         let expected = config.tensorShapes
         for t in file.tensors where !expected.contains(where: { $0.name.utf8.elementsEqual(t.name.utf8) }) {
@@ -38,6 +44,7 @@ extension Transformer {
     /// the weights: for decisions before loading (does it fit in memory?). `load` checks
     /// everything; errors here are the same ones it would report.
     public static func peekConfig(directory: String) throws -> ModelConfig {
+        try Files.checkInsideFolder(Transformer.folderFiles, of: directory)
         if HuggingFaceFolder.isHuggingFace(directory: directory) { return try HuggingFaceFolder.open(directory: directory).config }
         return try ModelConfig.load(path: directory + "/config.json")
     }
@@ -51,7 +58,8 @@ extension Transformer {
             guard let sharded = try? ShardedSafetensors(directory: directory) else { return false }
             files = sharded.files
         } else {
-            guard let file = try? SafetensorsFile(path: directory + "/model.safetensors") else { return false }
+            guard let path = try? Files.insideFolder("model.safetensors", of: directory),
+                  let file = try? SafetensorsFile(path: path) else { return false }
             files = [file]
         }
         return files.allSatisfy { $0.tensors.allSatisfy { $0.dtype == "BF16" } }

@@ -225,4 +225,41 @@ public enum Files {
         }
         return nil
     }
+
+    /// The canonical path (every symbolic link followed, via realpath) of `path`; nil
+    /// when it does not exist or a link in it leads nowhere. Opens nothing.
+    public static func canonicalPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// The file `name` of the model folder `folder`, checked to stay inside it before
+    /// anything opens it: after following symbolic links it must lie in the folder, or,
+    /// when the folder is a Hugging Face cache snapshot (`<repository>/snapshots/<revision>`,
+    /// what `huggingface-cli download` leaves without `--local-dir`, whose files are links
+    /// into `<repository>/blobs/`), in that repository's `blobs/`. Any other link out of the
+    /// folder is refused with one line. A file that does not exist is returned as given,
+    /// for the caller to name as missing; a link that leads nowhere is refused.
+    public static func insideFolder(_ name: String, of folder: String) throws -> String {
+        let path = folder + "/" + name
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return path }
+        guard let root = canonicalPath(folder) else { throw UnmaskError("cannot resolve the folder \(folder): \(errnoText())") }
+        guard let target = canonicalPath(path) else {
+            throw UnmaskError("\(path) is a symbolic link that leads nowhere")
+        }
+        if target.hasPrefix(root + "/") { return target }
+        let parts = root.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count >= 3, parts[parts.count - 2] == "snapshots" {
+            let blobs = parts.dropLast(2).joined(separator: "/") + "/blobs/"
+            if target.hasPrefix(blobs) { return target }
+        }
+        throw UnmaskError("\(path) leads outside the model folder, to \(target): refused (only a Hugging Face cache snapshot's links into its repository's blobs/ are followed)")
+    }
+
+    /// `insideFolder` for each of `names` that the folder holds.
+    public static func checkInsideFolder(_ names: [String], of folder: String) throws {
+        for name in names { _ = try insideFolder(name, of: folder) }
+    }
 }

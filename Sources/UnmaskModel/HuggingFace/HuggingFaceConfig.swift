@@ -22,7 +22,7 @@ public struct HuggingFaceConfig: Sendable {
     /// Reads and parses `directory/config.json`; an unreadable file or invalid JSON is
     /// an error that names the file.
     public init(directory: String) throws {
-        let path = directory + "/config.json"
+        let path = try Files.insideFolder("config.json", of: directory)
         let json: JSONValue
         do {
             json = try JSON.parse(try Files.read(path, limit: Self.readLimit))

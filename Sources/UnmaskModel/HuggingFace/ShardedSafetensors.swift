@@ -9,7 +9,8 @@ public final class ShardedSafetensors {
     public var names: [String] { Array(fileOf.keys).sorted() }
 
     public init(directory: String) throws {
-        let single = directory + "/model.safetensors", index = directory + "/model.safetensors.index.json"
+        let single = try Files.insideFolder("model.safetensors", of: directory)
+        let index = try Files.insideFolder("model.safetensors.index.json", of: directory)
         if Files.exists(single) {
             let f = try SafetensorsFile(path: single)
             files = [f]
@@ -31,6 +32,11 @@ public final class ShardedSafetensors {
             guard let shard = value.stringValue, !shard.contains("/") else {
                 throw UnmaskError("\(index): tensor \(tensor) has no shard file name")
             }
+            // Two entries for one name would let the later one win silently, and the two
+            // shards may hold different values: the same seed would give another text.
+            guard fileOf[tensor] == nil else {
+                throw UnmaskError("\(index): tensor \(tensor) is listed twice in weight_map")
+            }
             if shardIndex[shard] == nil {
                 shardIndex[shard] = shardNames.count
                 shardNames.append(shard)
@@ -39,10 +45,21 @@ public final class ShardedSafetensors {
         }
         var files: [SafetensorsFile] = []
         for shard in shardNames {
-            guard Files.exists(directory + "/" + shard) else {
+            let path = try Files.insideFolder(shard, of: directory)
+            guard Files.exists(path) else {
                 throw UnmaskError("\(directory): shard \(shard), listed in model.safetensors.index.json, is missing")
             }
-            files.append(try SafetensorsFile(path: directory + "/" + shard))
+            files.append(try SafetensorsFile(path: path))
+        }
+        // A tensor stored in two shards is ambiguous whatever the index says.
+        var shardOf: [String: Int] = [:]
+        for (i, file) in files.enumerated() {
+            for t in file.tensors {
+                if let first = shardOf[t.name] {
+                    throw UnmaskError("\(directory): tensor \(t.name) is stored in two shards, \(shardNames[first]) and \(shardNames[i])")
+                }
+                shardOf[t.name] = i
+            }
         }
         for (tensor, i) in fileOf where !files[i].tensors.contains(where: { $0.name == tensor }) {
             throw UnmaskError("\(directory): tensor \(tensor) is not in \(shardNames[i]), where the index puts it")
