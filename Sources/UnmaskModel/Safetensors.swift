@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 import UnmaskKernels
 import UnmaskSupport
 
@@ -39,14 +40,14 @@ public final class SafetensorsFile: @unchecked Sendable {
     let dataStart: Int
     /// F32 copies of the F16/BF16 tensors read through `float32`, by tensor index, made on
     /// first request (norms, biases, embeddings; weights are packed from `stored` instead).
-    private var widened: [Int: UnsafeMutablePointer<Float>] = [:]
-    private let widenLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    /// A Mutex rather than a hand-allocated pthread lock: nothing to free when `init` throws
+    /// before `deinit` can run (the fuzzer found that leak).
+    private let widened = Mutex<[Int: UnsafeMutablePointer<Float>]>([:])
 
     public static let maxHeaderBytes = 100 << 20
 
     public init(path: String) throws {
         self.path = path
-        pthread_mutex_init(widenLock, nil)
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw UnmaskError("cannot open \(path): \(Files.errnoText())") }
         defer { close(fd) }
@@ -84,9 +85,7 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     deinit {
         munmap(base, fileSize)
-        for p in widened.values { p.deallocate() }
-        pthread_mutex_destroy(widenLock)
-        widenLock.deallocate()
+        widened.withLock { for p in $0.values { p.deallocate() } }
     }
 
     static func parseHeader(_ json: JSONValue, dataSize: Int, path: String) throws -> ([TensorInfo], [(key: String, value: String)]) {
@@ -156,14 +155,14 @@ public final class SafetensorsFile: @unchecked Sendable {
         let (index, m) = try lookup(name, shape: expected)
         if let f = m.float32 { return f }
         if m.element == .f32 { throw UnmaskError("\(path): tensor \(name) is not 4-byte aligned") }
-        pthread_mutex_lock(widenLock)
-        defer { pthread_mutex_unlock(widenLock) }
-        if let p = widened[index] { return UnsafePointer(p) }
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(m.rows * m.cols, 1))
-        m.widen(rows: 0..<m.rows, cols: 0..<m.cols, into: p, ld: m.cols)
-        widened[index] = p
-        m.releasePages()
-        return UnsafePointer(p)
+        return widened.withLock { widened in
+            if let p = widened[index] { return UnsafePointer(p) }
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(m.rows * m.cols, 1))
+            m.widen(rows: 0..<m.rows, cols: 0..<m.cols, into: p, ld: m.cols)
+            widened[index] = p
+            m.releasePages()
+            return UnsafePointer(p)
+        }
     }
 
     /// A tensor as stored, without widening: F32, F16 or BF16 inside the mapping, viewed as

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of every input Unmask reads (docs/fuzzing.md).
+#   bash scripts/fuzz.sh [SECONDS] [TARGET ...]     default: 60 s each, every target
+# Builds Fuzz/ with libFuzzer and AddressSanitizer (LeakSanitizer included), Unmask's
+# modules instrumented for coverage as well as the targets, then runs each target
+# from its committed seeds (Fuzz/Corpus/TARGET) for SECONDS. New inputs go to a scratch
+# corpus under .build, never into the committed seeds. A crash, a property violation, a
+# leak or an input slower than 10 s stops the target: the input is saved under
+# Fuzz/.build/artifacts/TARGET/ and the script exits 1.
+set -euo pipefail
+cd "$(dirname "$0")/../Fuzz"
+seconds=${1:-60}; shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(FuzzJSON FuzzSafetensors FuzzTokenizerFile FuzzEncode FuzzHuggingFaceConfig FuzzSpecs FuzzSampleFile)
+fi
+# The linker warns about every ASan helper symbol it cannot export (harmless): keep the
+# build's output in a log and show it only if the build fails.
+mkdir -p .build
+# --sanitize instruments only this package's own targets; the -Xswiftc/-Xcc flags carry
+# coverage and ASan into Unmask's modules (Swift and C), which are what is being fuzzed.
+if ! swift build --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
+        -Xcc -fsanitize=fuzzer-no-link > .build/fuzz-build.log 2>&1; then
+    grep -v "Cannot export local symbol" .build/fuzz-build.log | tail -30; exit 1
+fi
+status=0
+for t in "${targets[@]}"; do
+    work=.build/corpus/$t; artifacts=.build/artifacts/$t
+    mkdir -p "$work" "$artifacts"
+    echo "== $t: $seconds s"
+    if ! .build/debug/"$t" "$work" "Corpus/$t" -dict=json.dict -max_total_time="$seconds" -timeout=10 \
+            -rss_limit_mb=4096 -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" 2> ".build/$t.log"; then
+        echo "$t FAILED: see Fuzz/.build/$t.log and $artifacts/"; status=1
+    fi
+    grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)|cov: " ".build/$t.log" | tail -5
+done
+exit $status
