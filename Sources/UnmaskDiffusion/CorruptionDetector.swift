@@ -35,8 +35,6 @@ public struct OrdinaryIds: Sendable {
         self.vocabSize = vocabSize
     }
 
-    public func contains(_ id: Int) -> Bool { id >= 0 && id < vocabSize && !specials.contains(id) }
-
     /// A uniform ordinary id by index: one `int(below: count)`.
     public func draw(_ rng: inout Philox) -> Int { ids[rng.int(below: ids.count)] }
 
