@@ -12,6 +12,8 @@
 //   UnmaskDiffusion  schedules, corruption kernels, Philox, categorical draws, samplers
 //   UnmaskEvaluation held-out ELBO, evaluator perplexity, generative perplexity, entropy;
 //                    the model set (each role's model opened with its tokenizer)
+//   UnmaskSteering   guidance, tilts and constraints on the first-hitting kernel: particles,
+//                    path weights, resampling, rewards (CFG, annealing, SMC/FK, SVDD, best-of-n)
 //   UnmaskTraining   the training step, AdamW, objectives, the trainer
 //   Unmask           umbrella module re-exporting the library modules
 //   UnmaskBenchmarks `unmask bench`'s measurements: GEMM, forward (and the published-shape
@@ -51,6 +53,7 @@ let package = Package(
         .library(name: "UnmaskModel", targets: ["UnmaskModel"]),
         .library(name: "UnmaskDiffusion", targets: ["UnmaskDiffusion"]),
         .library(name: "UnmaskEvaluation", targets: ["UnmaskEvaluation"]),
+        .library(name: "UnmaskSteering", targets: ["UnmaskSteering"]),
         .library(name: "UnmaskTraining", targets: ["UnmaskTraining"]),
     ],
     dependencies: [
@@ -89,6 +92,11 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O"])]  // the sampling loops are hot, in tests too
         ),
         .target(
+            name: "UnmaskSteering",
+            dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskDiffusion"],
+            swiftSettings: [.unsafeFlags(["-O"])]  // per-token proposals over the vocabulary, every step
+        ),
+        .target(
             name: "UnmaskTraining",
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"],
             swiftSettings: [.unsafeFlags(["-O"])]  // the elementwise backward loops are hot
@@ -97,7 +105,7 @@ let package = Package(
         .target(
             name: "Unmask",
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion",
-                           "UnmaskEvaluation", "UnmaskTraining"]
+                           "UnmaskEvaluation", "UnmaskSteering", "UnmaskTraining"]
         ),
         .target(
             name: "UnmaskBenchmarks",
@@ -115,8 +123,9 @@ let package = Package(
         .testTarget(name: "UnmaskCLITests", dependencies: ["UnmaskCLI", "UnmaskKernels"]),
         .testTarget(name: "UnmaskKernelsTests", dependencies: ["UnmaskKernels", "UnmaskSupport"]),
         .testTarget(name: "UnmaskModelTests", dependencies: ["UnmaskSupport", "UnmaskKernels", "UnmaskModel"], exclude: ["Fixtures"]),
-        // Statistical tests draw 10^5+ samples: optimised, or they would take minutes.
-        .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskModel", "UnmaskDiffusion"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // Statistical tests draw 10^5+ samples: optimised, or they would take minutes. The
+        // steering engine's exactness tests live here too, beside the chi-square harness.
+        .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskModel", "UnmaskDiffusion", "UnmaskSteering"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "UnmaskTrainingTests",
                     dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskTraining"]),
         .testTarget(

@@ -5,5 +5,6 @@
 @_exported import UnmaskKernels
 @_exported import UnmaskModel
 @_exported import UnmaskDiffusion
+@_exported import UnmaskSteering
 @_exported import UnmaskTraining
 @_exported import UnmaskEvaluation

@@ -108,3 +108,8 @@ func assertChiSquareFits(counts: [Int], probabilities: [Double], falseAlarmRate:
 }
 
 func entropy(_ p: [Double]) -> Double { p.reduce(0) { $1 > 0 ? $0 - $1 * log($1) : $0 } }
+
+/// The z with P(N(0,1) > z) = p, from the chi-square quantile: P(|Z| > z) = P(χ²₁ > z²).
+func normalQuantile(upperTail p: Double) -> Double {
+    chiSquareQuantile(dof: 1, falseAlarmRate: 2 * p).squareRoot()
+}
