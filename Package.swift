@@ -12,9 +12,10 @@
 //   UnmaskDiffusion  schedules, corruption kernels, Philox, categorical draws, samplers
 //   UnmaskEvaluation held-out ELBO, evaluator perplexity, generative perplexity, entropy;
 //                    the model set (each role's model opened with its tokenizer)
-//   UnmaskSteering   guidance, tilts and constraints on the first-hitting kernel: particles,
-//                    path weights, resampling, rewards (CFG, annealing, SMC/FK, SVDD, best-of-n)
 //   UnmaskTraining   the training step, AdamW, objectives, the trainer
+//   UnmaskSteering   guidance, tilts and constraints on the first-hitting kernel: particles,
+//                    path weights, resampling, rewards (CFG, annealing, SMC/FK, SVDD, best-of-n),
+//                    the which-novel classifier, steered comparisons
 //   Unmask           umbrella module re-exporting the library modules
 //   UnmaskBenchmarks `unmask bench`'s measurements: GEMM, forward (and the published-shape
 //                    presets), samplers, training step, the machine header of every result
@@ -93,7 +94,7 @@ let package = Package(
         ),
         .target(
             name: "UnmaskSteering",
-            dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskDiffusion"],
+            dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation"],
             swiftSettings: [.unsafeFlags(["-O"])]  // per-token proposals over the vocabulary, every step
         ),
         .target(

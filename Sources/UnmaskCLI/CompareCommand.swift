@@ -18,11 +18,27 @@ struct CompareCommand: ParsableCommand {
         evaluator's own samples at temperature 1. --length must fit in the denoiser's context \
         and, plus one, in the evaluator's (128 each for the bundled models).
 
+        Steering rows (--steer, repeatable) draw on the first-hitting kernel of the raw \
+        model, from the same canvas (--prompt, then --length masks) and seeds as the sampler \
+        rows. Every row is then also scored by --reward (mean ± one standard error), and with \
+        --class by the classifier (the percentage of samples it assigns to the class) and by \
+        --check-classifier, one trained on other windows, so that steering that only fools \
+        its own classifier shows. NFE counts every network evaluation: both branches of \
+        guidance, all particles, candidates and x̂₀ fills, and every rejected proposal. \
+        Scores look at the generated tokens only. With --reward, --plot draws the reward \
+        against generative perplexity.
+
         \(SamplerSpec.helpText)
+
+        \(SteeringOptions.help)
         """
     )
 
     @Option(name: .customLong("sampler"), help: "Sampler spec (repeatable).") var samplers: [String] = []
+    @Option(name: .customLong("steer"), help: "Steering method (repeatable); methods below.") var steers: [String] = []
+    @Option(help: "Text every sample continues (steering rows need it for cfg).") var prompt: String?
+    @Option(help: "A second classifier to check the class percentages with (e.g. models/classifier-odd).") var checkClassifier: String?
+    @OptionGroup var steering: SteeringOptions
     @Option(parsing: .unconditional, help: "Samples per sampler (2...1000000), drawn and scored --batch at a time.") var samples = 8
     @Option(parsing: .unconditional, help: "Samples generated together (1...256; the results do not depend on it).") var batch = GenerateCommand.defaultBatch
     @Option(parsing: .unconditional, help: "Past the denoiser's context, generate in blocks of this many tokens (default: half the context).") var block: Int?
@@ -44,7 +60,8 @@ struct CompareCommand: ParsableCommand {
             if plot == nil && !json { throw ValidationError("--replot needs --plot FILE.svg (or --json)") }
             return
         }
-        if samplers.isEmpty { throw ValidationError("give at least one --sampler SPEC") }
+        if samplers.isEmpty && steers.isEmpty { throw ValidationError("give at least one --sampler SPEC or --steer SPEC") }
+        if checkClassifier != nil && steering.className == nil { throw ValidationError("--check-classifier needs --class") }
         if samples < 2 || samples > 1_000_000 { throw ValidationError("--samples must be in 2...1000000 (standard errors need two)") }
         if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
         if let block, block < 1 { throw ValidationError("--block must be at least 1, got \(block)") }
@@ -75,6 +92,10 @@ struct CompareCommand: ParsableCommand {
             try report(saved.rows, samples: saved.samples, length: saved.length)
             return
         }
+        if steeringMode {
+            try runSteering()
+            return
+        }
         let specs = try samplers.map { try SamplerSpec.parse($0) }
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
                                   evaluator: .required, planner: specs.contains { $0.kind == .ddpd } ? .required : .unused)
@@ -95,6 +116,50 @@ struct CompareCommand: ParsableCommand {
                                              retokenizing: scoring.ownTokenizer.map { (vocab.tokenizer, $0) }) { done, _ in bar.update(done) }
         bar.finish()
         try report(rows, samples: samples, length: length)
+    }
+
+    /// Steering rows, a prompt, a reward or a class: the steering comparison's table.
+    var steeringMode: Bool { !steers.isEmpty || prompt != nil || steering.reward != nil || steering.className != nil }
+
+    func runSteering() throws {
+        let specs = try samplers.map { try SamplerSpec.parse($0) }
+        let steerSpecs = try steers.map { try SteeringSpec.parse($0) }
+        if plot != nil && steering.reward == nil { throw UnmaskError("--plot with steering draws the reward: give --reward") }
+        let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
+                                  evaluator: .required, planner: specs.contains { $0.kind == .ddpd } ? .required : .unused)
+        let tokenizer = set.tokenizer.tokenizer, denoiser = set.denoiser!, scoring = set.evaluator!
+        let canvas = try GenerationCanvas.prompt(prompt, length: length, tokenizer: tokenizer)
+        if !steerSpecs.isEmpty && canvas.count > denoiser.maxLength {
+            throw UnmaskError("--steer needs the text to fit in the model's context: \(canvas.count) tokens > \(denoiser.maxLength)")
+        }
+        let reward = try steering.makeReward(tokenizer: tokenizer) { scoring }
+        let plannerModel: CorruptionDetector? = set.planner
+        var entries: [SteeringComparison.Entry] = try specs.map { .sampler(name: $0.description, try DiffusionSampler(spec: $0, corruptionDetector: plannerModel)) }
+        entries += try steers.map { .steering(try steering.engine($0, sampler: SamplerSpec(kind: .fhs), reward: reward, tokenizer: tokenizer)) }
+        var classes: SteeringComparison.ClassCheck?
+        if let target = try steering.classTarget(tokenizer: tokenizer) {
+            let check = try checkClassifier.map { try NaiveBayesClassifier.load($0) }
+            if let check, check.classes != target.classifier.classes {
+                throw UnmaskError("--check-classifier has classes \(check.classes.joined(separator: ", ")), not the classifier's \(target.classifier.classes.joined(separator: ", "))")
+            }
+            classes = SteeringComparison.ClassCheck(classIndex: target.index, classifier: target.classifier, check: check)
+        }
+        let bar = ProgressBar("compare", total: samples * entries.count)
+        let rows = try SteeringComparison.run(entries: entries, denoiser: denoiser, canvas: canvas, evaluator: scoring.evaluator,
+                                              endOfText: scoring.endOfText, samples: samples, seed: seed.value, batch: batch,
+                                              reward: reward, classes: classes,
+                                              retokenizing: scoring.ownTokenizer.map { (tokenizer, $0) }) { done, _ in bar.update(done) }
+        bar.finish()
+        if json {
+            for r in rows { print(r.json(samples: samples, length: length)) }
+        } else {
+            SteeringComparison.table(rows, samples: samples, length: length, seed: seed.value, className: steering.className).forEach { print($0) }
+            if let reward { print("reward: \(reward.name)") }
+            for r in rows where r.target != "the sampler's law" { print("\(r.name): samples \(r.target)") }
+        }
+        if let plot, let reward {
+            try Files.writeAtomically(Array(SteeringComparison.plot(rows, samples: samples, length: length, rewardName: reward.name).render(width: 860).utf8), to: plot)
+        }
     }
 
     /// The table (or JSON rows) and the plot.

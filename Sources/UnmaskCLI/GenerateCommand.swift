@@ -19,13 +19,20 @@ struct GenerateCommand: ParsableCommand {
         template is kept exactly, except that a space just before a blank is left to the \
         model (a word's token carries its leading space).
 
+        Steering (--steer) runs on the first-hitting kernel with the sampler's draw keys \
+        (default plain fhs, so the model itself is the p below); the canvas must fit in the \
+        context. Each method's line says the distribution it samples.
+
         \(SamplerSpec.helpText)
+
+        \(SteeringOptions.help)
         """
     )
 
     @Argument(help: "Text to continue.") var prompt: String?
-    @Option(help: "Sampler spec (default: first-hitting with nucleus 0.9, the best-reading text of the bundled denoiser); keys below.")
-    var sampler = "fhs:top_p=0.9"
+    @Option(help: "Sampler spec (default: first-hitting with nucleus 0.9, the best-reading text of the bundled denoiser; with --steer, plain fhs); keys below.")
+    var sampler: String?
+    @Option(help: "Steering method, e.g. cfg:gamma=2:mode=smc:particles=8 or bon:n=8 (methods below).") var steer: String?
     @Option(parsing: .unconditional, help: "Tokens to generate after the prompt (default 64; past the context, in blocks).")
     var length: Int?
     @Option(parsing: .unconditional, help: "Number of samples (1...1000000); each is written as soon as its batch is done.") var samples = 1
@@ -42,6 +49,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var vocabOptions: VocabOptions
     @OptionGroup var engine: EngineOptions
     @OptionGroup var computeOptions: ComputeOptions
+    @OptionGroup var steering: SteeringOptions
 
     func validate() throws {
         if let length, length < 0 || length > GenerationCanvas.maxTokens {
@@ -51,6 +59,10 @@ struct GenerateCommand: ParsableCommand {
         if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
         if let block, block < 1 { throw ValidationError("--block must be at least 1, got \(block)") }
         if template != nil && prompt != nil { throw ValidationError("give a prompt or a --template, not both") }
+        if steer != nil && show { throw ValidationError("--show does not animate steering (its particles are resampled); drop one") }
+        if steer == nil && (steering.reward != nil || steering.className != nil) {
+            throw ValidationError("--reward and --class steer: give a --steer method too")
+        }
         if template != nil && length != nil {
             throw ValidationError("--length does not apply to --template: its blanks set what is generated ([___ x12] is twelve tokens)")
         }
@@ -60,18 +72,23 @@ struct GenerateCommand: ParsableCommand {
     static let defaultBatch = 8
 
     func run() throws {
-        var spec = try SamplerSpec.parse(sampler)
+        var spec = try SamplerSpec.parse(sampler ?? (steer == nil ? "fhs:top_p=0.9" : "fhs"))
         if let temperature { spec.draw.temperature = temperature }
         if let topP { spec.draw.topP = topP }
         if let precision { spec.draw.precision = precision }
         try spec.draw.validate()
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
+                                  evaluator: steering.reward == "evaluator" ? .required : .unused,
                                   planner: spec.kind == .ddpd ? .required : .unused)
         let tokenizer = set.tokenizer.tokenizer
         let denoiser = set.denoiser!
         let plannerModel: CorruptionDetector? = set.planner
         let canvas = try template.map { try GenerationCanvas.template($0, tokenizer: tokenizer) }
             ?? GenerationCanvas.prompt(prompt, length: length ?? 64, tokenizer: tokenizer)
+        if let steer {
+            try runSteered(steer, spec: spec, set: set, canvas: canvas)
+            return
+        }
         // A terminal that does not report its size is taken as the classic 80 × 24.
         let screen = show && isatty(1) != 0 && !json ? Terminal.size() ?? (80, 24) : nil
         let masksPerSample = canvas.filter { $0 == tokenizer.maskId }.count
@@ -111,6 +128,57 @@ struct GenerateCommand: ParsableCommand {
             }
         }
         bar.finish()
+    }
+
+    /// Steered samples, one at a time (each is a population of particles batched together),
+    /// each written as soon as it is done. Sample i depends on (seed, i) alone.
+    func runSteered(_ steer: String, spec: SamplerSpec, set: ModelSet, canvas: [Int]) throws {
+        let tokenizer = set.tokenizer.tokenizer
+        let denoiser = set.denoiser!
+        guard canvas.count <= denoiser.maxLength else {
+            throw UnmaskError("--steer needs the text to fit in the model's context: \(canvas.count) tokens > \(denoiser.maxLength) (shorten --length or the prompt)")
+        }
+        let reward = try steering.makeReward(tokenizer: tokenizer) {
+            guard let e = set.evaluator else { throw UnmaskError("the evaluator reward needs an evaluator (--evaluator)") }
+            return e
+        }
+        let engine = try steering.engine(steer, sampler: spec, reward: reward, tokenizer: tokenizer)
+        let bar = ProgressBar("steering", total: samples)
+        for i in 0..<samples {
+            let start = monotonicSeconds()
+            let s = try engine.sample(canvas: canvas, denoiser: denoiser, seed: seed.value, index: i)
+            let seconds = monotonicSeconds() - start
+            bar.update(i + 1)
+            bar.finish()
+            let text = try tokenizer.decodeText(s.sequence)
+            if json {
+                func opt(_ d: Double?) -> JSONValue { d.map { .double($0) } ?? .null }
+                var fields: [(String, JSONValue)] = [
+                    ("text", .string(text)), ("ids", .array(s.sequence.map { .int($0) })), ("nfe", .int(s.nfe)),
+                    ("seconds", .double(seconds)), ("sampler", .string(spec.description)), ("steer", .string(engine.spec.description)),
+                    ("target", .string(engine.spec.target)), ("reward", opt(s.reward)), ("attempts", .int(s.attempts)),
+                    ("mean_ess", opt(s.meanESS)), ("resamplings", .int(s.resamplings)), ("log_z", opt(s.logZ)),
+                    ("seed", .uint64(seed.value)), ("sample", .int(i)),
+                ]
+                if !s.particles.isEmpty {
+                    fields.append(("particles", .array(try s.particles.map { p in
+                        JSON.objectValue([("text", .string(try tokenizer.decodeText(p.sequence))), ("log_weight", .double(p.logWeight))])
+                    })))
+                }
+                StandardOutput.writeLine(JSON.line(fields))
+            } else {
+                var header = samples > 1 ? "--- sample \(i + 1) (nfe \(s.nfe)" : ""
+                if samples > 1 {
+                    if let r = s.reward { header += ", reward \(fixed(r, 3))" }
+                    if s.attempts > 1 { header += ", \(s.attempts) tries" }
+                    header += ") ---\n"
+                }
+                StandardOutput.writeLine(header + text)
+                for p in s.particles {
+                    StandardOutput.writeLine("  [log w \(fixed(p.logWeight, 3))] " + (try tokenizer.decodeText(p.sequence)))
+                }
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ struct UnmaskCommand: ParsableCommand {
             EvalCommand.self,
             GenerateCommand.self,
             CompareCommand.self,
+            ClassifierCommand.self,
             BenchCommand.self,
         ]
     )

@@ -266,6 +266,11 @@ public struct RetokenizedRecipe {
     public let evaluator: CausalEvaluator
     public let tokenizer: Tokenizer
 
+    public init(evaluator: CausalEvaluator, tokenizer: Tokenizer) {
+        self.evaluator = evaluator
+        self.tokenizer = tokenizer
+    }
+
     /// (Σ NLL in nats, tokens scored) of one sample's text.
     public func score(_ text: String) throws -> (nats: Double, tokens: Int) {
         var ids = try tokenizer.encode(utf8: Array(text.utf8), allowSpecial: true)

@@ -82,7 +82,7 @@ public enum WordListReward {
 /// JSON object per line on stdin, `{"text": "...", "ids": [...]}`, and must print one
 /// line per input, `{"reward": number}`, in order, then exit 0. A program that exits
 /// non-zero, prints something else, or runs past `timeout` seconds is an error (and is
-/// killed).
+/// killed); the error quotes the last line it wrote to stderr.
 public final class ExternalCommandReward: Reward {
     public let command: [String]
     public let timeout: Double
@@ -106,9 +106,10 @@ public final class ExternalCommandReward: Reward {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
-        let stdin = Pipe(), stdout = Pipe()
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
+        process.standardError = stderr
         let finished = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in finished.signal() }
         do { try process.run() } catch {
@@ -116,12 +117,18 @@ public final class ExternalCommandReward: Reward {
         }
         // Reading and writing on their own threads: a program that prints before it has
         // read everything must not deadlock against a full pipe.
-        let output = ResultBox()
-        let reader = Thread {
-            output.data = stdout.fileHandleForReading.readDataToEndOfFile()
-            output.done.signal()
+        let output = ResultBox(), messages = ResultBox()
+        for (box, pipe) in [(output, stdout), (messages, stderr)] {
+            Thread {
+                box.data = pipe.fileHandleForReading.readDataToEndOfFile()
+                box.done.signal()
+            }.start()
         }
-        reader.start()
+        func why() -> String {
+            _ = messages.done.wait(timeout: .now() + 1)
+            let last = String(decoding: messages.data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+            return last.isEmpty ? "" : " (its last message: \(last.prefix(200)))"
+        }
         // A program that exits without reading its input must give us EPIPE, not kill us
         // with SIGPIPE. (Standard output still ends quietly on a closed pipe:
         // `StandardOutput.writeLine` raises SIGPIPE itself on EPIPE.)
@@ -140,7 +147,7 @@ public final class ExternalCommandReward: Reward {
         }
         _ = output.done.wait(timeout: .now() + 2)
         guard process.terminationStatus == 0 else {
-            throw UnmaskError("reward command: \(command[0]) exited with status \(process.terminationStatus)")
+            throw UnmaskError("reward command: \(command[0]) exited with status \(process.terminationStatus)\(why())")
         }
         let lines = String(decoding: output.data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true)
         guard lines.count == sequences.count else {

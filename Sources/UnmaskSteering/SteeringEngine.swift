@@ -60,21 +60,32 @@ public final class SteeringEngine {
     public let spec: SteeringSpec
     public let draw: CategoricalOptions
     public let reward: Reward?
+    /// cbg's classifier of partially masked text, and the class to guide to.
+    public let classifier: NoisyClassifier?
+    public let classIndex: Int
     /// Sequences per denoiser call at most: memory is bounded by this, not by particles.
     public let maxSequencesPerCall: Int
 
     public init(spec: SteeringSpec, draw: CategoricalOptions = CategoricalOptions(), reward: Reward? = nil,
-                maxSequencesPerCall: Int = 32) throws {
+                classifier: NoisyClassifier? = nil, classIndex: Int = 0, maxSequencesPerCall: Int = 32) throws {
         try spec.validate()
         try draw.validate()
         if spec.needsReward && reward == nil { throw UnmaskError("steering \(spec.method.rawValue) needs a reward (--reward)") }
         if spec.method == .tilt && reward?.tokenScores == nil {
             throw UnmaskError("steering tilt needs a reward that is additive over tokens (words:...); \(reward!.name) is not; use smc or bon")
         }
+        if spec.needsClassifier {
+            guard let classifier else { throw UnmaskError("steering cbg needs a classifier and a class (--class)") }
+            guard classifier.classes.indices.contains(classIndex) else {
+                throw UnmaskError("class \(classIndex) is not one of the classifier's \(classifier.classes.count)")
+            }
+        }
         guard maxSequencesPerCall >= 1 else { throw UnmaskError("maxSequencesPerCall must be at least 1") }
         self.spec = spec
         self.draw = draw
         self.reward = reward
+        self.classifier = classifier
+        self.classIndex = classIndex
         self.maxSequencesPerCall = maxSequencesPerCall
     }
 
@@ -113,6 +124,7 @@ public final class SteeringEngine {
         switch spec.method {
         case .bon: return try run.bestOfN()
         case .svdd: return try run.svdd()
+        case .cbg: return try run.classifierGuidance()
         case .smc: return try run.population(particles: spec.particles, proposal: run.baseProposal)
         case .cfg, .anneal, .tilt:
             switch spec.mode {
@@ -412,6 +424,31 @@ final class Population {
         var best = 0
         for j in 1..<n where r[j] > r[best] { best = j }
         return SteeredSample(sequence: seqs[best], nfe: nfe, reward: r[best], attempts: 1, meanESS: nil, resamplings: 0,
+                             logZ: nil, particles: [])
+    }
+
+    /// D-CBG (Schiff et al. 2024), one token per step: q(v) ∝ p(v | x)·p(c | x, v)^γ with a
+    /// classifier of partially masked sequences. At γ = 1, p(v | x)·p(c | x, v) = p(v, c | x)
+    /// ∝ p(v | x, c), so with exact conditionals and an exact classifier each step is the
+    /// conditional's, and by the chain rule the path samples p(x | c) exactly.
+    func classifierGuidance() throws -> SteeredSample {
+        var x = canvas
+        var rng = slotRNG(0)
+        let classifier = engine.classifier!
+        for _ in free {
+            let masked = x.indices.filter { x[$0] == mask }
+            let pos = masked[rng.int(below: masked.count)]
+            let lp = try logProbabilities([x], [[pos]])[0][0]
+            let lc = try classifier.candidateLogPosteriors(sequence: x, position: pos, mask: mask, classIndex: engine.classIndex,
+                                                           vocabSize: lp.count)
+            var lq = [Double](repeating: -.infinity, count: lp.count)
+            for v in lp.indices where lp[v] > -.infinity && lc[v] > -.infinity { lq[v] = lp[v] + spec.gamma * lc[v] }
+            let z = Resampling.logSumExp(lq)
+            guard z > -.infinity else { throw UnmaskError("steering cbg: the classifier rules out every token the model allows at position \(pos)") }
+            for v in lq.indices { lq[v] -= z }
+            x[pos] = Categorical.sample(logProbabilities: lq, options: engine.draw, rng: &rng)
+        }
+        return SteeredSample(sequence: x, nfe: nfe, reward: try rewardIfAny(x), attempts: 1, meanESS: nil, resamplings: 0,
                              logZ: nil, particles: [])
     }
 

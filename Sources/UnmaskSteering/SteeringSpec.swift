@@ -25,6 +25,8 @@ public struct SteeringSpec: Equatable, Sendable, CustomStringConvertible {
         case smc
         /// SVDD: each step, m candidate tokens, keep the one whose x̂₀ has the best reward.
         case svdd
+        /// D-CBG: each step p(v)·p(c | x, v)^γ, with a classifier of partially masked text.
+        case cbg
     }
 
     /// What is done with the path weights of cfg, anneal and tilt.
@@ -86,6 +88,7 @@ public struct SteeringSpec: Equatable, Sendable, CustomStringConvertible {
         case .bon: return ["n"]
         case .smc: return ["lambda"] + population
         case .svdd: return ["m", "alpha"]
+        case .cbg: return ["gamma"]
         }
     }
 
@@ -105,6 +108,8 @@ public struct SteeringSpec: Equatable, Sendable, CustomStringConvertible {
               (consistent in particles); output=best is FK's choice and samples no target
     svdd      m >= 1 candidates per step, keep the best x0-hat reward (alpha=0, as shipped)
               or draw one by e^(r/alpha): a per-step heuristic with no sequence target
+    cbg       gamma >= 0, --class: D-CBG, per step p(v) p(c | x, v)^gamma with the classifier
+              of partly masked text; at gamma=1 and an exact classifier, p(x|c) exactly
     Population keys (cfg, anneal, tilt with mode=smc; smc): particles 1...4096,
       every=K steps and/or ess=T in (0, 1] (default ess=0.5), resample=systematic|multinomial,
       output=sample|best|all. Rejection key: tries (default 10000).
@@ -198,6 +203,8 @@ public struct SteeringSpec: Equatable, Sendable, CustomStringConvertible {
 
     /// True if the method needs a reward (`--reward`).
     public var needsReward: Bool { [.tilt, .bon, .smc, .svdd].contains(method) }
+    /// True if it needs a classifier and a class (`--class`).
+    public var needsClassifier: Bool { method == .cbg }
     /// True if it needs an unconditional branch (a condition to mask).
     public var needsCondition: Bool { method == .cfg }
 
@@ -206,8 +213,9 @@ public struct SteeringSpec: Equatable, Sendable, CustomStringConvertible {
         switch method {
         case .cfg: return 2 * particles
         case .anneal, .tilt, .smc: return particles
-        case .bon: return 1
+        case .bon: return n
         case .svdd: return m
+        case .cbg: return 1
         }
     }
 
@@ -223,6 +231,7 @@ public struct SteeringSpec: Equatable, Sendable, CustomStringConvertible {
         case (.bon, _): return "the best of \(n) draws of p by r (law of the maximum)"
         case (.smc, _): return output == .best ? "the best of \(particles) FK particles (no stated target)"
                                                : "p(x) e^(\(lambda) r(x)) / Z, consistent in particles"
+        case (.cbg, _): return "per-step p(v) p(c|x,v)^\(gamma) (D-CBG; p(x|c) at gamma 1 with an exact classifier)"
         case (.svdd, _): return alpha == 0 ? "SVDD, best of \(m) candidates per step (per-step heuristic)"
                                            : "SVDD, softmax of \(m) candidates at alpha \(alpha) (per-step heuristic)"
         }
@@ -231,7 +240,7 @@ public struct SteeringSpec: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         var parts = [method.rawValue]
         switch method {
-        case .cfg: parts.append("gamma=\(gamma)")
+        case .cfg, .cbg: parts.append("gamma=\(gamma)")
         case .anneal: parts.append("beta=\(beta)")
         case .tilt, .smc: parts.append("lambda=\(lambda)")
         case .bon: parts.append("n=\(n)")

@@ -425,6 +425,68 @@ final class SteeringExactnessTests: XCTestCase {
         assertChiSquareFits(counts: run.counts, probabilities: law, "svdd:m=3 vs its per-step law")
     }
 
+    // MARK: Classifier guidance
+
+    /// An exact classifier of partially masked sequences for the plain toy: a fixed random
+    /// p(c | x) on the 81 complete sequences, and p(c | x_t) = Σ_x p(x | x_t) p(c | x).
+    final class ExactToyClassifier: NoisyClassifier {
+        let toy: ExactToyDenoiser
+        let table: [[Double]]  // (81, 3) p(c | x)
+        var cache: [[Int]: [Double]] = [:]
+        init(toy: ExactToyDenoiser, table: [[Double]]) { self.toy = toy; self.table = table }
+        var classes: [String] { ["a", "b", "c"] }
+        func posterior(_ state: [Int]) -> [Double] {
+            if let hit = cache[state] { return hit }
+            var m = [Double](repeating: 0, count: 3)
+            for (s, p) in toy.joint.enumerated() where zip(state, toy.sequence(index: s)).allSatisfy({ $0 == toy.maskId || $0 == $1 }) {
+                for c in 0..<3 { m[c] += p * table[s][c] }
+            }
+            let z = m.reduce(0, +)
+            cache[state] = m.map { $0 / z }
+            return cache[state]!
+        }
+        func candidateLogPosteriors(sequence: [Int], position: Int, mask: Int, classIndex: Int, vocabSize: Int) throws -> [Double] {
+            (0..<vocabSize).map { v in
+                guard v < 3 else { return -.infinity }
+                var s = sequence
+                s[position] = v
+                return log(posterior(s)[classIndex])
+            }
+        }
+    }
+
+    /// D-CBG at γ = 1 with the exact classifier samples p(x | c) ∝ p(x)·p(c | x); at γ = 3
+    /// it samples its own per-step law and not the sequence target p(x)·p(c|x)^3.
+    func testClassifierGuidanceAtGammaOneIsExact() throws {
+        let toy = Self.toy
+        var rng = Philox(seed: 12)
+        let table = (0..<81).map { _ -> [Double] in Self.normalised((0..<3).map { _ in rng.uniform64() + 0.05 }) }
+        let classifier = ExactToyClassifier(toy: toy, table: table)
+        let c = 2
+        func run(_ gamma: Double, draws: Int) throws -> [Int] {
+            let engine = try SteeringEngine(spec: SteeringSpec.parse("cbg:gamma=\(gamma)"), classifier: classifier, classIndex: c)
+            var counts = [Int](repeating: 0, count: 81)
+            for i in 0..<draws {
+                let s = try engine.sample(canvas: [Int](repeating: toy.maskId, count: 4), denoiser: toy, seed: 21, index: i)
+                counts[toy.index(of: s.sequence)] += 1
+            }
+            return counts
+        }
+        let target = Self.normalised((0..<81).map { toy.joint[$0] * table[$0][c] })
+        assertChiSquareFits(counts: try run(1, draws: 50_000), probabilities: target, "cbg:gamma=1 vs p(x|c)")
+        let law = Self.plainLaw { s, i in
+            Self.normalised((0..<3).map { v in
+                var t = s
+                t[i] = v
+                return Self.conditional(toy, s, i)[v] * pow(classifier.posterior(t)[c], 3)
+            })
+        }
+        let counts = try run(3, draws: 50_000)
+        assertChiSquareFits(counts: counts, probabilities: law, "cbg:gamma=3 vs its per-step law")
+        let sharpened = Self.normalised((0..<81).map { toy.joint[$0] * pow(table[$0][c], 3) })
+        assertRejected(counts, actual: law, claimed: sharpened, "cbg:gamma=3")
+    }
+
     // MARK: Determinism and bad input
 
     /// A sample depends on (seed, index) alone: not on how many sequences share a call.
