@@ -126,7 +126,7 @@ let package = Package(
         .testTarget(name: "UnmaskModelTests", dependencies: ["UnmaskSupport", "UnmaskKernels", "UnmaskModel"], exclude: ["Fixtures"]),
         // Statistical tests draw 10^5+ samples: optimised, or they would take minutes. The
         // steering engine's exactness tests live here too, beside the chi-square harness.
-        .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskModel", "UnmaskDiffusion", "UnmaskSteering"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskSteering"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "UnmaskTrainingTests",
                     dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskTraining"]),
         .testTarget(

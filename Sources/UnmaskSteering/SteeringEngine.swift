@@ -101,6 +101,25 @@ public final class SteeringEngine {
         return mix.next()
     }
 
+    /// The per-step proposal log q(v) of cfg, anneal or tilt at one masked `position` of
+    /// `canvas` (normalised, the mask excluded): what one step of the engine draws that
+    /// position's token from, for inspection and tests. For cfg it is
+    /// γ·log p_c + (1 − γ)·log p_u renormalised, i.e. softmax(u + γ·(c − u)) of the two
+    /// branches' logits, which is LLaDA's `un + (cfg_scale + 1)(cond − un)` at γ = 1 + cfg_scale.
+    public func proposalLogProbabilities(canvas: [Int], position: Int, denoiser: Denoiser,
+                                         conditionPositions: [Int]? = nil) throws -> [Double] {
+        guard [.cfg, .anneal, .tilt].contains(spec.method) else {
+            throw UnmaskError("steering \(spec.method.rawValue) has no single per-step proposal")
+        }
+        guard canvas.indices.contains(position), canvas[position] == denoiser.maskId else {
+            throw UnmaskError("position \(position) is not a masked position of the canvas")
+        }
+        let free = canvas.indices.filter { canvas[$0] == denoiser.maskId }
+        let condition = conditionPositions ?? canvas.indices.filter { canvas[$0] != denoiser.maskId }
+        let run = Population(engine: self, canvas: canvas, free: free, condition: condition, denoiser: denoiser, seed: 0, index: 0)
+        return try run.proposal(at: position, proposal: run.tempered)
+    }
+
     /// Sample `index` of `seed` on `canvas` (masked positions are generated, the rest is
     /// kept). `conditionPositions`: what the unconditional branch masks for cfg (default:
     /// every position the canvas fixes: the prompt, a template's text).
@@ -290,33 +309,49 @@ final class Population {
                 continue
             }
             let u = uncondRow[j] >= 0 ? rows[uncondRow[j]][0] : nil
-            let V = (c ?? u)!.count
-            var lq = [Double](repeating: -.infinity, count: V)
-            var top = -Double.infinity
-            for v in 0..<V {
-                // A token impossible in a branch that enters the product is impossible in q
-                // (with b < 0, −∞·b would otherwise be +∞).
-                var value = 0.0
-                if let c { if c[v] == -.infinity { continue }; value += e[j].a * c[v] }
-                if let u { if u[v] == -.infinity { continue }; value += e[j].b * u[v] }
-                if e[j].lambda != 0, let s = shiftedScores {
-                    if s[v] == -.infinity { continue }
-                    value += e[j].lambda * s[v]
-                }
-                lq[v] = value
-                if value > top { top = value }
-            }
-            guard top > -.infinity else {
-                throw UnmaskError("steering: every token is excluded at position \(pos[j]) (the reward bans all that the model allows)")
-            }
-            var sum = 0.0
-            for v in 0..<V where lq[v] > -.infinity { sum += exp(lq[v] - top) }
-            let z = top + log(sum)
-            for v in 0..<V { lq[v] -= z }
+            let (lq, z) = try combine(conditional: c, unconditional: u, e[j], position: pos[j])
             logZ[j] = z
             seqs[j][pos[j]] = Categorical.sample(logProbabilities: lq, options: engine.draw, rng: &rngs[j])
         }
         return logZ
+    }
+
+    /// log q(v) = a·log p_c(v) + b·log p_u(v) + λ·s(v) − log Z, and log Z.
+    func combine(conditional c: [Double]?, unconditional u: [Double]?, _ e: ProposalExponents, position: Int) throws -> ([Double], Double) {
+        let V = (c ?? u)!.count
+        var lq = [Double](repeating: -.infinity, count: V)
+        var top = -Double.infinity
+        for v in 0..<V {
+            // A token impossible in a branch that enters the product is impossible in q
+            // (with b < 0, −∞·b would otherwise be +∞).
+            var value = 0.0
+            if let c { if c[v] == -.infinity { continue }; value += e.a * c[v] }
+            if let u { if u[v] == -.infinity { continue }; value += e.b * u[v] }
+            if e.lambda != 0, let s = shiftedScores {
+                if s[v] == -.infinity { continue }
+                value += e.lambda * s[v]
+            }
+            lq[v] = value
+            if value > top { top = value }
+        }
+        guard top > -.infinity else {
+            throw UnmaskError("steering: every token is excluded at position \(position) (the reward bans all that the model allows)")
+        }
+        var sum = 0.0
+        for v in 0..<V where lq[v] > -.infinity { sum += exp(lq[v] - top) }
+        let z = top + log(sum)
+        for v in 0..<V { lq[v] -= z }
+        return (lq, z)
+    }
+
+    /// The proposal at `position` of the canvas as it stands, without drawing.
+    func proposal(at position: Int, proposal: Proposal) throws -> [Double] {
+        let masked = canvas.indices.filter { canvas[$0] == mask }
+        let e = proposal(Double(masked.count) / Double(free.count))
+        let c = try logProbabilities([canvas], [[position]])[0][0]
+        if e.isBase { return c }
+        let u = e.b != 0 || e.a == 0 ? try logProbabilities([unconditional(canvas)], [[position]])[0][0] : nil
+        return try combine(conditional: e.a != 0 ? c : nil, unconditional: u, e, position: position).0
     }
 
     // MARK: Methods

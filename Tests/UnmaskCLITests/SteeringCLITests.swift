@@ -45,6 +45,25 @@ final class SteeringCLITests: XCTestCase {
         for word in [" the ", " and ", " of ", " to "] { XCTAssertFalse(banned.stdout.lowercased().contains(word), banned.stdout) }
     }
 
+    /// Prompt-masked CFG on every Hugging Face denoiser family: a prompt, a template with a
+    /// suffix, both modes; the mask never survives and the fixed text is kept.
+    func testGuidanceOnHuggingFaceDenoisers() throws {
+        let hf = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/hf"
+        for (model, vocab) in [("llada-tiny", [String]()), ("dream-tiny", []), ("mdlm-tiny", ["--vocab", hf + "/gpt2-tiny/tokenizer.json"])] {
+            for args in [["It is a truth", "--length", "6", "--steer", "cfg:gamma=2"],
+                         ["--template", "It is [___ x5] acknowledged.", "--steer", "cfg:gamma=2:mode=smc:particles=3"],
+                         ["It is", "--length", "4", "--steer", "cfg:gamma=0.5:mode=exact:tries=1000000"]] {
+                let r = try runUnmask(["generate", "--model", hf + "/" + model] + vocab + args + ["--json", "--samples", "2"])
+                XCTAssertEqual(r.status, 0, "\(model) \(args): \(r.stderr)")
+                for line in try json(r) {
+                    let text = line["text"] as! String
+                    XCTAssertTrue(text.hasPrefix("It is"), text)
+                    if args.contains("--template") { XCTAssertTrue(text.hasSuffix(" acknowledged."), text) }
+                }
+            }
+        }
+    }
+
     /// Same seed, same text; steered samples do not depend on --batch or --threads.
     func testSteeringIsDeterministic() throws {
         let base = ["generate", "--steer", "smc:particles=4:lambda=3:every=4", "--reward", "classifier:class=emma",
