@@ -128,7 +128,7 @@ let package = Package(
         // steering engine's exactness tests live here too, beside the chi-square harness.
         .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskSteering"], swiftSettings: [.unsafeFlags(["-O"])]),
         .testTarget(name: "UnmaskTrainingTests",
-                    dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskTraining"]),
+                    dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskTraining"]),
         .testTarget(
             name: "UnmaskEvaluationTests",
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation"]

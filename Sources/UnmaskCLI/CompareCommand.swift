@@ -127,7 +127,8 @@ struct CompareCommand: ParsableCommand {
         if plot != nil && steering.reward == nil { throw UnmaskError("--plot with steering draws the reward: give --reward") }
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
                                   evaluator: .required, planner: specs.contains { $0.kind == .ddpd } ? .required : .unused)
-        let tokenizer = set.tokenizer.tokenizer, denoiser = set.denoiser!, scoring = set.evaluator!
+        let tokenizer = set.tokenizer.tokenizer, scoring = set.evaluator!
+        let (denoiser, unconditional) = try SteeringOptions.labeled(set, className: steering.className, steering: true)
         let canvas = try GenerationCanvas.prompt(prompt, length: length, tokenizer: tokenizer)
         if !steerSpecs.isEmpty && canvas.count > denoiser.maxLength {
             throw UnmaskError("--steer needs the text to fit in the model's context: \(canvas.count) tokens > \(denoiser.maxLength)")
@@ -135,6 +136,8 @@ struct CompareCommand: ParsableCommand {
         let reward = try steering.makeReward(tokenizer: tokenizer) { scoring }
         let plannerModel: CorruptionDetector? = set.planner
         var entries: [SteeringComparison.Entry] = try specs.map { .sampler(name: $0.description, try DiffusionSampler(spec: $0, corruptionDetector: plannerModel)) }
+        // A label-conditional model's rows are given the class; one row shows it unconditioned.
+        if unconditional != nil { entries.insert(.unconditionalSampler(name: "fhs, null label", try DiffusionSampler("fhs")), at: 0) }
         entries += try steers.map { .steering(try steering.engine($0, sampler: SamplerSpec(kind: .fhs), reward: reward, tokenizer: tokenizer)) }
         var classes: SteeringComparison.ClassCheck?
         if let target = try steering.classTarget(tokenizer: tokenizer) {
@@ -145,7 +148,8 @@ struct CompareCommand: ParsableCommand {
             classes = SteeringComparison.ClassCheck(classIndex: target.index, classifier: target.classifier, check: check)
         }
         let bar = ProgressBar("compare", total: samples * entries.count)
-        let rows = try SteeringComparison.run(entries: entries, denoiser: denoiser, canvas: canvas, evaluator: scoring.evaluator,
+        let rows = try SteeringComparison.run(entries: entries, denoiser: denoiser, unconditional: unconditional, canvas: canvas,
+                                              evaluator: scoring.evaluator,
                                               endOfText: scoring.endOfText, samples: samples, seed: seed.value, batch: batch,
                                               reward: reward, classes: classes,
                                               retokenizing: scoring.ownTokenizer.map { (tokenizer, $0) }) { done, _ in bar.update(done) }

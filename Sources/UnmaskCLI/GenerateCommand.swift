@@ -60,9 +60,7 @@ struct GenerateCommand: ParsableCommand {
         if let block, block < 1 { throw ValidationError("--block must be at least 1, got \(block)") }
         if template != nil && prompt != nil { throw ValidationError("give a prompt or a --template, not both") }
         if steer != nil && show { throw ValidationError("--show does not animate steering (its particles are resampled); drop one") }
-        if steer == nil && (steering.reward != nil || steering.className != nil) {
-            throw ValidationError("--reward and --class steer: give a --steer method too")
-        }
+        if steer == nil && steering.reward != nil { throw ValidationError("--reward steers: give a --steer method too") }
         if template != nil && length != nil {
             throw ValidationError("--length does not apply to --template: its blanks set what is generated ([___ x12] is twelve tokens)")
         }
@@ -81,7 +79,7 @@ struct GenerateCommand: ParsableCommand {
                                   evaluator: steering.reward == "evaluator" ? .required : .unused,
                                   planner: spec.kind == .ddpd ? .required : .unused)
         let tokenizer = set.tokenizer.tokenizer
-        let denoiser = set.denoiser!
+        let (denoiser, _) = try SteeringOptions.labeled(set, className: steering.className, steering: steer != nil)
         let plannerModel: CorruptionDetector? = set.planner
         let canvas = try template.map { try GenerationCanvas.template($0, tokenizer: tokenizer) }
             ?? GenerationCanvas.prompt(prompt, length: length ?? 64, tokenizer: tokenizer)
@@ -134,7 +132,7 @@ struct GenerateCommand: ParsableCommand {
     /// each written as soon as it is done. Sample i depends on (seed, i) alone.
     func runSteered(_ steer: String, spec: SamplerSpec, set: ModelSet, canvas: [Int]) throws {
         let tokenizer = set.tokenizer.tokenizer
-        let denoiser = set.denoiser!
+        let (denoiser, unconditional) = try SteeringOptions.labeled(set, className: steering.className, steering: true)
         guard canvas.count <= denoiser.maxLength else {
             throw UnmaskError("--steer needs the text to fit in the model's context: \(canvas.count) tokens > \(denoiser.maxLength) (shorten --length or the prompt)")
         }
@@ -146,7 +144,7 @@ struct GenerateCommand: ParsableCommand {
         let bar = ProgressBar("steering", total: samples)
         for i in 0..<samples {
             let start = monotonicSeconds()
-            let s = try engine.sample(canvas: canvas, denoiser: denoiser, seed: seed.value, index: i)
+            let s = try engine.sample(canvas: canvas, denoiser: denoiser, seed: seed.value, index: i, unconditional: unconditional)
             let seconds = monotonicSeconds() - start
             bar.update(i + 1)
             bar.finish()

@@ -51,5 +51,19 @@ struct SteeringOptions: ParsableArguments {
                                   classIndex: target?.index ?? 0)
     }
 
+    /// The denoiser to sample: with `--class` and a label-conditional model, the model given
+    /// that class, and (for cfg) the same model with the null label as the unconditional
+    /// branch. Without labels, `--class` names the classifier's class and needs --steer.
+    static func labeled(_ set: ModelSet, className: String?, steering: Bool) throws -> (Denoiser, unconditional: Denoiser?) {
+        let base = set.denoiser!
+        guard let className else { return (base, nil) }
+        guard let labels = set.denoiserLabels else {
+            if steering { return (base, nil) }
+            throw UnmaskError("--class \(className): this denoiser has no labels (labels.json); give a label-conditional --model, or a --steer method that uses the classifier")
+        }
+        return (try LabeledDenoiser(base: base, label: labels.id(of: className)),
+                try LabeledDenoiser(base: base, label: labels.nullId))
+    }
+
     static let help = SteeringSpec.helpText + "\n\n" + RewardSpec.helpText
 }

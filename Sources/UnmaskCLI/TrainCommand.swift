@@ -35,6 +35,10 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the checkpoint in --out.") var resume = false
     @Flag(help: "Train into a non-empty --out, overwriting the model, card, log and checkpoint there.") var force = false
     @Option(parsing: .unconditional, help: "Training steps (1...100000000).") var steps: Int?
+    @Flag(help: "Train a label-conditional denoiser: each --corpus file is a class (named after the file), read as a token at position 0.")
+    var labels = false
+    @Option(parsing: .unconditional, help: "With --labels: probability of the null label instead of the class, in [0, 1) (default 0.1).")
+    var labelDropout = 0.1
     @Option(parsing: .unconditional, help: "Wall-clock budget in minutes.") var minutes: Double?
     @Option(parsing: .unconditional, help: "Seed for initialisation, batches, masks and noise, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @Option(parsing: .unconditional, help: "Sequences per step (1...4096, and what fits in memory).") var batch = 32
@@ -61,6 +65,8 @@ struct TrainCommand: ParsableCommand {
         if !(lr > 0 && lr < 1) { throw ValidationError("--lr must be in (0, 1)") }
         if warmup < 0 || warmup > 100_000_000 { throw ValidationError("--warmup must be in 0...100000000") }
         if !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1)") }
+        if !(labelDropout >= 0 && labelDropout < 1) { throw ValidationError("--label-dropout must be in [0, 1)") }
+        if labels && corpus.count < 2 { throw ValidationError("--labels needs at least two --corpus files (one class each)") }
         if !(evalEvery > 0 && evalEvery.isFinite) { throw ValidationError("--eval-every must be a positive number of minutes") }
         if !(checkpointEvery > 0 && checkpointEvery.isFinite) {
             throw ValidationError("--checkpoint-every must be a positive number of minutes")
@@ -73,9 +79,14 @@ struct TrainCommand: ParsableCommand {
         let tokenizer = try vocabOptions.load()
         let sizes = ModelConfig(vocabSize: tokenizer.vocabSize, dModel: dModel, nLayers: layers, nHeads: heads, dFF: dFF,
                                 contextLength: context, maskTokenId: tokenizer.maskId)
+        let classLabels = labels ? try ClassLabels(classes: corpus.map { path in
+            let base = path.split(separator: "/").last.map(String.init) ?? path
+            return base.hasSuffix(".txt") ? String(base.dropLast(4)) : base
+        }, firstId: tokenizer.vocabSize) : nil
+        if let classLabels, Set(classLabels.classes).count != corpus.count { throw UnmaskError("--labels: two --corpus files have the same name") }
         let c = try TrainingSetup.config(configFile: config, initFrom: initFrom, sizes: sizes, objective: objective,
-                                         tokenizer: tokenizer, batch: batch)
-        let data = try TrainingData(corpus: corpus, tokenizer: tokenizer, window: c.contextLength)
+                                         tokenizer: tokenizer, batch: batch, labels: classLabels?.count ?? 0)
+        let data = try TrainingData(corpus: corpus, tokenizer: tokenizer, window: c.contextLength, labeled: labels)
         if !data.validationHeldOut { fputs("warning: \(data.validationDescription)\n", stderr) }
         var settings = TrainingSettings(objective: objective)
         settings.batch = batch
@@ -88,10 +99,16 @@ struct TrainCommand: ParsableCommand {
         settings.evalEveryMinutes = evalEvery
         settings.checkpointEveryMinutes = checkpointEvery
         settings.commandLine = (["unmask"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        settings.labels = classLabels
+        settings.labelDropout = labelDropout
 
         let (params, copied) = try TrainingSetup.initialParameters(config: c, seed: seed.value, initFrom: initFrom)
         if let initFrom { fputs("initialised \(copied) of \(params.layout.count) tensors from \(initFrom)\n", stderr) }
         if force { TrainingSetup.clearPreviousRun(in: out) }
+        if let classLabels {
+            try Files.createDirectory(out)
+            try Files.writeAtomically(Array(classLabels.serialized.utf8), to: out + "/" + ClassLabels.fileName)
+        }
         let trainer = try Trainer(config: c, data: data, settings: settings, outputDirectory: out,
                                   initialParameters: params, matmul: engine.matmul)
         if resume { try trainer.resume() }

@@ -94,6 +94,8 @@ public struct ModelSet {
     /// its own).
     public let tokenizer: NamedTokenizer
     public let denoiser: TransformerDenoiser?
+    /// The denoiser's classes, when it is label-conditional (its folder's labels.json).
+    public var denoiserLabels: ClassLabels? = nil
     public let evaluator: ScoringEvaluator?
     public let planner: TransformerCorruptionDetector?
     /// One line for every bundled default left out, saying why and how to give one.
@@ -119,7 +121,14 @@ public struct ModelSet {
         let plannerModel = try opener.model(.planner, need: planner).map {
             try TransformerCorruptionDetector(model: $0, specialIds: specials)
         }
-        return ModelSet(tokenizer: tokenizer, denoiser: denoiserModel, evaluator: scoring, planner: plannerModel, notes: opener.notes)
+        var set = ModelSet(tokenizer: tokenizer, denoiser: denoiserModel, evaluator: scoring, planner: plannerModel, notes: opener.notes)
+        if let model = denoiserModel, let dir = directories[.denoiser], let labels = try ClassLabels.load(directory: dir) {
+            guard labels.firstId >= tokenizer.tokenizer.vocabSize, labels.nullId < model.vocabSize else {
+                throw UnmaskError("\(dir)/\(ClassLabels.fileName): label ids \(labels.firstId)...\(labels.nullId) must lie past the tokenizer's \(tokenizer.tokenizer.vocabSize) ids and inside the model's \(model.vocabSize)")
+            }
+            set.denoiserLabels = labels
+        }
+        return set
     }
 
     /// The tokenizer for `sources`: `sources.tokenizer` if given, else the denoiser's own
@@ -175,7 +184,9 @@ private struct Opener {
     /// optional and absent or left out.
     mutating func model(_ role: ModelRole, need: ModelSet.Need) throws -> Transformer? {
         guard let (dir, name) = try locate(role, need: need) else { return nil }
-        let padded = HuggingFaceFolder.isHuggingFace(directory: dir)
+        // A Hugging Face model may pad its vocabulary past the tokenizer's; a label-conditional
+        // denoiser keeps its label ids there (labels.json).
+        let padded = HuggingFaceFolder.isHuggingFace(directory: dir) || Files.exists(dir + "/" + ClassLabels.fileName)
         let size = tokenizer.tokenizer.vocabSize, mask = tokenizer.tokenizer.maskId
         if need == .optional, namesAModel, sources.explicitDirectory(role) == nil, let config = try? Transformer.peekConfig(directory: dir),
            !config.fitsVocabulary(size: size, maskTokenId: mask, padded: padded) {

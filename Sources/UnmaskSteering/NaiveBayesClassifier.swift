@@ -135,15 +135,19 @@ public struct NaiveBayesClassifier: Sendable {
 }
 
 /// A classifier of partially masked sequences, for classifier guidance (`cbg`): log p(c |
-/// the unmasked tokens, with token v at `position`), for every v.
+/// the unmasked tokens among `generated`, with token v at `position`), for every v. It
+/// looks at the generated positions only, as the rewards do: a prompt would otherwise
+/// decide the class before anything is generated.
 public protocol NoisyClassifier {
     var classes: [String] { get }
-    func candidateLogPosteriors(sequence: [Int], position: Int, mask: Int, classIndex: Int, vocabSize: Int) throws -> [Double]
+    func candidateLogPosteriors(sequence: [Int], position: Int, generated: [Int], mask: Int, classIndex: Int,
+                                vocabSize: Int) throws -> [Double]
 }
 
 extension NaiveBayesClassifier: NoisyClassifier {
-    public func candidateLogPosteriors(sequence: [Int], position: Int, mask: Int, classIndex: Int, vocabSize V: Int) throws -> [Double] {
-        let base = logLikelihoods(sequence.enumerated().lazy.filter { $0.offset != position && $0.element != mask }.map(\.element))
+    public func candidateLogPosteriors(sequence: [Int], position: Int, generated: [Int], mask: Int, classIndex: Int,
+                                       vocabSize V: Int) throws -> [Double] {
+        let base = logLikelihoods(generated.lazy.filter { $0 != position && sequence[$0] != mask }.map { sequence[$0] })
         // log p(c | x, v) = base_c + log θ_c(v) − logsumexp_k (base_k + log θ_k(v)).
         var out = [Double](repeating: 0, count: V)
         var row = [Double](repeating: 0, count: classes.count)

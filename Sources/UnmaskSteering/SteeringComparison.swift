@@ -14,11 +14,13 @@ import UnmaskEvaluation
 public enum SteeringComparison {
     public enum Entry {
         case sampler(name: String, DiffusionSampler)
+        /// A sampler on the unconditional denoiser (a labeled model's null label).
+        case unconditionalSampler(name: String, DiffusionSampler)
         case steering(SteeringEngine)
 
         var name: String {
             switch self {
-            case let .sampler(name, _): return name
+            case let .sampler(name, _), let .unconditionalSampler(name, _): return name
             case let .steering(e): return e.spec.description
             }
         }
@@ -64,7 +66,10 @@ public enum SteeringComparison {
 
     /// Every entry draws `samples` samples on `canvas` with seeds (seed, 0..<samples).
     /// Scores look at the generated positions only (the canvas's masks).
-    public static func run(entries: [Entry], denoiser: Denoiser, canvas: [Int], evaluator: CausalEvaluator, endOfText: Int,
+    /// `unconditional`: cfg's unconditional branch when it is a denoiser of its own (a
+    /// label-conditional model's null label).
+    public static func run(entries: [Entry], denoiser: Denoiser, unconditional: Denoiser? = nil, canvas: [Int],
+                           evaluator: CausalEvaluator, endOfText: Int,
                            samples: Int, seed: UInt64, batch: Int, reward: Reward?, classes: ClassCheck?,
                            retokenizing: (samples: Tokenizer, evaluator: Tokenizer)? = nil,
                            progress: ((Int, Int) -> Void)? = nil) throws -> [Row] {
@@ -88,15 +93,20 @@ public enum SteeringComparison {
             }
             var target = "the sampler's law"
             switch entry {
-            case let .sampler(_, sampler):
-                try Generation.run(sampler: sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch, seed: seed) { j, s, nfe, _ in
+            case let .sampler(_, sampler), let .unconditionalSampler(_, sampler):
+                var model = denoiser
+                if case .unconditionalSampler = entry {
+                    guard let unconditional else { throw UnmaskError("an unconditional row needs an unconditional denoiser") }
+                    model = unconditional
+                }
+                try Generation.run(sampler: sampler, denoiser: model, canvas: canvas, count: samples, batch: batch, seed: seed) { j, s, nfe, _ in
                     try score(s, nfe: nfe)
                     progress?(e * samples + j + 1, entries.count * samples)
                 }
             case let .steering(engine):
                 target = engine.spec.target
                 for j in 0..<samples {
-                    let s = try engine.sample(canvas: canvas, denoiser: denoiser, seed: seed, index: j)
+                    let s = try engine.sample(canvas: canvas, denoiser: denoiser, seed: seed, index: j, unconditional: unconditional)
                     try score(s.sequence, nfe: s.nfe)
                     attempts += s.attempts
                     if let ess = s.meanESS { essSum += ess; essCount += 1 }

@@ -121,10 +121,12 @@ public final class SteeringEngine {
     }
 
     /// Sample `index` of `seed` on `canvas` (masked positions are generated, the rest is
-    /// kept). `conditionPositions`: what the unconditional branch masks for cfg (default:
-    /// every position the canvas fixes: the prompt, a template's text).
+    /// kept). cfg's unconditional branch is `unconditional` on the same canvas when given
+    /// (a label-conditional denoiser with the null label), else `denoiser` on the canvas
+    /// with `conditionPositions` masked (default: every position the canvas fixes: the
+    /// prompt, a template's text).
     public func sample(canvas: [Int], denoiser: Denoiser, seed: UInt64, index: Int,
-                       conditionPositions: [Int]? = nil) throws -> SteeredSample {
+                       conditionPositions: [Int]? = nil, unconditional: Denoiser? = nil) throws -> SteeredSample {
         let mask = denoiser.maskId
         guard !canvas.isEmpty, canvas.count <= denoiser.maxLength else {
             throw UnmaskError("the canvas is \(canvas.count) tokens; steering needs 1...\(denoiser.maxLength) (the model's context)")
@@ -135,11 +137,16 @@ public final class SteeringEngine {
         let free = canvas.indices.filter { canvas[$0] == mask }
         guard !free.isEmpty else { throw UnmaskError("nothing to generate: the canvas has no masked position") }
         let condition = conditionPositions ?? canvas.indices.filter { canvas[$0] != mask }
-        if spec.needsCondition && condition.isEmpty {
-            throw UnmaskError("cfg needs a condition to guide by (a prompt, a template, or a class): this canvas has none")
+        if spec.needsCondition && condition.isEmpty && unconditional == nil {
+            throw UnmaskError("cfg needs a condition to guide by (a prompt, a template, or a class of a labeled model): this canvas has none")
+        }
+        if let unconditional, unconditional.vocabSize != denoiser.vocabSize || unconditional.maskId != denoiser.maskId
+            || unconditional.maxLength < canvas.count {
+            throw UnmaskError("the unconditional denoiser does not match the conditional one (vocabulary, mask or context)")
         }
         let run = Population(engine: self, canvas: canvas, free: free, condition: condition, denoiser: denoiser,
                              seed: seed, index: index)
+        run.unconditionalDenoiser = unconditional
         switch spec.method {
         case .bon: return try run.bestOfN()
         case .svdd: return try run.svdd()
@@ -169,6 +176,8 @@ final class Population {
     let free: [Int]
     let condition: [Int]
     let denoiser: Denoiser
+    /// cfg's unconditional branch as a denoiser of its own (else: the condition masked).
+    var unconditionalDenoiser: Denoiser?
     let mask: Int
     let seed: UInt64
     let index: Int
@@ -203,7 +212,8 @@ final class Population {
     /// Normalised log-probabilities (draw options applied, mask excluded) at `positions[s]`
     /// of `sequences[s]`, in chunks of at most `maxSequencesPerCall` sequences. Every
     /// sequence with a requested position counts one network evaluation.
-    func logProbabilities(_ sequences: [[Int]], _ positions: [[Int]]) throws -> [[[Double]]] {
+    func logProbabilities(_ sequences: [[Int]], _ positions: [[Int]], denoiser: Denoiser? = nil) throws -> [[[Double]]] {
+        let denoiser = denoiser ?? self.denoiser
         var out: [[[Double]]] = []
         out.reserveCapacity(sequences.count)
         let V = denoiser.vocabSize
@@ -256,6 +266,7 @@ final class Population {
 
     /// The unconditional branch's input: the sequence with the condition masked.
     func unconditional(_ x: [Int]) -> [Int] {
+        if unconditionalDenoiser != nil { return x }
         var u = x
         for i in condition { u[i] = mask }
         return u
@@ -293,22 +304,30 @@ final class Population {
             e[j] = proposal(Double(masked.count) / Double(free.count))
             pos[j] = masked[rngs[j].int(below: masked.count)]
         }
+        // Both branches in one batched call, unless the unconditional one is another denoiser.
         var inputs: [[Int]] = [], wanted: [[Int]] = []
+        var otherInputs: [[Int]] = [], otherWanted: [[Int]] = []
         var condRow = [Int](repeating: -1, count: seqs.count), uncondRow = condRow
         for j in active {
             if e[j].a != 0 || e[j].isBase { condRow[j] = inputs.count; inputs.append(seqs[j]); wanted.append([pos[j]]) }
             if e[j].b != 0 || e[j].a == 0 && !e[j].isBase {
-                uncondRow[j] = inputs.count; inputs.append(unconditional(seqs[j])); wanted.append([pos[j]])
+                if unconditionalDenoiser != nil {
+                    uncondRow[j] = otherInputs.count; otherInputs.append(seqs[j]); otherWanted.append([pos[j]])
+                } else {
+                    uncondRow[j] = inputs.count; inputs.append(unconditional(seqs[j])); wanted.append([pos[j]])
+                }
             }
         }
         let rows = try logProbabilities(inputs, wanted)
+        let otherRows = otherInputs.isEmpty ? [] : try logProbabilities(otherInputs, otherWanted, denoiser: unconditionalDenoiser)
+        let uncondRows = unconditionalDenoiser == nil ? rows : otherRows
         for j in active {
             let c = condRow[j] >= 0 ? rows[condRow[j]][0] : nil
             if e[j].isBase {
                 seqs[j][pos[j]] = Categorical.sample(logProbabilities: c!, options: engine.draw, rng: &rngs[j])
                 continue
             }
-            let u = uncondRow[j] >= 0 ? rows[uncondRow[j]][0] : nil
+            let u = uncondRow[j] >= 0 ? uncondRows[uncondRow[j]][0] : nil
             let (lq, z) = try combine(conditional: c, unconditional: u, e[j], position: pos[j])
             logZ[j] = z
             seqs[j][pos[j]] = Categorical.sample(logProbabilities: lq, options: engine.draw, rng: &rngs[j])
@@ -350,7 +369,8 @@ final class Population {
         let e = proposal(Double(masked.count) / Double(free.count))
         let c = try logProbabilities([canvas], [[position]])[0][0]
         if e.isBase { return c }
-        let u = e.b != 0 || e.a == 0 ? try logProbabilities([unconditional(canvas)], [[position]])[0][0] : nil
+        let u = e.b != 0 || e.a == 0
+            ? try logProbabilities([unconditional(canvas)], [[position]], denoiser: unconditionalDenoiser)[0][0] : nil
         return try combine(conditional: e.a != 0 ? c : nil, unconditional: u, e, position: position).0
     }
 
@@ -474,8 +494,8 @@ final class Population {
             let masked = x.indices.filter { x[$0] == mask }
             let pos = masked[rng.int(below: masked.count)]
             let lp = try logProbabilities([x], [[pos]])[0][0]
-            let lc = try classifier.candidateLogPosteriors(sequence: x, position: pos, mask: mask, classIndex: engine.classIndex,
-                                                           vocabSize: lp.count)
+            let lc = try classifier.candidateLogPosteriors(sequence: x, position: pos, generated: free, mask: mask,
+                                                           classIndex: engine.classIndex, vocabSize: lp.count)
             var lq = [Double](repeating: -.infinity, count: lp.count)
             for v in lp.indices where lp[v] > -.infinity && lc[v] > -.infinity { lq[v] = lp[v] + spec.gamma * lc[v] }
             let z = Resampling.logSumExp(lq)

@@ -37,9 +37,11 @@ public enum Objective: String, Sendable, CaseIterable {
     /// token i + 1, so all L positions, the last included, are trained).
     /// Randomness comes from the Philox stream (seed, step) — deterministic per step.
     /// `specialIds`: the tokenizer's special tokens (mask, end of text, …), wherever they
-    /// sit in the vocabulary; the planner's noise never draws them.
+    /// sit in the vocabulary; the planner's noise never draws them. `fixedPrefix` (mdm
+    /// only): the first positions of every window are never masked nor scored (a label
+    /// token), and the loss is per token of the rest.
     public func batch(_ windows: [[Int]], length L: Int, config: ModelConfig, schedule: NoiseSchedule,
-                      seed: UInt64, step: Int, specialIds: Set<Int> = []) -> (ids: [Int], targets: TrainingTargets) {
+                      seed: UInt64, step: Int, specialIds: Set<Int> = [], fixedPrefix: Int = 0) -> (ids: [Int], targets: TrainingTargets) {
         let B = windows.count
         var rng = Philox(seed: seed ^ 0x5EED_0B1E_C71E, stream: UInt64(bitPattern: Int64(step)) << 8 | 1)
         var ids: [Int] = []
@@ -60,8 +62,8 @@ public enum Objective: String, Sendable, CaseIterable {
                 var t = (u + Double(b) / Double(B)).truncatingRemainder(dividingBy: 1)
                 t = max(t, 1e-4)
                 let maskProbability = 1 - schedule.alpha(t)
-                let w = Float(schedule.elboWeight(t) / Double(B * L))
-                for i in 0..<L where rng.uniform64() < maskProbability {
+                let w = Float(schedule.elboWeight(t) / Double(B * (L - fixedPrefix)))
+                for i in fixedPrefix..<L where rng.uniform64() < maskProbability {
                     positions.append(b * L + i)
                     targets.append(ids[b * L + i])
                     weights.append(w)

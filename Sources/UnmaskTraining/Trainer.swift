@@ -23,6 +23,11 @@ public struct TrainingSettings: Sendable {
     public var validationWindows = 16
     public var schedule: NoiseSchedule = .linear
     public var commandLine = ""
+    /// A label-conditional denoiser (objective mdm): each window is its file's class token
+    /// followed by context − 1 tokens of text; the token is the null label with
+    /// probability `labelDropout`.
+    public var labels: ClassLabels?
+    public var labelDropout = 0.1
     /// Stop (after writing a checkpoint) once this many steps are done, as if killed.
     public var stopAfterSteps: Int?
 
@@ -145,7 +150,7 @@ public final class Trainer {
 
     /// Mean validation loss per token (nats) over the fixed validation windows.
     public func validationLoss() throws -> Double {
-        let windows = data.validationWindows(length: config.contextLength, maxWindows: settings.validationWindows)
+        let windows = validationBatchWindows()
         guard !windows.isEmpty else { return .nan }
         var total = 0.0
         // Fixed masks and noise: the validation batch uses a step number no training step has.
@@ -153,11 +158,35 @@ public final class Trainer {
             let part = Array(windows[chunk..<min(windows.count, chunk + 8)])
             let (ids, targets) = settings.objective.batch(part, length: config.contextLength, config: config,
                                                           schedule: settings.schedule, seed: settings.seed, step: -1 - k,
-                                                          specialIds: data.specialIds)
+                                                          specialIds: data.specialIds, fixedPrefix: settings.labels == nil ? 0 : 1)
             total += try trainingStep.validationLoss(ids: ids, batch: part.count, length: config.contextLength, targets: targets)
                 * Double(part.count)
         }
         return total / Double(windows.count)
+    }
+
+    /// A step's windows: plain, or label token + text, the label dropped with its own
+    /// Philox stream (seed, step), so a resumed run sees the same labels.
+    func trainingBatchWindows(step: Int) -> [[Int]] {
+        let L = config.contextLength
+        guard let labels = settings.labels else {
+            return data.trainingWindows(batch: settings.batch, length: L, seed: settings.seed, step: step)
+        }
+        var rng = Philox(seed: settings.seed ^ 0x1ABE_1D20_0000_0000, stream: UInt64(bitPattern: Int64(step)))
+        return data.labeledTrainingWindows(batch: settings.batch, length: L - 1, seed: settings.seed, step: step).map { w, label in
+            let drop = rng.uniform64() < settings.labelDropout
+            return [drop ? labels.nullId : labels.firstId + (label ?? 0)] + w
+        }
+    }
+
+    /// Validation windows, labelled with their file's class (never dropped).
+    func validationBatchWindows() -> [[Int]] {
+        guard let labels = settings.labels else {
+            return data.validationWindows(length: config.contextLength, maxWindows: settings.validationWindows)
+        }
+        return data.labeledValidationWindows(length: config.contextLength - 1, maxWindows: settings.validationWindows).map {
+            [labels.firstId + ($0.label ?? 0)] + $0.window
+        }
     }
 
     public func run() throws {
@@ -172,9 +201,10 @@ public final class Trainer {
         let dropoutSeedKey = seedHash.next()
         func elapsed() -> Double { elapsedBefore + monotonicSeconds() - start }
         while step < totalSteps {
-            let windows = data.trainingWindows(batch: settings.batch, length: L, seed: settings.seed, step: step)
+            let windows = trainingBatchWindows(step: step)
             let (ids, targets) = settings.objective.batch(windows, length: L, config: config, schedule: settings.schedule,
-                                                          seed: settings.seed, step: step, specialIds: data.specialIds)
+                                                          seed: settings.seed, step: step, specialIds: data.specialIds,
+                                                          fixedPrefix: settings.labels == nil ? 0 : 1)
             trainingStep.zeroGradients()
             trainingStep.dropoutKey = dropoutSeedKey ^ UInt64(step)
             let loss = try trainingStep.step(ids: ids, batch: settings.batch, length: L, targets: targets)
@@ -286,7 +316,7 @@ public final class Trainer {
         | tokens seen | \(tokensSeen) |
         | parameters | \(config.parameterCount) |
         | learning rate, warm-up, dropout | \(settings.learningRate) (cosine to 10%), \(settings.warmupSteps) steps, \(settings.dropout) |
-        | training data | \(data.train.count) tokens from \(data.documents) files (\(data.bytes) bytes); \(data.validationDescription) |
+        | training data | \(data.train.count) tokens from \(data.documents) files (\(data.bytes) bytes); \(data.validationDescription) |\(settings.labels.map { "\n| labels | \($0.count) classes (one per file) as token ids \($0.firstId)...\($0.firstId + $0.count - 1) at position 0, null label \($0.nullId) with probability \(settings.labelDropout) (labels.json) |" } ?? "")
         | final train loss (mean of last 20 steps) | \(fixed(lastTrain, 4)) nats/token |
         | final validation loss | \(fixed(lastVal, 4)) nats/token |
 

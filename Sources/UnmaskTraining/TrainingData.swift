@@ -26,13 +26,20 @@ public struct TrainingData {
     /// The tokenizer's special ids (never drawn as the planner objective's noise).
     public let specialIds: Set<Int>
 
+    /// With `labeled`: the file (class) each token of `train` and `validation` comes from.
+    public let trainLabels: [Int]?
+    public let validationLabels: [Int]?
+
     public static let validationFraction = 20
 
-    public init(corpus paths: [String], tokenizer: Tokenizer, window: Int) throws {
+    /// `labeled`: remember which file each token came from (file k is class k), for a
+    /// label-conditional denoiser.
+    public init(corpus paths: [String], tokenizer: Tokenizer, window: Int, labeled: Bool = false) throws {
         guard !paths.isEmpty else { throw UnmaskError("give at least one corpus file") }
         var train: [Int] = [], validation: [Int] = []
+        var trainLabels: [Int] = [], validationLabels: [Int] = []
         var bytes = 0
-        for path in paths {
+        for (k, path) in paths.enumerated() {
             let (ids, size) = try TextPipeline.tokens(ofFile: path, tokenizer: tokenizer)
             bytes += size
             if ids.isEmpty { continue }
@@ -43,7 +50,12 @@ public struct TrainingData {
                 if !validation.isEmpty { validation.append(tokenizer.endOfTextId) }
                 validation.append(contentsOf: ids[cut...])
             }
+            // The separator before a file's text is labelled with that file.
+            trainLabels += [Int](repeating: k, count: train.count - trainLabels.count)
+            validationLabels += [Int](repeating: k, count: validation.count - validationLabels.count)
         }
+        self.trainLabels = labeled ? trainLabels : nil
+        self.validationLabels = labeled ? validationLabels : nil
         if bytes == 0 || train.isEmpty { throw UnmaskError("the corpus is empty") }
         guard train.count > window + 1 else {
             throw UnmaskError("the corpus is too short: \(train.count) training tokens, but one window needs \(window + 2)")
@@ -61,10 +73,16 @@ public struct TrainingData {
     /// Philox stream (seed, step): the batch of a step is a function of (seed, step) only,
     /// so a resumed run sees exactly the batches it would have seen.
     public func trainingWindows(batch: Int, length: Int, seed: UInt64, step: Int) -> [[Int]] {
+        labeledTrainingWindows(batch: batch, length: length, seed: seed, step: step).map(\.window)
+    }
+
+    /// The same windows with the class of each (that of its first token; nil unlabeled).
+    /// A window that crosses into the next file keeps the first file's label.
+    public func labeledTrainingWindows(batch: Int, length: Int, seed: UInt64, step: Int) -> [(window: [Int], label: Int?)] {
         var rng = Philox(seed: seed, stream: UInt64(bitPattern: Int64(step)) << 8)
         return (0..<batch).map { _ in
             let start = rng.int(below: train.count - length - 1)
-            return Array(train[start..<(start + length + 1)])
+            return (Array(train[start..<(start + length + 1)]), trainLabels?[start])
         }
     }
 
@@ -77,10 +95,14 @@ public struct TrainingData {
     }
 
     public func validationWindows(length: Int, maxWindows: Int) -> [[Int]] {
-        var out: [[Int]] = []
+        labeledValidationWindows(length: length, maxWindows: maxWindows).map(\.window)
+    }
+
+    public func labeledValidationWindows(length: Int, maxWindows: Int) -> [(window: [Int], label: Int?)] {
+        var out: [(window: [Int], label: Int?)] = []
         var start = 0
         while start + length + 1 <= validation.count && out.count < maxWindows {
-            out.append(Array(validation[start..<(start + length + 1)]))
+            out.append((Array(validation[start..<(start + length + 1)]), validationLabels?[start]))
             start += length
         }
         return out

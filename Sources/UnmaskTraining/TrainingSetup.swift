@@ -15,8 +15,10 @@ public enum TrainingSetup {
     /// The config to train: `configFile`'s, else the `initFrom` model's, else `sizes`; then
     /// the objective's attention and head (`Objective.configure`). It is validated, checked
     /// against the tokenizer's vocabulary, and must fit a step of `batch` in memory.
+    /// `labels`: classes of a label-conditional denoiser; the vocabulary then holds
+    /// `labels + 1` more ids past the tokenizer's (the classes and the null label).
     public static func config(configFile: String?, initFrom: String?, sizes: ModelConfig, objective: Objective,
-                              tokenizer: Tokenizer, batch: Int) throws -> ModelConfig {
+                              tokenizer: Tokenizer, batch: Int, labels: Int = 0) throws -> ModelConfig {
         var c: ModelConfig
         if let configFile {
             c = try ModelConfig.load(path: configFile)
@@ -27,9 +29,13 @@ public enum TrainingSetup {
             c = sizes
         }
         c = objective.configure(c)
+        if labels > 0 {
+            guard objective == .mdm else { throw UnmaskError("--labels trains a label-conditional denoiser: objective mdm") }
+            c.vocabSize = tokenizer.vocabSize + labels + 1
+        }
         try c.validate()
         try c.checkVocabulary(size: tokenizer.vocabSize, maskTokenId: tokenizer.maskId, modelName: "the model to train",
-                              tokenizerName: "in use")
+                              tokenizerName: "in use", padded: labels > 0)
         try TrainingStep.checkFits(config: c, batch: batch)
         return c
     }
@@ -76,16 +82,24 @@ public enum TrainingSetup {
 
     /// Random weights from `seed`, then every tensor of the `initFrom` model whose name and
     /// shape match copied over (an autoregressive parent gives a denoiser all its weights).
-    /// Returns the parameters and how many tensors were copied.
+    /// A table that grew rows (the embedding of a vocabulary with label ids added) gets the
+    /// parent's rows, and keeps its random ones past them. Returns the parameters and how
+    /// many tensors were copied (whole or in part).
     public static func initialParameters(config: ModelConfig, seed: UInt64, initFrom: String?) throws -> (ParameterBuffer, copied: Int) {
         let params = ParameterBuffer.random(config: config, seed: seed)
         guard let initFrom else { return (params, 0) }
         let initial = try SafetensorsFile(path: initFrom + "/model.safetensors")
         var copied = 0
         for t in params.layout {
-            guard let info = initial.info(t.name), info.shape == t.shape else { continue }
-            (params.data + t.offset).update(from: try initial.float32(t.name, shape: t.shape), count: t.shape.reduce(1, *))
-            copied += 1
+            guard let info = initial.info(t.name) else { continue }
+            if info.shape == t.shape {
+                (params.data + t.offset).update(from: try initial.float32(t.name, shape: t.shape), count: t.shape.reduce(1, *))
+                copied += 1
+            } else if info.shape.count == t.shape.count, info.shape.count >= 1, info.shape[0] < t.shape[0],
+                      Array(info.shape.dropFirst()) == Array(t.shape.dropFirst()) {
+                (params.data + t.offset).update(from: try initial.float32(t.name, shape: info.shape), count: info.shape.reduce(1, *))
+                copied += 1
+            }
         }
         return (params, copied)
     }

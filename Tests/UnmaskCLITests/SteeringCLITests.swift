@@ -131,6 +131,34 @@ final class SteeringCLITests: XCTestCase {
         XCTAssertTrue(try String(contentsOfFile: plot).contains("<svg"))
     }
 
+    /// A label-conditional denoiser: `train --labels` writes labels.json and a vocabulary
+    /// with the label ids past the tokenizer's; `generate --class` samples it given the
+    /// class, and cfg guides it against its null label (two evaluations per step).
+    func testLabelConditionalDenoiser() throws {
+        let a = temporary("north.txt"), b = temporary("south.txt"), out = temporary("labeled")
+        defer { for p in [a, b, out] { try? FileManager.default.removeItem(atPath: p) } }
+        try String(repeating: "Emma was handsome and clever and rich, and Harriet was sweet. ", count: 60).write(toFile: a, atomically: true, encoding: .utf8)
+        try String(repeating: "The captain sailed the sea with his navy friends and officers. ", count: 60).write(toFile: b, atomically: true, encoding: .utf8)
+        let train = try runUnmask(["train", "--objective", "mdm", "--labels", "--corpus", a, b, "--out", out, "--steps", "3",
+                                   "--batch", "4", "--d-model", "32", "--layers", "1", "--heads", "2", "--d-ff", "64", "--context", "16",
+                                   "--warmup", "1"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let labels = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/labels.json"))) as! [String: Any]
+        let north = (a as NSString).lastPathComponent.replacingOccurrences(of: ".txt", with: "")
+        XCTAssertEqual(labels["first_id"] as? Int, 4096)
+        XCTAssertEqual(labels["null_id"] as? Int, 4098)
+        XCTAssertTrue(try String(contentsOfFile: out + "/config.json").contains("\"vocab_size\": 4099"))
+        XCTAssertTrue(try String(contentsOfFile: out + "/README.md").contains("null label 4098"))
+        let plain = try runUnmask(["generate", "--model", out, "--class", north, "--length", "6", "--samples", "2", "--json"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        for line in try json(plain) { XCTAssertTrue((line["ids"] as! [Int]).allSatisfy { $0 < 4095 }, "\(line)") }
+        let guided = try runUnmask(["generate", "--model", out, "--class", north, "--steer", "cfg:gamma=3", "--length", "6", "--json"])
+        XCTAssertEqual(guided.status, 0, guided.stderr)
+        XCTAssertEqual(try json(guided)[0]["nfe"] as? Int, 12)
+        assertCleanFailure(try runUnmask(["generate", "--model", out, "--class", "west", "--length", "4"]), mentioning: "unknown class")
+        assertCleanFailure(try runUnmask(["generate", "--class", "emma", "--length", "4"]), mentioning: "no labels")
+    }
+
     /// The classifier trains, reports per-class held-out accuracy and writes its card; score reads it back.
     func testClassifierTrainAndScore() throws {
         let a = temporary("a.txt"), b = temporary("b.txt"), out = temporary("clf")

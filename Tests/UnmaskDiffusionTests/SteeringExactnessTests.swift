@@ -445,7 +445,8 @@ final class SteeringExactnessTests: XCTestCase {
             cache[state] = m.map { $0 / z }
             return cache[state]!
         }
-        func candidateLogPosteriors(sequence: [Int], position: Int, mask: Int, classIndex: Int, vocabSize: Int) throws -> [Double] {
+        func candidateLogPosteriors(sequence: [Int], position: Int, generated: [Int], mask: Int, classIndex: Int,
+                                    vocabSize: Int) throws -> [Double] {
             (0..<vocabSize).map { v in
                 guard v < 3 else { return -.infinity }
                 var s = sequence

@@ -25,8 +25,10 @@ final class SteeringRewardTests: XCTestCase {
         // p(a | [0, 2, 0, 3]) = θa0²θa2 / (θa0²θa2 + θb0²θb2) = 16/(16 + 4) = 0.8; id 3 is not counted.
         XCTAssertEqual(exp(nb.logPosteriors([0, 2, 0, 3])[0]), 0.8, accuracy: 1e-14)
         XCTAssertEqual(nb.classify([2, 2, 0]), 1)
-        // Candidates at position 1 of [0, M, M]: with v there, p(a | 0, v) = θa0 θa(v) / Σ_c θc0 θc(v).
-        let candidates = try nb.candidateLogPosteriors(sequence: [0, 3, 3], position: 1, mask: 3, classIndex: 0, vocabSize: 4)
+        // Candidates at position 2 of [2 (prompt, not counted), 0, M, M]: with v there,
+        // p(a | 0, v) = θa0 θa(v) / Σ_c θc0 θc(v).
+        let candidates = try nb.candidateLogPosteriors(sequence: [2, 0, 3, 3], position: 2, generated: [1, 2, 3], mask: 3,
+                                                         classIndex: 0, vocabSize: 4)
         for v in 0..<3 {
             let a = thetaA[0] * thetaA[v], b = thetaB[0] * thetaB[v]
             XCTAssertEqual(exp(candidates[v]), a / (a + b), accuracy: 1e-14)

@@ -1,5 +1,6 @@
 import XCTest
 @testable import UnmaskTraining
+import UnmaskDiffusion
 import UnmaskModel
 import UnmaskTokenizer
 import UnmaskKernels
@@ -85,6 +86,69 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(positions, Array(0..<8))
         XCTAssertEqual(next, [2, 3, 4, 5, 12, 13, 14, 15])
         XCTAssertEqual(weights.map(Double.init).reduce(0, +), 1, accuracy: 1e-6)
+    }
+
+    /// A label token at position 0 (`fixedPrefix: 1`) is never masked nor scored, and the
+    /// weights are per token of the rest.
+    func testLabelPrefixIsNeverMasked() throws {
+        let c = ModelConfig(vocabSize: 60, dModel: 8, nLayers: 1, nHeads: 2, dFF: 8, contextLength: 8, maskTokenId: 49)
+        let windows = (0..<64).map { b in [50 + b % 3] + (1...8).map { ($0 + b) % 40 } }
+        for step in 0..<20 {
+            let (ids, targets) = Objective.mdm.batch(windows, length: 8, config: c, schedule: .linear, seed: 2, step: step, fixedPrefix: 1)
+            guard case let .tokens(positions, _, _, _) = targets else { return XCTFail("token targets expected") }
+            XCTAssertFalse(positions.contains { $0 % 8 == 0 }, "step \(step)")
+            for b in 0..<64 { XCTAssertEqual(ids[b * 8], 50 + b % 3) }
+        }
+    }
+
+    /// Labeled training: each window starts with its file's class token, or the null label
+    /// at the dropout rate (0.25 here: 2 000 windows, the count's 5-sigma band is
+    /// 500 ± 97); validation windows always carry their class; a resumed run's labels are
+    /// a function of (seed, step).
+    func testLabeledWindowsCarryTheirFilesClass() throws {
+        let a = dir + "/a.txt", b = dir + "/b.txt"
+        try String(repeating: "alpha beta gamma delta. ", count: 400).write(toFile: a, atomically: true, encoding: .utf8)
+        try String(repeating: "one two three four five. ", count: 400).write(toFile: b, atomically: true, encoding: .utf8)
+        let tok = try BPETrainer(vocabSize: 300).train(texts: [Files.read(a), Files.read(b)])
+        let labels = try ClassLabels(classes: ["a", "b"], firstId: tok.vocabSize)
+        let c = Objective.mdm.configure(ModelConfig(vocabSize: tok.vocabSize + 3, dModel: 8, nLayers: 1, nHeads: 2, dFF: 8,
+                                                    contextLength: 16, maskTokenId: tok.maskId))
+        let data = try TrainingData(corpus: [a, b], tokenizer: tok, window: 16, labeled: true)
+        var s = TrainingSettings(objective: .mdm)
+        s.labels = labels
+        s.labelDropout = 0.25
+        s.batch = 100
+        let trainer = try Trainer(config: c, data: data, settings: s, outputDirectory: dir + "/out", matmul: MatMul(threads: 1))
+        let aTokens = Set(tok.encode("alpha beta gamma delta."))
+        var nulls = 0
+        for step in 0..<20 {
+            let windows = trainer.trainingBatchWindows(step: step)
+            XCTAssertEqual(windows, trainer.trainingBatchWindows(step: step))
+            for w in windows {
+                XCTAssertEqual(w.count, 17)
+                if w[0] == labels.nullId { nulls += 1; continue }
+                // A window of file a's text (not crossing into b) carries a's label.
+                if w[1...].allSatisfy({ aTokens.contains($0) }) { XCTAssertEqual(w[0], labels.firstId) }
+                if w[1...].allSatisfy({ !aTokens.contains($0) }) { XCTAssertEqual(w[0], labels.firstId + 1) }
+            }
+        }
+        XCTAssertGreaterThan(nulls, 500 - 97)
+        XCTAssertLessThan(nulls, 500 + 97)
+        XCTAssertTrue(trainer.validationBatchWindows().allSatisfy { $0[0] != labels.nullId && $0.count == 17 })
+    }
+
+    /// A vocabulary that grew (label ids added) starts from its parent's rows.
+    func testGrownEmbeddingKeepsTheParentsRows() throws {
+        let parent = ModelConfig(vocabSize: 20, dModel: 8, nLayers: 1, nHeads: 2, dFF: 8, contextLength: 8, maskTokenId: 19)
+        var child = parent
+        child.vocabSize = 23
+        let p = ParameterBuffer.random(config: parent, seed: 4)
+        try p.save(directory: dir + "/parent")
+        let (q, copied) = try TrainingSetup.initialParameters(config: child, seed: 5, initFrom: dir + "/parent")
+        XCTAssertEqual(copied, p.layout.count)
+        let pe = p.layout.first { $0.name == "embed.weight" }!, qe = q.layout.first { $0.name == "embed.weight" }!
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: q.data + qe.offset, count: 20 * 8)),
+                       Array(UnsafeBufferPointer(start: p.data + pe.offset, count: 20 * 8)))
     }
 
     /// The planner's noise is uniform over the ordinary ids wherever the specials sit
