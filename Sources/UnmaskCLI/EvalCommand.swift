@@ -24,6 +24,10 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Held-out text file.") var text: String?
     @OptionGroup var models: ModelSetOptions
     @Option(parsing: .unconditional, help: "Random masks per window for the ELBO (1...10000).") var masks = 8
+    @Option(name: .customLong("class"), help: "A label-conditional denoiser's class to condition on (default: its null label, unconditional).")
+    var className: String?
+    @Flag(help: "Evaluate only the last 1/20 of the text's tokens: the split `train` holds out of each corpus file.")
+    var heldOutSplit = false
     @Option(parsing: .unconditional, help: "Seed for the ELBO masks, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @OptionGroup var vocabOptions: VocabOptions
     @OptionGroup var engine: EngineOptions
@@ -43,12 +47,15 @@ struct EvalCommand: ParsableCommand {
         // Every model is opened and checked before the first pass, not after the denoiser's
         // (long) ELBO pass. A Hugging Face evaluator reads the file with its own tokenizer.
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .optional, evaluator: .optional)
-        let vocab = set.tokenizer, denoiser = set.denoiser, scoring = set.evaluator, eval = scoring?.evaluator
+        let vocab = set.tokenizer, scoring = set.evaluator, eval = scoring?.evaluator
+        let denoiser: Denoiser? = set.denoiser == nil ? nil : try SteeringOptions.labeled(set, className: className, steering: false).0
         guard denoiser != nil || eval != nil else { throw UnmaskError("no denoiser or evaluator model found (pass --model or --evaluator)") }
         let bars = [ProgressBar("denoiser ELBO", total: 1000), ProgressBar("evaluator", total: 1000)]
         var current = -1
         let r = try Evaluation.heldOut(file: path, tokenizer: vocab.tokenizer, denoiser: denoiser, evaluator: eval,
-                                       evaluatorTokenizer: scoring?.ownTokenizer, masks: masks, seed: seed.value) { stage, done, total in
+                                       evaluatorTokenizer: scoring?.ownTokenizer,
+                                       lastFraction: heldOutSplit ? TrainingData.validationFraction : nil,
+                                       masks: masks, seed: seed.value) { stage, done, total in
             if stage != current { if current >= 0 { bars[current].finish() }; current = stage }
             bars[stage].update(Int(Double(done) / Double(max(1, total)) * 1000))
         }

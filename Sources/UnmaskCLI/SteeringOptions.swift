@@ -53,10 +53,15 @@ struct SteeringOptions: ParsableArguments {
 
     /// The denoiser to sample: with `--class` and a label-conditional model, the model given
     /// that class, and (for cfg) the same model with the null label as the unconditional
-    /// branch. Without labels, `--class` names the classifier's class and needs --steer.
+    /// branch; without `--class`, a label-conditional model with its null label (it was
+    /// never trained without a label token). Without labels, `--class` names the
+    /// classifier's class and needs --steer.
     static func labeled(_ set: ModelSet, className: String?, steering: Bool) throws -> (Denoiser, unconditional: Denoiser?) {
         let base = set.denoiser!
-        guard let className else { return (base, nil) }
+        guard let className else {
+            if let labels = set.denoiserLabels { return (try LabeledDenoiser(base: base, label: labels.nullId), nil) }
+            return (base, nil)
+        }
         guard let labels = set.denoiserLabels else {
             if steering { return (base, nil) }
             throw UnmaskError("--class \(className): this denoiser has no labels (labels.json); give a label-conditional --model, or a --steer method that uses the classifier")

@@ -54,10 +54,17 @@ extension Evaluation {
     /// `evaluatorTokenizer`: the evaluator's own tokenizer when it has one (a Hugging Face
     /// GPT-2); the file is then tokenized again, by it, for the evaluator's pass.
     public static func heldOut(file path: String, tokenizer: Tokenizer, denoiser: Denoiser?, evaluator: CausalEvaluator?,
-                               evaluatorTokenizer: Tokenizer? = nil,
+                               evaluatorTokenizer: Tokenizer? = nil, lastFraction: Int? = nil,
                                masks: Int, seed: UInt64, progress: ((Int, Int, Int) -> Void)? = nil) throws -> HeldOutResult {
         guard denoiser != nil || evaluator != nil else { throw UnmaskError("no denoiser or evaluator to measure with") }
-        let (tokens, bytes) = try TextPipeline.tokens(ofFile: path, tokenizer: tokenizer)
+        var (tokens, bytes) = try TextPipeline.tokens(ofFile: path, tokenizer: tokenizer)
+        // Only the file's last 1/n tokens (the split training holds out of each corpus file);
+        // its bytes are those the tokens decode to.
+        if let n = lastFraction {
+            guard n >= 2, evaluatorTokenizer == nil else { throw UnmaskError("a held-out split needs n >= 2 and the denoiser's tokenizer") }
+            tokens = Array(tokens.suffix(tokens.count / n))
+            bytes = try tokenizer.decode(tokens).count
+        }
         guard tokens.count >= 2 else { throw UnmaskError("\(path) is too short to evaluate") }
         var result = HeldOutResult(tokens: tokens.count, bytes: bytes)
         if let denoiser {

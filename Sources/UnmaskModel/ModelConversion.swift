@@ -3,7 +3,8 @@ import UnmaskSupport
 /// `unmask convert`: a copy of a model with its weights stored in another type.
 public enum ModelConversion {
     /// Validates the model in `directory` fully, then writes config.json, model.safetensors
-    /// (as `dtype`, rounding to nearest even) and a short README.md to `out`, each atomically.
+    /// (as `dtype`, rounding to nearest even), a short README.md and, for a label-conditional
+    /// denoiser, its labels.json to `out`, each atomically.
     /// `out` is never the input, and must be new or empty unless `force`. Returns the size of
     /// the written model.safetensors.
     @discardableResult
@@ -30,6 +31,10 @@ public enum ModelConversion {
 
         """
         try Files.writeAtomically(Array(card.utf8), to: out + "/README.md")
+        // A label-conditional denoiser's classes travel with its weights.
+        if Files.exists(directory + "/labels.json") {
+            try Files.writeAtomically(try Files.read(directory + "/labels.json", limit: 1 << 20), to: out + "/labels.json")
+        }
         return try SafetensorsFile(path: out + "/model.safetensors").fileSize
     }
 }

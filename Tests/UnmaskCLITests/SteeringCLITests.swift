@@ -156,6 +156,12 @@ final class SteeringCLITests: XCTestCase {
         XCTAssertEqual(guided.status, 0, guided.stderr)
         XCTAssertEqual(try json(guided)[0]["nfe"] as? Int, 12)
         assertCleanFailure(try runUnmask(["generate", "--model", out, "--class", "west", "--length", "4"]), mentioning: "unknown class")
+        // The held-out ELBO given the class and with the null label, on the split train held out.
+        for extra in [["--class", north], []] {
+            let e = try runUnmask(["eval", "--text", a, "--model", out, "--held-out-split", "--masks", "1"] + extra)
+            XCTAssertEqual(e.status, 0, e.stderr)
+            XCTAssertTrue(e.stdout.contains("denoiser ELBO"), e.stdout)
+        }
         assertCleanFailure(try runUnmask(["generate", "--class", "emma", "--length", "4"]), mentioning: "no labels")
     }
 

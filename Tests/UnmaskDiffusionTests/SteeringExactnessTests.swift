@@ -263,6 +263,37 @@ final class SteeringExactnessTests: XCTestCase {
         XCTAssertLessThan(pooledZ, perCell)
     }
 
+    /// Label-conditional guidance: the conditional toy as a `LabeledDenoiser` (the class is
+    /// the token at position 0) against an unconditional denoiser of its own (position 0
+    /// masked): rejection at γ = 0.5 and SMC at γ = 2 sample the sequence target.
+    func testGuidanceAgainstAnUnconditionalDenoiser() throws {
+        struct MaskedLabel: Denoiser {
+            let base: ExactToyDenoiser
+            var vocabSize: Int { base.vocabSize }
+            var maskId: Int { base.maskId }
+            var maxLength: Int { base.maxLength - 1 }
+            func logits(sequences: [[Int]], positions: [[Int]]) throws -> [Float] {
+                try base.logits(sequences: sequences.map { [base.maskId] + $0 }, positions: positions.map { $0.map { $0 + 1 } })
+            }
+        }
+        let toy = Self.conditionalToy
+        let conditional = try LabeledDenoiser(base: toy, label: Self.classId)
+        let unconditional = MaskedLabel(base: toy)
+        let text = [Int](repeating: toy.maskId, count: 4)
+        XCTAssertEqual(try conditional.logits(sequences: [[0, 3, 3, 1]], positions: [[1, 2]]),
+                       try toy.logits(sequences: [[Self.classId, 0, 3, 3, 1]], positions: [[2, 3]]))
+        for (spec, draws) in [("cfg:gamma=0.5:mode=exact", 50_000), ("cfg:gamma=2:mode=smc:particles=64", 20_000)] {
+            let engine = try SteeringEngine(spec: SteeringSpec.parse(spec))
+            var counts = [Int](repeating: 0, count: 81)
+            for i in 0..<draws {
+                let s = try engine.sample(canvas: text, denoiser: conditional, seed: 13, index: i, unconditional: unconditional)
+                counts[Self.textIndex([0] + s.sequence)] += 1
+            }
+            let gamma = spec.contains("0.5") ? 0.5 : 2
+            assertChiSquareFits(counts: counts, probabilities: Self.cfgTarget(gamma), "\(spec) with an unconditional denoiser vs the target")
+        }
+    }
+
     func testGuidanceIntervalNeedsPaperMode() throws {
         XCTAssertThrowsError(try SteeringSpec.parse("cfg:gamma=0.5:mode=exact:interval=0.2-0.8"))
         // Outside the interval the step is the conditional model: with an interval that
