@@ -20,7 +20,9 @@ struct CompareCommand: ParsableCommand {
 
         Steering rows (--steer, repeatable) draw on the first-hitting kernel of the raw \
         model, from the same canvas (--prompt, then --length masks) and seeds as the sampler \
-        rows. Every row is then also scored by --reward (mean ± one standard error), and with \
+        rows. With a label-conditional --model, --class conditions every row on the class \
+        and cfg guides against the null label; with any other, cfg guides by the prompt and \
+        --class only names the classifier's class. Every row is then also scored by --reward (mean ± one standard error), and with \
         --class by the classifier (the percentage of samples it assigns to the class) and by \
         --check-classifier, one trained on other windows, so that steering that only fools \
         its own classifier shows. NFE counts every network evaluation: both branches of \

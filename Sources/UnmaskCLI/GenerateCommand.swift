@@ -141,6 +141,7 @@ struct GenerateCommand: ParsableCommand {
             return e
         }
         let engine = try steering.engine(steer, sampler: spec, reward: reward, tokenizer: tokenizer)
+        try SteeringOptions.checkLabelGuidance(engine.spec, className: steering.className, set: set)
         let bar = ProgressBar("steering", total: samples)
         for i in 0..<samples {
             let start = monotonicSeconds()

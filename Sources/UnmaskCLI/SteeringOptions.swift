@@ -70,5 +70,13 @@ struct SteeringOptions: ParsableArguments {
                 try LabeledDenoiser(base: base, label: labels.nullId))
     }
 
+    /// cfg with `--class` guides by a label: the denoiser must have labels (else it would
+    /// silently guide by the prompt instead).
+    static func checkLabelGuidance(_ spec: SteeringSpec, className: String?, set: ModelSet) throws {
+        if spec.method == .cfg, let className, set.denoiserLabels == nil {
+            throw UnmaskError("cfg --class \(className) guides by a label, but this denoiser has none (no labels.json): give a label-conditional --model such as models/denoiser-labels, or drop --class to guide by the prompt")
+        }
+    }
+
     static let help = SteeringSpec.helpText + "\n\n" + RewardSpec.helpText
 }

@@ -89,6 +89,7 @@ final class SteeringCLITests: XCTestCase {
             (["--steer", "cfg:gamma=2"], "condition"),
             (["--steer", "cbg:gamma=1", "--class", "persuasion"], "unknown class"),
             (["--steer", "cbg:gamma=1"], "--class"),
+            (["It was", "--steer", "cfg:gamma=2", "--class", "emma"], "no labels.json"),
             (["--steer", "bon:n=4"], "reward"),
             (["--steer", "tilt:lambda=1", "--reward", "classifier:class=emma"], "additive"),
             (["--steer", "bon:n=2", "--reward", "words:include=zyxwvut"], "not one token"),
