@@ -104,8 +104,9 @@ public struct SteeringSpec: Equatable, Sendable, CustomStringConvertible {
     tilt      lambda >= 0, additive reward (words). mode=paper: per-token tilt, not the
               target; exact/smc: p(x) e^(lambda r(x)); words:exclude=... bans exactly
     bon       n >= 1: the best of n draws by r; samples the law of the maximum, not p
-    smc       FK steering. particles, lambda: target p(x) e^(lambda r(x)) with output=sample
-              (consistent in particles); output=best is FK's choice and samples no target
+    smc       FK steering. particles (8), lambda (10): target p(x) e^(lambda r(x)) with
+              output=sample (consistent in particles); output=best is FK's choice and
+              samples no target. Potentials on x0-hat every=16 steps unless given
     svdd      m >= 1 candidates per step, keep the best x0-hat reward (alpha=0, as shipped)
               or draw one by e^(r/alpha): a per-step heuristic with no sequence target
     cbg       gamma >= 0, --class: D-CBG, per step p(v) p(c | x, v)^gamma with the classifier
