@@ -42,10 +42,7 @@ struct ClassifierTrainCommand: ParsableCommand {
 
     func run() throws {
         let tokenizer = try vocabOptions.load()
-        let names = corpus.map { path -> String in
-            let base = path.split(separator: "/").last.map(String.init) ?? path
-            return base.hasSuffix(".txt") ? String(base.dropLast(4)) : base
-        }
+        let names = corpus.map(ClassLabels.className(ofCorpusFile:))
         guard Set(names).count == names.count else { throw UnmaskError("two --corpus files have the same name; classes must be distinct") }
         try Files.createDirectory(out)
         var trainWindows: [[[Int]]] = [], heldOut: [[[Int]]] = []

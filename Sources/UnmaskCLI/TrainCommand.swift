@@ -79,10 +79,7 @@ struct TrainCommand: ParsableCommand {
         let tokenizer = try vocabOptions.load()
         let sizes = ModelConfig(vocabSize: tokenizer.vocabSize, dModel: dModel, nLayers: layers, nHeads: heads, dFF: dFF,
                                 contextLength: context, maskTokenId: tokenizer.maskId)
-        let classLabels = labels ? try ClassLabels(classes: corpus.map { path in
-            let base = path.split(separator: "/").last.map(String.init) ?? path
-            return base.hasSuffix(".txt") ? String(base.dropLast(4)) : base
-        }, firstId: tokenizer.vocabSize) : nil
+        let classLabels = labels ? try ClassLabels(classes: corpus.map(ClassLabels.className(ofCorpusFile:)), firstId: tokenizer.vocabSize) : nil
         if let classLabels, Set(classLabels.classes).count != corpus.count { throw UnmaskError("--labels: two --corpus files have the same name") }
         let c = try TrainingSetup.config(configFile: config, initFrom: initFrom, sizes: sizes, objective: objective,
                                          tokenizer: tokenizer, batch: batch, labels: classLabels?.count ?? 0)

@@ -16,6 +16,13 @@ public struct ClassLabels: Sendable, Equatable {
     public var count: Int { classes.count }
     public static let fileName = "labels.json"
 
+    /// The class a corpus file stands for: its file name without the folder and a `.txt`
+    /// ending (`corpus/emma.txt` is "emma"). Training and the classifier name classes alike.
+    public static func className(ofCorpusFile path: String) -> String {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        return base.hasSuffix(".txt") ? String(base.dropLast(4)) : base
+    }
+
     public init(classes: [String], firstId: Int) throws {
         guard !classes.isEmpty, Set(classes).count == classes.count, firstId >= 1 else {
             throw UnmaskError("labels: need distinct class names and a first id >= 1")

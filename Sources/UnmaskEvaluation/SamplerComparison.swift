@@ -144,11 +144,10 @@ public enum SamplerComparison {
         var p = SVGPlot(title: "Generative perplexity vs entropy (\(samples) × \(length) tokens, ± 1 s.e.)",
                         xLabel: "unigram entropy (nats)", yLabel: "generative perplexity (log scale)")
         p.logY = true
-        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-        let markers = SVGPlot.Marker.allCases
         p.series = rows.enumerated().map { i, r in
-            SVGPlot.Series(name: r.name, points: [(r.entropy, r.genPPL)], color: colors[i % colors.count], lines: false,
-                           errors: [(r.entropyError, r.pplError)], marker: markers[(i / colors.count) % markers.count])
+            let look = SVGPlot.look(ofSeries: i)
+            return SVGPlot.Series(name: r.name, points: [(r.entropy, r.genPPL)], color: look.color, lines: false,
+                                  errors: [(r.entropyError, r.pplError)], marker: look.marker)
         }
         return p
     }

@@ -152,13 +152,12 @@ public enum SteeringComparison {
     public static func plot(_ rows: [Row], samples: Int, length: Int, rewardName: String) -> SVGPlot {
         var p = SVGPlot(title: "Reward vs generative perplexity (\(samples) × \(length) tokens, ± 1 s.e.)",
                         xLabel: "generative perplexity", yLabel: "mean reward: \(rewardName)")
-        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-        let markers = SVGPlot.Marker.allCases
         p.series = rows.enumerated().compactMap { i, r in
             guard let reward = r.reward else { return nil }
-            return SVGPlot.Series(name: r.name, points: [(r.statistics.perplexity, reward.mean)], color: colors[i % colors.count],
+            let look = SVGPlot.look(ofSeries: i)
+            return SVGPlot.Series(name: r.name, points: [(r.statistics.perplexity, reward.mean)], color: look.color,
                                   lines: false, errors: [(r.statistics.perplexityStandardError, reward.standardError)],
-                                  marker: markers[(i / colors.count) % markers.count])
+                                  marker: look.marker)
         }
         return p
     }

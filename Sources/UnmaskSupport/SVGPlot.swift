@@ -26,6 +26,13 @@ public struct SVGPlot {
     /// Point shapes, so that more series than colours stay distinguishable.
     public enum Marker: CaseIterable { case circle, square, triangle }
 
+    /// Ten colours, then the same ten with the next marker: series `i`'s look, the same in
+    /// every chart so that a method keeps its colour across a sampler and a steering plot.
+    public static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+    public static func look(ofSeries i: Int) -> (color: String, marker: Marker) {
+        (palette[i % palette.count], Marker.allCases[(i / palette.count) % Marker.allCases.count])
+    }
+
     public var title: String
     public var xLabel: String
     public var yLabel: String

@@ -209,10 +209,6 @@ final class SteeringExactnessTests: XCTestCase {
         let big = try drawConditional("cfg:gamma=2:mode=smc:particles=64", draws: 20_000)
         assertChiSquareFits(counts: big.counts, probabilities: target, "cfg:gamma=2:mode=smc:particles=64 vs the target")
         XCTAssertTrue(big.samples.allSatisfy { $0.nfe == 2 * 64 * 4 })
-        let small = try drawConditional("cfg:gamma=2:mode=smc:particles=2", draws: 20_000)
-        let (c64, _) = chiSquare(counts: big.counts, probabilities: target)
-        let (c2, _) = chiSquare(counts: small.counts, probabilities: target)
-        print("cfg gamma=2 smc: chi2 vs the target \(c2) at 2 particles, \(c64) at 64")
     }
 
     /// SMC's estimates are unbiased for any particle count: E[Ẑ] = Z and, for each text x,
