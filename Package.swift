@@ -16,6 +16,9 @@
 //   UnmaskSteering   guidance, tilts and constraints on the first-hitting kernel: particles,
 //                    path weights, resampling, rewards (CFG, annealing, SMC/FK, SVDD, best-of-n),
 //                    the which-novel classifier, steered comparisons
+//   UnmaskServing    what `unmask-serve` (Server/) runs, without any HTTP: requests decoded
+//                    and checked, jobs and their queue, network calls shared by concurrent
+//                    requests, the committed-text tracker, the response and event streams
 //   Unmask           umbrella module re-exporting the library modules
 //   UnmaskBenchmarks `unmask bench`'s measurements: GEMM, forward (and the published-shape
 //                    presets), samplers, training step, the machine header of every result
@@ -56,6 +59,7 @@ let package = Package(
         .library(name: "UnmaskEvaluation", targets: ["UnmaskEvaluation"]),
         .library(name: "UnmaskSteering", targets: ["UnmaskSteering"]),
         .library(name: "UnmaskTraining", targets: ["UnmaskTraining"]),
+        .library(name: "UnmaskServing", targets: ["UnmaskServing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -102,11 +106,12 @@ let package = Package(
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"],
             swiftSettings: [.unsafeFlags(["-O"])]  // the elementwise backward loops are hot
         ),
+        .target(name: "UnmaskServing", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation"]),
         .target(name: "UnmaskEvaluation", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"]),
         .target(
             name: "Unmask",
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion",
-                           "UnmaskEvaluation", "UnmaskSteering", "UnmaskTraining"]
+                           "UnmaskEvaluation", "UnmaskSteering", "UnmaskTraining", "UnmaskServing"]
         ),
         .target(
             name: "UnmaskBenchmarks",
@@ -133,6 +138,8 @@ let package = Package(
             name: "UnmaskEvaluationTests",
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation"]
         ),
+        .testTarget(name: "UnmaskServingTests",
+                    dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation", "UnmaskServing"]),
         .testTarget(
             name: "UnmaskTokenizerTests",
             dependencies: ["UnmaskSupport", "UnmaskTokenizer"],
