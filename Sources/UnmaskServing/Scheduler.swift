@@ -236,23 +236,24 @@ public final class Scheduler: @unchecked Sendable {
     private func run(_ job: Job) {
         shared.enter()
         var outcome: Job.Outcome?
+        var finals: [[Int]] = []
         do {
             try job.checkStillWanted()
             job.started()
             let r = job.request
             let denoiser = try model.denoiser(for: r, job: job, shared: shared)
             let sampler = try DiffusionSampler(spec: r.sampler)
-            var finals = [[Int]](repeating: [], count: r.n)
+            finals = [[Int]](repeating: [], count: r.n)
             try Generation.run(sampler: sampler, denoiser: denoiser, canvas: job.canvas, count: r.n, batch: r.n, seed: r.seed,
                                block: r.block, observer: { _, seqs in job.stepped(seqs) }) { i, ids, _, _ in finals[i] = ids }
-            job.finished(finals)
         } catch let c as JobCancelled {
             outcome = .cancelled(c.reason)
         } catch {
             outcome = .failed("\(error)")
         }
         shared.leave()
-        if let outcome { job.end(outcome) }
+        // The counters move before the client hears of the end, so that what a client
+        // reads from /metrics after its response already counts it.
         lock.lock()
         running.removeAll { $0 === job }
         switch outcome {
@@ -264,6 +265,7 @@ public final class Scheduler: @unchecked Sendable {
         }
         startQueuedLocked()
         lock.unlock()
+        if let outcome { job.end(outcome) } else { job.finished(finals) }
     }
 
     // MARK: Status and metrics
