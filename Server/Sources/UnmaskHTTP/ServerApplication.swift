@@ -110,10 +110,11 @@ public enum ServerApplication {
             }
             return json(status, text)
         }
+        let collected = request
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             do {
-                try await request.body.consumeWithInboundCloseHandler { _ in
+                try await collected.body.consumeWithInboundCloseHandler { _ in
                     await stream.stream { text in try await writer.write(ByteBuffer(string: text)) }
                 } onInboundClosed: {
                     scheduler.cancel(job, reason: .disconnected)
@@ -126,17 +127,22 @@ public enum ServerApplication {
         })
     }
 
-    /// A Hummingbird application serving `scheduler`'s model, with SIGTERM cancelling
-    /// every job (open streams end with an error event) before the server stops.
-    public static func application(scheduler: Scheduler, settings: ServerSettings,
-                                   onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(
+    /// Serves `scheduler`'s model until SIGTERM or SIGINT. On either, every job is cancelled
+    /// first (open streams end with an error event, within `shutdownGrace` seconds), then
+    /// the server stops: a service group shuts its services down in reverse order, so the
+    /// job shutdown is listed after the server.
+    public static func run(scheduler: Scheduler, settings: ServerSettings,
+                           onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let app = Application(
             router: router(scheduler: scheduler, settings: settings),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeout)))),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "unmask-serve"),
-            services: [JobShutdown(scheduler: scheduler, grace: settings.shutdownGrace)],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) }
         )
+        let group = ServiceGroup(configuration: .init(
+            services: [app, JobShutdown(scheduler: scheduler, grace: settings.shutdownGrace)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
+        try await group.run()
     }
 }
 

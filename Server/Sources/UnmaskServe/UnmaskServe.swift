@@ -57,10 +57,9 @@ struct UnmaskServe: AsyncParsableCommand {
         settings.metrics = metrics
         settings.maxBody = maxBody
         let host = self.host
-        let app = ServerApplication.application(scheduler: scheduler, settings: settings) { port in
+        try await ServerApplication.run(scheduler: scheduler, settings: settings) { port in
             print("listening on http://\(host):\(port)")
             fflush(stdout)
         }
-        try await app.runService()
     }
 }
