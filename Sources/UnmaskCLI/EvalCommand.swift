@@ -20,7 +20,7 @@ struct EvalCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Samples as JSONL.") var samples: String?
+    @Argument(help: "Samples as JSONL: one file or several (the shards of a run), scored as their concatenation.") var samples: [String] = []
     @Option(help: "Held-out text file.") var text: String?
     @OptionGroup var models: ModelSetOptions
     @Option(parsing: .unconditional, help: "Random masks per window for the ELBO (1...10000).") var masks = 8
@@ -35,12 +35,12 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "One JSON object.") var json = false
 
     func validate() throws {
-        if (samples == nil) == (text == nil) { throw ValidationError("give either SAMPLES.jsonl or --text FILE") }
+        if samples.isEmpty == (text == nil) { throw ValidationError("give either SAMPLES.jsonl (one or more) or --text FILE") }
         if masks < 1 || masks > 10_000 { throw ValidationError("--masks must be in 1...10000") }
     }
 
     func run() throws {
-        if let text { try evaluateText(text) } else { try evaluateSamples(samples!) }
+        if let text { try evaluateText(text) } else { try evaluateSamples(samples) }
     }
 
     func evaluateText(_ path: String) throws {
@@ -76,7 +76,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// Scores each sample as it is read (see `SampleFile`), so the file can hold any number.
-    func evaluateSamples(_ path: String) throws {
+    func evaluateSamples(_ paths: [String]) throws {
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), evaluator: .required)
         let vocab = set.tokenizer, scoring = set.evaluator!
         var tally = GenerativePerplexityTally(evaluator: scoring.evaluator, endOfText: scoring.endOfText,
@@ -84,12 +84,15 @@ struct EvalCommand: ParsableCommand {
         var skipped = 0
         // An empty sample has nothing to score, and its entropy of 0 would pull the mean
         // down: it is left out, and said so.
-        try SampleFile.forEach(path, tokenizer: vocab.tokenizer, empty: { line in
-            fputs("warning: \(path): line \(line) is an empty sample; skipped\n", stderr)
-            skipped += 1
-        }) { ids in try tally.add(ids, text: tally.recipe == nil ? nil : try vocab.tokenizer.decodeText(ids)) }
+        for path in paths {
+            try SampleFile.forEach(path, tokenizer: vocab.tokenizer, empty: { line in
+                fputs("warning: \(path): line \(line) is an empty sample; skipped\n", stderr)
+                skipped += 1
+            }) { ids in try tally.add(ids, text: tally.recipe == nil ? nil : try vocab.tokenizer.decodeText(ids)) }
+        }
+        let named = paths.count == 1 ? paths[0] : "the \(paths.count) files"
         guard tally.samples > 0 else {
-            throw UnmaskError(skipped > 0 ? "\(path): every sample is empty; nothing to score" : "\(path): no samples (the file is empty)")
+            throw UnmaskError(skipped > 0 ? "\(named): every sample is empty; nothing to score" : "\(named): no samples (empty)")
         }
         let r = tally.statistics
         if json {

@@ -37,6 +37,8 @@ struct GenerateCommand: ParsableCommand {
     var length: Int?
     @Option(parsing: .unconditional, help: "Number of samples (1...1000000); each is written as soon as its batch is done.") var samples = 1
     @Option(parsing: .unconditional, help: "Samples generated together (1...256; the output does not depend on it).") var batch = GenerateCommand.defaultBatch
+    @Option(help: "Write only shard I of N (0 <= I < N) of the --samples: exactly the samples a single run writes at those indices.", transform: Shard.parse)
+    var shard: Shard?
     @Option(parsing: .unconditional, help: "Past the context, generate in blocks of this many tokens (default: half the context), each seeing the last context − block tokens.") var block: Int?
     @Option(parsing: .unconditional, help: "Seed, 0...2^64−1, default 1 (sample i uses stream i of it).", transform: Seed.parse) var seed: Seed = Seed(1)
     @Option(parsing: .unconditional, help: "Sampling temperature > 0 (overrides the spec).") var temperature: Double?
@@ -69,6 +71,9 @@ struct GenerateCommand: ParsableCommand {
     /// What measured fastest per sample here (README, "Many samples").
     static let defaultBatch = 8
 
+    /// The sample indices this run writes: all of them, or its shard's contiguous share.
+    var indices: Range<Int> { shard?.range(of: samples) ?? 0..<samples }
+
     func run() throws {
         var spec = try SamplerSpec.parse(sampler ?? (steer == nil ? "fhs:top_p=0.9" : "fhs"))
         if let temperature { spec.draw.temperature = temperature }
@@ -90,7 +95,7 @@ struct GenerateCommand: ParsableCommand {
         // A terminal that does not report its size is taken as the classic 80 × 24.
         let screen = show && isatty(1) != 0 && !json ? Terminal.size() ?? (80, 24) : nil
         let masksPerSample = canvas.filter { $0 == tokenizer.maskId }.count
-        let bar = ProgressBar("generating", total: masksPerSample * samples)
+        let bar = ProgressBar("generating", total: masksPerSample * indices.count)
         let observer: (Int, [[Int]]) -> Void = { first, seqs in
             if let screen {
                 var lines: [String] = []
@@ -101,16 +106,20 @@ struct GenerateCommand: ParsableCommand {
                 }
                 Terminal.drawFrame(lines, columns: screen.columns, rows: screen.rows)
             } else {
-                bar.update(first * masksPerSample + seqs.reduce(0) { $0 + masksPerSample - $1.filter { $0 == tokenizer.maskId }.count })
+                bar.update((first - indices.lowerBound) * masksPerSample + seqs.reduce(0) { $0 + masksPerSample - $1.filter { $0 == tokenizer.maskId }.count })
             }
         }
         let sampler = try DiffusionSampler(spec: spec, corruptionDetector: plannerModel)
+        guard !indices.isEmpty else {
+            fputs("note: shard \(shard!.index)/\(shard!.count) of \(samples) samples is empty; nothing to write\n", stderr)
+            return
+        }
         var inLiveView = false
         defer { if inLiveView { Terminal.leaveLiveView() } }
         // Each sample is written as soon as its batch is done: the first line arrives after
         // one batch, and memory depends on --batch, not on --samples.
-        try Generation.run(sampler: sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch,
-                           seed: seed.value, block: block, observer: { first, seqs in
+        try Generation.run(sampler: sampler, denoiser: denoiser, canvas: canvas, count: indices.count, batch: batch,
+                           seed: seed.value, block: block, first: indices.lowerBound, observer: { first, seqs in
             if screen != nil && !inLiveView { Terminal.enterLiveView(); inLiveView = true }
             observer(first, seqs)
         }) { i, ids, nfe, seconds in
@@ -142,12 +151,12 @@ struct GenerateCommand: ParsableCommand {
         }
         let engine = try steering.engine(steer, sampler: spec, reward: reward, tokenizer: tokenizer)
         try SteeringOptions.checkLabelGuidance(engine.spec, className: steering.className, set: set)
-        let bar = ProgressBar("steering", total: samples)
-        for i in 0..<samples {
+        let bar = ProgressBar("steering", total: indices.count)
+        for i in indices {
             let start = monotonicSeconds()
             let s = try engine.sample(canvas: canvas, denoiser: denoiser, seed: seed.value, index: i, unconditional: unconditional)
             let seconds = monotonicSeconds() - start
-            bar.update(i + 1)
+            bar.update(i + 1 - indices.lowerBound)
             bar.finish()
             let text = try tokenizer.decodeText(s.sequence)
             if json {
@@ -182,4 +191,24 @@ struct GenerateCommand: ParsableCommand {
 }
 
 extension SamplingPrecision: ExpressibleByArgument {}
+
+/// `--shard I/N`: the I-th of N contiguous shares of the sample indices (0-based, as a
+/// Kubernetes indexed job or `$SLURM_ARRAY_TASK_ID` with `--array=0-…` counts).
+struct Shard {
+    let index: Int
+    let count: Int
+
+    static func parse(_ text: String) throws -> Shard {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, n <= 1_000_000, i >= 0, i < n else {
+            throw ValidationError("--shard must be I/N with 0 <= I < N <= 1000000, got \(text)")
+        }
+        return Shard(index: i, count: n)
+    }
+
+    /// Samples [I·S/N, (I+1)·S/N): the shards cover 0..<S exactly, in order.
+    func range(of samples: Int) -> Range<Int> {
+        (index * samples / count)..<((index + 1) * samples / count)
+    }
+}
 

@@ -18,11 +18,12 @@ import UnmaskSupport
 /// so no sampler is exact across blocks. Fixed text inside a block (a template's) is kept.
 /// Block k of sample i uses stream i of a seed derived from (seed, k).
 public enum Generation {
-    /// `emit(i, sequence, nfe, seconds)`: sample i finished (in order), with its network
-    /// calls and its share of its batch's wall time. `observer(firstSample, sequences)`:
-    /// after every step, the batch's full sequences (for an animation).
+    /// Samples `first ..< first + count` (a shard of a larger run writes exactly the samples
+    /// the whole run would write at its indices). `emit(i, sequence, nfe, seconds)`: sample i
+    /// finished (in order), with its network calls and its share of its batch's wall time.
+    /// `observer(firstSample, sequences)`: after every step, the batch's full sequences.
     public static func run(sampler: DiffusionSampler, denoiser: Denoiser, canvas: [Int], count: Int, batch: Int,
-                           seed: UInt64, block: Int? = nil,
+                           seed: UInt64, block: Int? = nil, first start: Int = 0,
                            observer: ((Int, [[Int]]) -> Void)? = nil,
                            emit: (Int, [Int], Int, Double) throws -> Void) throws {
         guard count >= 1, batch >= 1 else { throw UnmaskError("count and batch must be at least 1") }
@@ -31,9 +32,10 @@ public enum Generation {
             throw UnmaskError("--block \(block) must be in 1...\(L) (the model's context)")
         }
         guard canvas.contains(denoiser.maskId) else { throw UnmaskError("nothing to generate: the canvas has no masked position") }
-        var first = 0
-        while first < count {
-            let b = min(batch, count - first)
+        guard start >= 0 else { throw UnmaskError("the first sample index must be at least 0") }
+        var first = start
+        while first < start + count {
+            let b = min(batch, start + count - first)
             let (sequences, nfe, seconds) = try generateBatch(sampler: sampler, denoiser: denoiser, canvas: canvas, size: b,
                                                               firstSample: first, seed: seed, block: block, observer: observer)
             for j in 0..<b { try emit(first + j, sequences[j], nfe[j], seconds / Double(b)) }

@@ -29,6 +29,43 @@ final class GenerateCLITests: XCTestCase {
         XCTAssertNotEqual(c.stdout.split(separator: "\n").first, lines.first)
     }
 
+    /// `--shard I/N` writes exactly the lines a single run writes at its indices; the shards
+    /// together are the whole run, in order; `eval` on the shard files gives the numbers of
+    /// the whole file.
+    func testShardsAreTheWholeRunSplit() throws {
+        let args = ["generate", "It was", "--model", GenerateCLITests.modelDir, "--length", "6", "--seed", "9", "--samples", "7", "--json", "--batch", "3"]
+        let whole = try runUnmask(args)
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        var pieces: [String] = []
+        for i in 0..<3 {
+            let r = try runUnmask(args + ["--shard", "\(i)/3"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            pieces.append(r.stdout)
+        }
+        XCTAssertEqual(withoutSeconds(pieces.joined()), withoutSeconds(whole.stdout))
+        XCTAssertEqual(pieces.map { $0.split(separator: "\n").count }, [2, 2, 3])
+        // More shards than samples: the empty shards write nothing and succeed.
+        let empty = try runUnmask(["generate", "It was", "--model", GenerateCLITests.modelDir, "--length", "4", "--samples", "2", "--shard", "0/3"])
+        XCTAssertEqual(empty.status, 0, empty.stderr)
+        XCTAssertEqual(empty.stdout, "")
+        for bad in ["3/3", "-1/2", "1", "a/b", "0/0"] {
+            let r = try runUnmask(["generate", "--model", GenerateCLITests.modelDir, "--shard", bad])
+            XCTAssertNotEqual(r.status, 0, bad)
+            XCTAssertTrue(r.stderr.contains("--shard"), r.stderr)
+        }
+        // eval over the shard files = eval over the whole file.
+        let dir = NSTemporaryDirectory() + "unmask-shards-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try whole.stdout.write(toFile: dir + "/all.jsonl", atomically: true, encoding: .utf8)
+        for (i, p) in pieces.enumerated() { try p.write(toFile: dir + "/\(i).jsonl", atomically: true, encoding: .utf8) }
+        let evalArgs = ["eval", "--json"]  // the bundled evaluator
+        let one = try runUnmask(evalArgs + [dir + "/all.jsonl"])
+        let three = try runUnmask(evalArgs + [dir + "/0.jsonl", dir + "/1.jsonl", dir + "/2.jsonl"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertEqual(one.stdout, three.stdout)
+    }
+
     func testTemplateKeepsFixedText() throws {
         let r = try runUnmask(["generate", "--model", GenerateCLITests.modelDir, "--template", "Dear [___ x3], I am ___ well.", "--seed", "2"])
         XCTAssertEqual(r.status, 0, r.stderr)
