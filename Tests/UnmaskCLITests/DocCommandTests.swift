@@ -30,6 +30,7 @@ final class DocCommandTests: XCTestCase {
         (.word("B"), ["8"]),
         (.word("$N"), ["Benchmarks/heldout/persuasion.txt", "Benchmarks/heldout/persuasion.txt"]),
         (.prefix("$C/"), ["Benchmarks/heldout/persuasion.txt"]),
+        (.word("$i/4"), ["0/4"]),
         (.prefix("path/to/"), ["Benchmarks/heldout/persuasion.txt"]),
     ]
 
