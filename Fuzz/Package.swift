@@ -6,7 +6,7 @@
 import PackageDescription
 
 let fuzzTargets = ["FuzzJSON", "FuzzSafetensors", "FuzzTokenizerFile", "FuzzEncode",
-                   "FuzzHuggingFaceConfig", "FuzzSpecs", "FuzzSampleFile"]
+                   "FuzzHuggingFaceConfig", "FuzzSpecs", "FuzzSampleFile", "FuzzServerRequest"]
 
 let package = Package(
     name: "UnmaskFuzz",

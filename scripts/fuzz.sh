@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../Fuzz"
 seconds=${1:-60}; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(FuzzJSON FuzzSafetensors FuzzTokenizerFile FuzzEncode FuzzHuggingFaceConfig FuzzSpecs FuzzSampleFile)
+    targets=(FuzzJSON FuzzSafetensors FuzzTokenizerFile FuzzEncode FuzzHuggingFaceConfig FuzzSpecs FuzzSampleFile FuzzServerRequest)
 fi
 # The linker warns about every ASan helper symbol it cannot export (harmless): keep the
 # build's output in a log and show it only if the build fails.
