@@ -73,6 +73,7 @@ def main():
     server = subprocess.Popen([SERVE, "--port", "0", "--metrics", "--max-running", "8", "--max-queued", "64"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     port = int(server.stdout.readline().strip().rsplit(":", 1)[-1])
+    server.stdout.readline()  # "model loaded: …": it listens first
     try:
         # Warm-up (first-touch of the weights' pages).
         post(port, "/v1/completions", {"prompt": PROMPT, "max_tokens": LENGTH, "seed": 999})

@@ -43,6 +43,7 @@ def main():
     server = subprocess.Popen([binary, "--port", "0", "--model", os.path.join(ROOT, "models/denoiser")],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     line = server.stdout.readline()
+    check("model loaded" in server.stdout.readline(), "the model loaded")  # it listens first
     url = line.strip().rsplit(" ", 1)[-1]
     check(url.startswith("http://127.0.0.1:"), f"server started at {url}")
     options = Options()

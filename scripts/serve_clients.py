@@ -29,9 +29,10 @@ LLADA_CHAT_TEMPLATE = (
 def start(binary, model):
     p = subprocess.Popen([binary, "--port", "0", "--model", model], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     line = p.stdout.readline()
-    if "listening on" not in line:
+    loaded = p.stdout.readline()  # it listens first, then says when the model is open
+    if "listening on" not in line or "model loaded" not in loaded:
         p.kill()
-        sys.exit(f"unmask-serve did not start: {line!r}")
+        sys.exit(f"unmask-serve did not start: {line!r} {loaded!r}")
     return p, line.strip().rsplit(" ", 1)[-1]
 
 

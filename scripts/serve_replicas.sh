@@ -15,7 +15,7 @@ ports=()
 for i in 0 1; do
   "$serve" --port 0 --model models/denoiser > "$dir/serve$i.log" 2>/dev/null &
   pids+=($!)
-  for _ in $(seq 100); do grep -q "listening on" "$dir/serve$i.log" && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q "model loaded" "$dir/serve$i.log" && break; sleep 0.1; done
   ports+=("$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$dir/serve$i.log" | head -1)")
 done
 front=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -11,7 +11,7 @@ import UnmaskTokenizer
 /// `logprobs`, `tools`, …) unless it has its neutral value (`presence_penalty: 0`,
 /// `logit_bias: {}`, `echo: false`, `best_of: 1`), which changes nothing.
 public struct GenerationRequest: Sendable, Equatable {
-    public enum Route: String, Sendable { case completions, chat, native }
+    public enum Route: String, Sendable, CaseIterable { case completions, chat, native }
     /// Denoising frames on a stream: none (text only), the positions revealed since the
     /// last frame, or the whole canvas.
     public enum Frames: String, Sendable, CaseIterable { case none, diff, full }

@@ -137,6 +137,7 @@ public final class Scheduler: @unchecked Sendable {
     private var completed = 0
     private var refused = 0
     private var tokensGenerated = 0
+    private var accepted: [GenerationRequest.Route: Int] = [:]
 
     public init(model: ServedModel, maxRunning: Int = 4, maxQueued: Int = 16, gather: Double = 0.005) {
         self.model = model
@@ -176,6 +177,7 @@ public final class Scheduler: @unchecked Sendable {
             throw APIError.busy(queued: queued.count, retryAfter: 1)
         }
         nextId += 1
+        accepted[r.route, default: 0] += 1
         let special = Set(tokenizer.specialTokens.map(\.id))
         let job = Job(id: "job-\(nextId)", request: r, canvas: canvas, span: span, promptTokens: promptTokens, maskId: model.maskId,
                       endOfText: model.endOfText, bytesOf: { id in special.contains(id) || id >= tokenizer.vocabSize ? [] : tokenizer.tokenBytes[id] })
@@ -279,13 +281,15 @@ public final class Scheduler: @unchecked Sendable {
 
     public struct Metrics: Sendable {
         public var running: Int, queued: Int, completed: Int, refused: Int, tokens: Int
+        /// Requests accepted (queued or started), by route.
+        public var accepted: [GenerationRequest.Route: Int]
         public var cancellations: [CancelReason: Int]
         public var calls: SharedCalls.Counters
     }
 
     public func metrics() -> Metrics {
         lock.lock(); defer { lock.unlock() }
-        return Metrics(running: running.count, queued: queued.count, completed: completed, refused: refused, tokens: tokensGenerated,
+        return Metrics(running: running.count, queued: queued.count, completed: completed, refused: refused, tokens: tokensGenerated, accepted: accepted,
                        cancellations: cancellations, calls: shared.counters)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import ServiceLifecycle
 import Unmask
 
@@ -18,6 +19,18 @@ public struct ServerSettings: Sendable {
     public init() {}
 }
 
+/// The model being served, once it is loaded: the server listens from the start, and
+/// answers 503 `loading` (an OpenAI error object) until then.
+public final class ServerState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var loaded: Scheduler?
+    public init(scheduler: Scheduler? = nil) { loaded = scheduler }
+    public var scheduler: Scheduler? {
+        get { lock.lock(); defer { lock.unlock() }; return loaded }
+        set { lock.lock(); loaded = newValue; lock.unlock() }
+    }
+}
+
 /// The routes, on a Hummingbird router. Everything that decides (what a request means, what
 /// runs, what is streamed) is UnmaskServing's; this file only moves bytes.
 public enum ServerApplication {
@@ -29,20 +42,23 @@ public enum ServerApplication {
         ("/unmask/v1/jobs/{id}", ["DELETE"]), ("/metrics", ["GET"]),
     ]
 
-    public static func router(scheduler: Scheduler, settings: ServerSettings) -> Router<BasicRequestContext> {
+    public static func router(state: ServerState, settings: ServerSettings) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.middlewares.add(GateMiddleware(settings: settings))
-        let model = scheduler.model
+        router.middlewares.add(GateMiddleware(settings: settings, state: state))
 
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: LivePage.html)))
         }
-        router.get("/health") { _, _ in json(200, #"{"status":"ok"}"#) }
+        router.get("/health") { _, _ in
+            state.scheduler == nil ? error(.loading) : json(200, #"{"status":"ok"}"#)
+        }
         router.get("/v1/models") { _, _ in
-            json(200, JSON.objectValue([("object", .string("list")), ("data", .array([model.jsonValue]))]).serialized())
+            let model = try state.loadedScheduler().model
+            return json(200, JSON.objectValue([("object", .string("list")), ("data", .array([model.jsonValue]))]).serialized())
         }
         router.get("/unmask/v1/status") { _, _ in
+            let scheduler = try state.loadedScheduler()
             let jobs = scheduler.status().map { s in
                 JSON.objectValue([("id", .string(s.id)), ("state", .string(s.state)), ("step", .int(s.step)), ("nfe", .int(s.nfe)),
                                   ("masked", .int(s.masked)), ("seconds", .double(s.seconds)),
@@ -55,19 +71,19 @@ public enum ServerApplication {
         }
         router.delete("/unmask/v1/jobs/:id") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard scheduler.cancel(id: id, reason: .deleted) else { return error(.notFound("no running or queued job \(id)")) }
+            guard try state.loadedScheduler().cancel(id: id, reason: .deleted) else { return error(.notFound("no running or queued job \(id)")) }
             return json(200, JSON.objectValue([("id", .string(id)), ("cancelled", .bool(true))]).serialized())
         }
         if settings.metrics {
             router.get("/metrics") { _, _ in
                 Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                         body: .init(byteBuffer: ByteBuffer(string: MetricsText.render(scheduler))))
+                         body: .init(byteBuffer: ByteBuffer(string: MetricsText.render(try state.loadedScheduler()))))
             }
         }
         for (path, route) in [("/v1/completions", GenerationRequest.Route.completions),
                               ("/v1/chat/completions", .chat), ("/unmask/v1/generate", .native)] {
             router.post(RouterPath(path)) { request, context in
-                try await generate(request, route: route, scheduler: scheduler, settings: settings)
+                try await generate(request, route: route, scheduler: try state.loadedScheduler(), settings: settings)
             }
         }
         return router
@@ -108,10 +124,13 @@ public enum ServerApplication {
             } onInboundClosed: {
                 scheduler.cancel(job, reason: .disconnected)
             }
-            return json(status, text)
+            // Watching the inbound side for a hang-up ends the connection with the response:
+            // say so, so that keep-alive clients open a new one instead of reusing it.
+            return json(status, text, headers: [.connection: "close"])
         }
         let collected = request
-        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no"]
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", .init("X-Accel-Buffering")!: "no",
+                                   .connection: "close"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             do {
                 try await collected.body.consumeWithInboundCloseHandler { _ in
@@ -131,28 +150,40 @@ public enum ServerApplication {
     /// first (open streams end with an error event, within `shutdownGrace` seconds), then
     /// the server stops: a service group shuts its services down in reverse order, so the
     /// job shutdown is listed after the server.
-    public static func run(scheduler: Scheduler, settings: ServerSettings,
+    public static func run(state: ServerState, settings: ServerSettings,
                            onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        // Warnings and errors only on stderr: the one line a failed start prints stays one line.
+        var logger = Logger(label: "unmask-serve")
+        logger.logLevel = .warning
         let app = Application(
-            router: router(scheduler: scheduler, settings: settings),
+            router: router(state: state, settings: settings),
             server: .http1(configuration: .init(idleTimeout: .seconds(Int64(settings.idleTimeout)))),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "unmask-serve"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) }
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? settings.port) },
+            logger: logger
         )
         let group = ServiceGroup(configuration: .init(
-            services: [app, JobShutdown(scheduler: scheduler, grace: settings.shutdownGrace)],
+            services: [app, JobShutdown(state: state, grace: settings.shutdownGrace)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger))
         try await group.run()
     }
 }
 
+extension ServerState {
+    /// The scheduler, or the 503 a route answers while the model loads.
+    func loadedScheduler() throws -> Scheduler {
+        guard let s = scheduler else { throw APIError.loading }
+        return s
+    }
+}
+
 /// Ends every job when the service group shuts down (SIGTERM, SIGINT).
 struct JobShutdown: Service {
-    let scheduler: Scheduler
+    let state: ServerState
     let grace: Double
     func run() async throws {
         try? await gracefulShutdown()
-        scheduler.shutdown(within: grace)
+        state.scheduler?.shutdown(within: grace)
     }
 }
 
@@ -160,6 +191,7 @@ struct JobShutdown: Service {
 struct GateMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let settings: ServerSettings
+    let state: ServerState
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
@@ -179,6 +211,8 @@ struct GateMiddleware: RouterMiddleware {
         }
         do {
             return try await next(request, context)
+        } catch let e as APIError {
+            return ServerApplication.error(e)
         } catch let e as HTTPError {
             return ServerApplication.error(APIError(status: Int(e.status.code), type: "invalid_request_error", e.body ?? "\(e.status)"))
         }
@@ -211,6 +245,8 @@ enum MetricsText {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for (labels, value) in lines { out += name + labels + " " + value + "\n" }
         }
+        metric("unmask_requests_total", "counter", "Requests accepted (queued or started), by route.",
+               GenerationRequest.Route.allCases.map { ("{route=\"\($0.rawValue)\"}", "\(m.accepted[$0] ?? 0)") })
         metric("unmask_requests_completed_total", "counter", "Requests generated to the end.", [("", "\(m.completed)")])
         metric("unmask_requests_refused_total", "counter", "Requests refused because the queue was full.", [("", "\(m.refused)")])
         metric("unmask_tokens_generated_total", "counter", "Tokens generated by completed requests.", [("", "\(m.tokens)")])

@@ -40,15 +40,22 @@ struct UnmaskServe: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let scheduler: Scheduler
-        do {
-            let set = try ModelSet.open(ModelSet.Sources(denoiser: model, tokenizer: vocab), denoiser: .required,
-                                        matmul: MatMul(backend: .unmask, threads: threads))
-            let directory = model ?? Files.locateResource("models/denoiser") ?? "models/denoiser"
-            scheduler = Scheduler(model: try ServedModel(set: set, directory: directory), maxRunning: maxRunning, maxQueued: maxQueued)
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
+        // The server listens at once and answers 503 "loading" until the model is open
+        // (a large folder takes a while); a model that fails to open ends the process.
+        let state = ServerState()
+        let (model, vocab, threads, maxRunning, maxQueued) = (self.model, self.vocab, self.threads, self.maxRunning, self.maxQueued)
+        let load: @Sendable () -> Void = {
+            do {
+                let set = try ModelSet.open(ModelSet.Sources(denoiser: model, tokenizer: vocab), denoiser: .required,
+                                            matmul: MatMul(backend: .unmask, threads: threads))
+                let directory = model ?? Files.locateResource("models/denoiser") ?? "models/denoiser"
+                state.scheduler = Scheduler(model: try ServedModel(set: set, directory: directory), maxRunning: maxRunning, maxQueued: maxQueued)
+                print("model loaded: \(directory)")
+                fflush(stdout)
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                Foundation.exit(1)
+            }
         }
         var settings = ServerSettings()
         settings.host = host
@@ -57,9 +64,10 @@ struct UnmaskServe: AsyncParsableCommand {
         settings.metrics = metrics
         settings.maxBody = maxBody
         let host = self.host
-        try await ServerApplication.run(scheduler: scheduler, settings: settings) { port in
+        try await ServerApplication.run(state: state, settings: settings) { port in
             print("listening on http://\(host):\(port)")
             fflush(stdout)
+            Thread { load() }.start()
         }
     }
 }

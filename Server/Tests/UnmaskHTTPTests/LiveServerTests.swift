@@ -156,6 +156,40 @@ final class LiveServerTests: XCTestCase {
         }
     }
 
+    /// Every family Unmask loads serves: the bundled model and the Hugging Face fixtures
+    /// (LLaDA, Dream, MDLM), each with /health 503 `loading` or 200 and nothing else
+    /// before its model is open, and a completion.
+    func testEveryFamilyServes() throws {
+        let fixtures = ServerProcess.repository + "/Tests/UnmaskModelTests/Fixtures/hf"
+        for (dir, family) in [(ServerProcess.repository + "/models/denoiser", "unmask"), (fixtures + "/llada-tiny", "llada"),
+                              (fixtures + "/dream-tiny", "dream"), (fixtures + "/mdlm-tiny", "mdlm")] {
+            let s = try ServerProcess(model: dir)
+            defer { s.stop() }
+            XCTAssertTrue(s.healthWhileLoading.allSatisfy { $0 == 503 || $0 == 200 }, "\(s.healthWhileLoading)")
+            let (_, models) = try s.json("GET", "/v1/models")
+            let m = (models["data"] as? [[String: Any]])?.first
+            XCTAssertEqual((m?["unmask"] as? [String: Any])?["family"] as? String, family, dir)
+            let (status, v) = try s.json("POST", "/v1/completions", body: #"{"prompt":"It is","max_tokens":8,"seed":1}"#)
+            XCTAssertEqual(status, 200, "\(dir): \(v)")
+            XCTAssertEqual(((v["usage"] as? [String: Any])?["completion_tokens"] as? Int).map { $0 <= 8 }, true, dir)
+        }
+    }
+
+    func testAModelThatDoesNotOpenEndsTheProcessWithOneLine() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ServerProcess.executable)
+        p.arguments = ["--port", "0", "--model", "/nonexistent/model"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 1)
+        XCTAssertTrue(text.hasPrefix("error: "), text)
+        XCTAssertEqual(text.split(separator: "\n").count, 1, text)
+    }
+
     func testAPIKey() throws {
         let s = try ServerProcess(["--api-key", "sekrit"])
         defer { s.stop() }

@@ -117,9 +117,12 @@ final class ServerProcess {
         return repository + "/Server/.build/debug/unmask-serve"
     }
 
-    init(_ arguments: [String] = []) throws {
+    /// Answers to /health before the model was loaded (503 `loading`, or 200 once it is).
+    var healthWhileLoading: [Int] = []
+
+    init(_ arguments: [String] = [], model: String = ServerProcess.repository + "/models/denoiser") throws {
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["--port", "0", "--model", Self.repository + "/models/denoiser"] + arguments
+        process.arguments = ["--port", "0", "--model", model] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: Self.repository)
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -137,6 +140,17 @@ final class ServerProcess {
             throw NSError(domain: "unmask-serve did not say its port: \(line)", code: 1)
         }
         port = p
+        // The server listens before the model is open: wait for it, recording what /health says.
+        let end = Date().addingTimeInterval(60)
+        while Date() < end {
+            let r = try call("GET", "/health")
+            healthWhileLoading.append(r.status)
+            if r.status == 200 { return }
+            guard r.status == 503, r.body.contains("\"loading\"") else { break }
+            usleep(5_000)
+        }
+        process.terminate()
+        throw NSError(domain: "unmask-serve did not load its model: /health said \(healthWhileLoading)", code: 1)
     }
 
     func stop() {
