@@ -106,7 +106,7 @@ let package = Package(
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"],
             swiftSettings: [.unsafeFlags(["-O"])]  // the elementwise backward loops are hot
         ),
-        .target(name: "UnmaskServing", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation"]),
+        .target(name: "UnmaskServing", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation", "UnmaskSteering"]),
         .target(name: "UnmaskEvaluation", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"]),
         .target(
             name: "Unmask",
@@ -139,7 +139,7 @@ let package = Package(
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation"]
         ),
         .testTarget(name: "UnmaskServingTests",
-                    dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation", "UnmaskServing"]),
+                    dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation", "UnmaskSteering", "UnmaskServing"]),
         .testTarget(
             name: "UnmaskTokenizerTests",
             dependencies: ["UnmaskSupport", "UnmaskTokenizer"],

@@ -1,6 +1,7 @@
 import UnmaskSupport
 import UnmaskDiffusion
 import UnmaskTokenizer
+import UnmaskSteering
 
 /// One request to generate, decoded and checked: the same for the three routes
 /// (`/v1/completions`, `/v1/chat/completions`, `/unmask/v1/generate`). Decoding never
@@ -49,8 +50,12 @@ public struct GenerationRequest: Sendable, Equatable {
     public var frames = Frames.none
     /// Seconds the request may run, queueing included.
     public var timeout: Double?
-    /// A class of a label-conditional denoiser (native).
+    /// A class: of a label-conditional denoiser, or of the bundled classifier for steering (native).
     public var className: String?
+    /// A steering method (native), as `generate --steer` takes it, and its reward
+    /// (`classifier…` or `words…`: the server runs no commands and opens no other files).
+    public var steer: String?
+    public var reward: String?
 
     public static let maxChoices = 16
     public static let maxStops = 4
@@ -129,6 +134,23 @@ public struct GenerationRequest: Sendable, Equatable {
                 throw APIError.invalid("template", "give a template, or a prompt (and suffix), not both")
             }
             request.className = try f.string("class")
+            request.steer = try f.string("steer")
+            request.reward = try f.string("reward")
+            if let steer = request.steer {
+                do { _ = try SteeringSpec.parse(steer) } catch { throw APIError.invalid("steer", "\(error)") }
+                // Steering runs on the first-hitting kernel: plain fhs unless a sampler is given.
+                samplerText = "fhs"
+            }
+            if request.reward != nil && request.steer == nil { throw APIError.invalid("reward", "a reward steers: give steer too") }
+            if let reward = request.reward {
+                let kind = reward.split(separator: ":", maxSplits: 1).first.map(String.init) ?? reward
+                guard kind == "classifier" || kind == "words" else {
+                    throw APIError.invalid("reward", "the server takes the classifier and words rewards only (it runs no commands and loads no evaluator), got \"\(kind)\"")
+                }
+                if reward.contains("model=") {
+                    throw APIError.invalid("reward", "the server steers with its bundled classifier: model= is not taken (it opens no files a request names)")
+                }
+            }
         }
         let lengthKey = route == .native ? "length" : "max_tokens"
         if let v = try f.int(lengthKey, 0...GenerationCanvas.maxTokens) { request.maxTokens = v }
@@ -172,7 +194,7 @@ public struct GenerationRequest: Sendable, Equatable {
                 settings = try Fields(pairs, prefix: "unmask.")
             }
         }
-        if let s = try settings.string("sampler") { samplerText = s }
+        if let s = try settings.string("sampler") { samplerText = s }  // (after steer's default)
         if let v = try settings.int("steps", 1...1_000_000) { samplerKeys.append("steps=\(v)") }
         if let v = try settings.int("tokens_per_call", 1...4096) { samplerKeys.append("k=\(v)") }
         if let v = try settings.double("threshold", { $0 > 0 && $0 <= 1 }, "in (0, 1]") { samplerKeys.append("threshold=\(v)") }
@@ -192,6 +214,10 @@ public struct GenerationRequest: Sendable, Equatable {
         }
         for key in metadata { _ = f.take(key) }
         try f.finish()
+        if request.steer != nil && f.had("frames") == false { request.frames = .none }
+        if request.steer != nil && request.frames != .none {
+            throw APIError.invalid("frames", "steered samples have no frames (their particles are resampled): the text arrives with done")
+        }
         if request.frames != .none && !request.stream {
             throw APIError.invalid(openAI ? "unmask.frames" : "frames", "frames need stream: true")
         }

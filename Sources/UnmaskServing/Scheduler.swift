@@ -4,6 +4,7 @@ import UnmaskTokenizer
 import UnmaskModel
 import UnmaskDiffusion
 import UnmaskEvaluation
+import UnmaskSteering
 
 /// The model a server serves, and how a request becomes its canvas.
 public final class ServedModel: @unchecked Sendable {
@@ -55,8 +56,11 @@ public final class ServedModel: @unchecked Sendable {
             throw APIError(status: 404, type: "invalid_request_error", param: "model", code: "model_not_found",
                            "model \"\(m)\" is not served here (this server serves \"\(id)\")")
         }
-        if r.className != nil && labels == nil {
-            throw APIError.invalid("class", "this model has no labels (labels.json): class needs a label-conditional denoiser")
+        if r.className != nil && labels == nil && r.steer == nil {
+            throw APIError.invalid("class", "this model has no labels (labels.json): class needs a label-conditional denoiser, or a steer method that uses the classifier")
+        }
+        if r.steer != nil {
+            _ = try steeringEngine(for: r)  // a bad reward, class or sampler is the request's 400
         }
         if let c = r.className, let labels, !labels.classes.contains(c) {
             throw APIError.invalid("class", "unknown class \"\(c)\" (classes: \(labels.classes.joined(separator: ", ")))")
@@ -103,6 +107,9 @@ public final class ServedModel: @unchecked Sendable {
         if total > GenerationCanvas.maxTokens {
             throw APIError.invalid(param, "the request is \(total) tokens, over the limit of \(GenerationCanvas.maxTokens)", code: "context_length_exceeded")
         }
+        if total > contextLength && r.steer != nil {
+            throw APIError.invalid(param, "steering needs the text to fit in the model's context: \(total) tokens > \(contextLength)", code: "context_length_exceeded")
+        }
         if total > contextLength && r.block == nil && r.route != .native {
             throw APIError.invalid(param, "this model's context is \(contextLength) tokens; the prompt is \(promptTokens) and \(param) asks for \(total - promptTokens) more (set unmask.block to generate past the context, in blocks)", code: "context_length_exceeded")
         }
@@ -116,6 +123,56 @@ public final class ServedModel: @unchecked Sendable {
         let proxy = JobDenoiser(shared: shared, job: job)
         guard let labels else { return proxy }
         return try LabeledDenoiser(base: proxy, label: try r.className.map { try labels.id(of: $0) } ?? labels.nullId)
+    }
+
+    /// For label cfg: the same shared model under the null label (nil without labels).
+    func unconditional(for r: GenerationRequest, job: Job, shared: SharedCalls) throws -> Denoiser? {
+        guard let labels, r.className != nil else { return nil }
+        return try LabeledDenoiser(base: JobDenoiser(shared: shared, job: job), label: labels.nullId)
+    }
+
+    /// A steered request's engine, as `generate --steer` builds it: the bundled classifier
+    /// for `cbg` and the classifier reward (of this tokenizer), words rewards on the tokenizer.
+    func steeringEngine(for r: GenerationRequest) throws -> SteeringEngine {
+        guard let text = r.steer else { throw APIError.invalid("steer", "no steering method") }
+        func refuse(_ param: String, _ message: String) -> APIError { APIError.invalid(param, message) }
+        let spec: SteeringSpec
+        do { spec = try SteeringSpec.parse(text) } catch { throw refuse("steer", "\(error)") }
+        let sampler = r.sampler
+        guard sampler.kind == .fhs || sampler.kind == .uniform, sampler.k == 1, sampler.block == nil, sampler.threshold == nil,
+              sampler.remask == nil, sampler.draw.precision == .float64 else {
+            throw refuse("sampler", "steering runs on the first-hitting kernel: the sampler must be fhs with draw keys only, got \(sampler)")
+        }
+        if spec.method == .cfg && r.className != nil && labels == nil {
+            throw refuse("class", "cfg with a class guides by a label, and this model has none: drop class to guide by the prompt")
+        }
+        let tokenizer = self.tokenizer
+        func classifier() throws -> NaiveBayesClassifier {
+            guard let path = Files.locateResource("models/classifier") else { throw refuse("steer", "the bundled classifier (models/classifier) is not here") }
+            let c = try NaiveBayesClassifier.load(path)
+            guard c.vocabSize == tokenizer.vocabSize else { throw refuse("steer", "the bundled classifier counts another vocabulary than this model's") }
+            return c
+        }
+        var reward: Reward?
+        if let text = r.reward {
+            do {
+                reward = try RewardSpec.make(text, RewardSpec.Resources(
+                    tokenizer: tokenizer, className: r.className, classifierPath: { _ in
+                        guard let p = Files.locateResource("models/classifier") else { throw UnmaskError("the bundled classifier is not here") }
+                        return p
+                    },
+                    evaluator: { throw UnmaskError("the server loads no evaluator") }, timeout: 1))
+            } catch { throw refuse("reward", "\(error)") }
+        }
+        var target: (NaiveBayesClassifier, Int)?
+        if spec.needsClassifier {
+            guard let c = r.className else { throw refuse("class", "cbg steers to a class: give class") }
+            let model = try classifier()
+            do { target = (model, try model.classIndex(c)) } catch { throw refuse("class", "\(error)") }
+        }
+        do {
+            return try SteeringEngine(spec: spec, draw: sampler.draw, reward: reward, classifier: target?.0, classIndex: target?.1 ?? 0)
+        } catch { throw refuse("steer", "\(error)") }
     }
 }
 
@@ -246,8 +303,18 @@ public final class Scheduler: @unchecked Sendable {
             let denoiser = try model.denoiser(for: r, job: job, shared: shared)
             let sampler = try DiffusionSampler(spec: r.sampler)
             finals = [[Int]](repeating: [], count: r.n)
-            try Generation.run(sampler: sampler, denoiser: denoiser, canvas: job.canvas, count: r.n, batch: r.n, seed: r.seed,
-                               block: r.block, observer: { _, seqs in job.stepped(seqs) }) { i, ids, _, _ in finals[i] = ids }
+            if r.steer != nil {
+                // Sample i depends on (seed, i) alone, as with `generate --steer`.
+                let engine = try model.steeringEngine(for: r)
+                let unconditional = try model.unconditional(for: r, job: job, shared: shared)
+                for i in 0..<r.n {
+                    finals[i] = try engine.sample(canvas: job.canvas, denoiser: denoiser, seed: r.seed, index: i,
+                                                  unconditional: unconditional).sequence
+                }
+            } else {
+                try Generation.run(sampler: sampler, denoiser: denoiser, canvas: job.canvas, count: r.n, batch: r.n, seed: r.seed,
+                                   block: r.block, observer: { _, seqs in job.stepped(seqs) }) { i, ids, _, _ in finals[i] = ids }
+            }
         } catch let c as JobCancelled {
             outcome = .cancelled(c.reason)
         } catch {

@@ -4,6 +4,7 @@ import UnmaskTokenizer
 import UnmaskKernels
 import UnmaskDiffusion
 import UnmaskEvaluation
+import UnmaskSteering
 @testable import UnmaskServing
 
 /// Jobs on the bundled denoiser, in process: the text of a seed is the CLI's (Generation's),
@@ -140,6 +141,40 @@ final class SchedulerTests: XCTestCase {
         for j in accepted { s.cancel(j, reason: .deleted) }
         s.shutdown(within: 5)
         XCTAssertEqual(s.metrics().running, 0)
+    }
+
+    /// The native route steers as `generate --steer` does: the same engine, the same text for
+    /// (seed, sample index); and it refuses what a server must not do (run a command, open a
+    /// file a request names).
+    func testSteeredRequestsAreTheEnginesSamples() async throws {
+        let s = Scheduler(model: Self.model)
+        let m = Self.model
+        let job = try s.submit(try request(#"{"prompt":"It was","length":16,"seed":3,"samples":2,"steer":"bon:n=4","reward":"words:include=Emma,Harriet","stream":false}"#, .native))
+        let (status, body) = await ResponseStream(job: job, model: m, created: 0).complete()
+        XCTAssertEqual(status, 200, body)
+        let texts = try JSON.parse(body)["choices"]!.arrayValue!.map { $0["full_text"]!.stringValue! }
+        let reward = try RewardSpec.make("words:include=Emma,Harriet", RewardSpec.Resources(
+            tokenizer: m.tokenizer, className: nil, classifierPath: { _ in "" }, evaluator: { throw UnmaskError("none") }, timeout: 1))
+        let engine = try SteeringEngine(spec: try SteeringSpec.parse("bon:n=4"), draw: try SamplerSpec.parse("fhs").draw, reward: reward)
+        let canvas = try GenerationCanvas.prompt("It was", length: 16, tokenizer: m.tokenizer)
+        let expected = try (0..<2).map { try m.tokenizer.decodeText(try engine.sample(canvas: canvas, denoiser: m.base, seed: 3, index: $0).sequence) }
+        XCTAssertEqual(texts, expected)
+        func refused(_ json: String) -> APIError? {
+            do { _ = try s.submit(try request(json, .native)); return nil } catch { return error as? APIError }
+        }
+        XCTAssertEqual(refused(#"{"prompt":"a","length":4,"steer":"bon:n=2","reward":"command:/bin/sh -c id"}"#)?.param, "reward")
+        XCTAssertEqual(refused(#"{"prompt":"a","length":4,"steer":"bon:n=2","reward":"classifier:model=/etc"}"#)?.param, "reward")
+        XCTAssertEqual(refused(#"{"prompt":"a","length":4,"steer":"bon:n=2","reward":"evaluator"}"#)?.param, "reward")
+        XCTAssertEqual(refused(#"{"prompt":"a","length":4,"steer":"nope"}"#)?.param, "steer")
+        XCTAssertEqual(refused(#"{"prompt":"a","length":4,"steer":"cbg:gamma=1"}"#)?.param, "class")
+        XCTAssertEqual(refused(#"{"prompt":"a","length":4,"steer":"cfg:gamma=2","sampler":"confidence"}"#)?.param, "sampler")
+        XCTAssertEqual(refused(#"{"prompt":"a","length":4,"steer":"bon:n=2","frames":"diff"}"#)?.param, "frames")
+        XCTAssertEqual(refused(#"{"prompt":"a","length":200,"steer":"bon:n=2","reward":"words:include=Emma"}"#)?.code, "context_length_exceeded")
+        XCTAssertEqual(refused(#"{"prompt":"a","length":4,"reward":"words:include=Emma"}"#)?.param, "reward")
+        // cbg with the bundled classifier and a class runs.
+        let cbg = try s.submit(try request(#"{"prompt":"It was","length":8,"seed":1,"steer":"cbg:gamma=1","class":"emma","stream":false}"#, .native))
+        let (cs, cb) = await ResponseStream(job: cbg, model: m, created: 0).complete()
+        XCTAssertEqual(cs, 200, cb)
     }
 
     func testTheModelChecksTheCanvas() throws {
