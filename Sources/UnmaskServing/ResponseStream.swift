@@ -199,7 +199,7 @@ public struct ResponseStream {
                 if r.route == .native {
                     try await send(ServerSentEvents.event("step", f.serialized()))
                 } else {
-                    try await send(ServerSentEvents.event(nil, chunk(deltas: [String](repeating: "", count: r.n), finish: nil, frame: f).serialized()))
+                    try await send(ServerSentEvents.event(nil, chunk(deltas: [String](repeating: "", count: r.n), frame: f).serialized()))
                 }
             }
             if u.text.contains(where: { !$0.isEmpty }) {
@@ -208,7 +208,7 @@ public struct ResponseStream {
                         try await send(ServerSentEvents.event("commit", JSON.objectValue([("index", .int(i)), ("text", .string(t)), ("step", .int(u.step))]).serialized()))
                     }
                 } else {
-                    let chunkValue = chunk(deltas: u.text, finish: nil, frame: nil)
+                    let chunkValue = chunk(deltas: u.text, frame: nil)
                     try await send(ServerSentEvents.event(nil, chunkValue.serialized()))
                 }
             }
@@ -254,7 +254,7 @@ public struct ResponseStream {
 
     /// One chunk with a delta per choice (choices with an empty delta are left out unless
     /// the chunk carries a frame, which then has every choice with an empty delta).
-    func chunk(deltas: [String], finish: String?, frame: JSONValue?) -> JSONValue {
+    func chunk(deltas: [String], frame: JSONValue?) -> JSONValue {
         var choices: [JSONValue] = []
         for (i, d) in deltas.enumerated() where !d.isEmpty || frame != nil {
             if r.route == .chat {
