@@ -84,9 +84,12 @@ let package = Package(
         // functions marked for the AVX-512 target (no global -m flags; a runtime check picks
         // them). Optimised in debug builds too: unoptimised they run ~40x slower.
         .target(name: "CInt8GEMM", cSettings: [.unsafeFlags(["-O2"])]),
+        // The register-resident loop that measures a core's FMA peak, for `bench`: -O2
+        // always, or its accumulators live on the stack and it measures memory instead.
+        .target(name: "CPeakRate", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "UnmaskKernels",
-            dependencies: ["UnmaskSupport", "CCPUFeatures", "UnmaskKernelsAVX512", "CInt8GEMM", "COpenBLAS"],
+            dependencies: ["UnmaskSupport", "CCPUFeatures", "UnmaskKernelsAVX512", "CInt8GEMM", "CPeakRate", "COpenBLAS"],
             swiftSettings: portableKernelFlags
         ),
         // The layers' row loops are vector code too: compiled like the kernels.

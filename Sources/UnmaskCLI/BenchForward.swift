@@ -131,6 +131,18 @@ struct BenchForwardCommand: ParsableCommand {
         if engines.isEmpty {
             throw UnmaskError("no engine to time on this machine (--engines \(engineNames.joined(separator: ",")))")
         }
+        // The fp32 FMA peak at each thread count, measured here, for the fraction each row
+        // reaches (its GFLOP/s over the peak: the whole call, head and attention included).
+        var peaks: [Int: Double] = [:]
+        for t in threadCounts { peaks[t] = PeakRate.fp32FMA(threads: t) }
+        if !json {
+            if PeakRate.available {
+                report.line("fp32 FMA peak (register-resident loop, 12 chains of 512-bit FMA): " + threadCounts.map {
+                    "\(fixed(peaks[$0] ?? 0, 1)) GFLOP/s on \($0) thread(s)" }.joined(separator: ", "))
+            } else {
+                report.line("fp32 FMA peak: not measured (the loop needs AVX-512F)")
+            }
+        }
         for t in threadCounts {
             for batch in batchSizes {
                 let rows = try ForwardBenchmark.measure(config: config, source: source, batch: batch, length: length, threads: t,
@@ -141,9 +153,13 @@ struct BenchForwardCommand: ParsableCommand {
                                          ("compute", .string(r.compute)), ("backend", .string(r.backend)),
                                          ("head_rows", .int(r.headRows)), ("ms", .double(rounded(r.seconds * 1e3, 3))),
                                          ("gflops", .double(rounded(r.gflops, 1))), ("gemm_share", .double(rounded(r.gemmShare, 3))),
-                                         ("gemm_gflops", .double(rounded(r.gemmGflops, 1)))])
+                                         ("gemm_gflops", .double(rounded(r.gemmGflops, 1))),
+                                         ("fma_peak_gflops", peaks[t].map { .double(rounded($0, 1)) } ?? .null),
+                                         ("peak_fraction", r.compute == "fp32" ? peaks[t].map { .double(rounded(r.gflops / $0, 3)) } ?? .null : .null)])
                     } else {
-                        report.line("batch \(r.batch) threads \(r.threads) \(r.compute) \(r.backend): \(fixed(r.seconds * 1e3, 2)) ms, \(fixed(r.gflops, 1)) GFLOP/s, inside products \(fixed(r.productSeconds * 1e3, 2)) ms (\(fixed(r.gemmGflops, 1)) GFLOP/s), gemm_share \(fixed(r.gemmShare, 3)) (inside products / whole)")
+                        // Only fp32 rows are bounded by the FMA peak (int8 runs on vpdpbusd).
+                        let fraction = r.compute == "fp32" ? peaks[t].map { ", \(fixed(100 * r.gflops / $0, 1)) % of the FMA peak" } ?? "" : ""
+                        report.line("batch \(r.batch) threads \(r.threads) \(r.compute) \(r.backend): \(fixed(r.seconds * 1e3, 2)) ms, \(fixed(r.gflops, 1)) GFLOP/s\(fraction), inside products \(fixed(r.productSeconds * 1e3, 2)) ms (\(fixed(r.gemmGflops, 1)) GFLOP/s), gemm_share \(fixed(r.gemmShare, 3)) (inside products / whole)")
                     }
                 }
                 if !json {

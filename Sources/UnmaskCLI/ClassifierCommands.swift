@@ -137,7 +137,7 @@ struct ClassifierScoreCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try NaiveBayesClassifier.load(classifier ?? BundledClassifier.path(nil))
+        let model = try NaiveBayesClassifier.load(NaiveBayesClassifier.path(orBundled: classifier))
         let target = try className.map { try model.classIndex($0) } ?? 0
         var inputs: [[Int]] = []
         if let text {
@@ -168,16 +168,5 @@ struct ClassifierScoreCommand: ParsableCommand {
             print("\(padRight(model.classes[c], 24)) \(padLeft(fixed(100 * Double(counts[c]) / n, 1) + "%", 7))")
         }
         print("mean log p(\(model.classes[target]) | x) = \(fixed(mean, 3)) ± \(fixed(se, 3))")
-    }
-}
-
-/// Where the bundled classifiers live.
-enum BundledClassifier {
-    static func path(_ given: String?) throws -> String {
-        if let given { return given }
-        guard let found = Files.locateResource("models/classifier") else {
-            throw UnmaskError("no classifier found: the bundled models/classifier is missing; give --classifier DIR")
-        }
-        return found
     }
 }

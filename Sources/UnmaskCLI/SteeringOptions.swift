@@ -20,7 +20,7 @@ struct SteeringOptions: ParsableArguments {
     func makeReward(tokenizer: Tokenizer, evaluator: @escaping () throws -> ModelSet.ScoringEvaluator) throws -> Reward? {
         guard let reward else { return nil }
         return try RewardSpec.make(reward, RewardSpec.Resources(
-            tokenizer: tokenizer, className: className, classifierPath: { try BundledClassifier.path($0 ?? classifier) },
+            tokenizer: tokenizer, className: className, classifierPath: { try NaiveBayesClassifier.path(orBundled: $0 ?? classifier) },
             evaluator: {
                 let e = try evaluator()
                 return EvaluatorReward(evaluator: e.evaluator, endOfText: e.endOfText, tokenizer: tokenizer, evaluatorTokenizer: e.ownTokenizer)
@@ -30,21 +30,14 @@ struct SteeringOptions: ParsableArguments {
     /// The classifier and class index for cbg (and the class columns of compare).
     func classTarget(tokenizer: Tokenizer) throws -> (classifier: NaiveBayesClassifier, index: Int)? {
         guard let className else { return nil }
-        let model = try NaiveBayesClassifier.load(try BundledClassifier.path(classifier))
-        guard model.vocabSize == tokenizer.vocabSize else {
-            throw UnmaskError("the classifier counts \(model.vocabSize) token ids, but the tokenizer has \(tokenizer.vocabSize): it was trained on another vocabulary")
-        }
+        let model = try NaiveBayesClassifier.load(try NaiveBayesClassifier.path(orBundled: classifier), vocabSize: tokenizer.vocabSize)
         return (model, try model.classIndex(className))
     }
 
     /// The engine for one steering spec, on the draw options of a first-hitting sampler spec.
     func engine(_ text: String, sampler: SamplerSpec, reward: Reward?, tokenizer: Tokenizer) throws -> SteeringEngine {
         let spec = try SteeringSpec.parse(text)
-        guard sampler.kind == .fhs || sampler.kind == .uniform, sampler.k == 1, sampler.block == nil, sampler.threshold == nil,
-              sampler.remask == nil else {
-            throw UnmaskError("--steer runs on the first-hitting kernel: --sampler must be fhs with draw keys only (temperature, top_k, top_p, method), got \(sampler)")
-        }
-        guard sampler.draw.precision == .float64 else { throw UnmaskError("--steer draws in float64; precision=float32 does not apply") }
+        try SteeringEngine.checkSampler(sampler)
         let target = spec.needsClassifier ? try classTarget(tokenizer: tokenizer) : nil
         if spec.needsClassifier && target == nil { throw UnmaskError("steering cbg needs --class NAME (a class of the classifier)") }
         return try SteeringEngine(spec: spec, draw: sampler.draw, reward: reward, classifier: target?.classifier,

@@ -1,5 +1,5 @@
-import Synchronization
 import UnmaskKernelsAVX512
+import UnmaskSupport
 
 /// Packing buffers, 64-byte aligned so the micro-kernels can use aligned loads.
 /// Allocating them per call is not an option: buffers over 128 KB come from mmap, and
@@ -47,8 +47,9 @@ final class GEMMScratch: @unchecked Sendable {
         }
     }
 
-    /// The idle buffer sets, shared by every thread that multiplies.
-    private static let pool = Mutex<[GEMMScratch]>([])
+    /// The idle buffer sets, shared by every thread that multiplies (a `Locked`, which
+    /// ThreadSanitizer sees, since a buffer set passes from thread to thread through it).
+    private static let pool = Locked<[GEMMScratch]>([])
 
     /// Takes a buffer set from the pool (or makes one) big enough for this call.
     static func acquire(kernel: MicroKernel, kcMax: Int, ncMax: Int) -> GEMMScratch {

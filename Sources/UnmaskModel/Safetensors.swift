@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 import UnmaskKernels
 import UnmaskSupport
 
@@ -40,9 +39,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     let dataStart: Int
     /// F32 copies of the F16/BF16 tensors read through `float32`, by tensor index, made on
     /// first request (norms, biases, embeddings; weights are packed from `stored` instead).
-    /// A Mutex rather than a hand-allocated pthread lock: nothing to free when `init` throws
-    /// before `deinit` can run (the fuzzer found that leak).
-    private let widened = Mutex<[Int: UnsafeMutablePointer<Float>]>([:])
+    /// A `Locked`, which owns its lock: when `init` throws before `deinit` can run, the lock
+    /// is freed with it (a hand-allocated pthread lock leaked there; the fuzzer found it).
+    private let widened = Locked<[Int: UnsafeMutablePointer<Float>]>([:])
 
     public static let maxHeaderBytes = 100 << 20
 

@@ -139,28 +139,20 @@ public final class ServedModel: @unchecked Sendable {
         let spec: SteeringSpec
         do { spec = try SteeringSpec.parse(text) } catch { throw refuse("steer", "\(error)") }
         let sampler = r.sampler
-        guard sampler.kind == .fhs || sampler.kind == .uniform, sampler.k == 1, sampler.block == nil, sampler.threshold == nil,
-              sampler.remask == nil, sampler.draw.precision == .float64 else {
-            throw refuse("sampler", "steering runs on the first-hitting kernel: the sampler must be fhs with draw keys only, got \(sampler)")
-        }
+        do { try SteeringEngine.checkSampler(sampler) } catch { throw refuse("sampler", "\(error)") }
         if spec.method == .cfg && r.className != nil && labels == nil {
             throw refuse("class", "cfg with a class guides by a label, and this model has none: drop class to guide by the prompt")
         }
         let tokenizer = self.tokenizer
         func classifier() throws -> NaiveBayesClassifier {
-            guard let path = Files.locateResource("models/classifier") else { throw refuse("steer", "the bundled classifier (models/classifier) is not here") }
-            let c = try NaiveBayesClassifier.load(path)
-            guard c.vocabSize == tokenizer.vocabSize else { throw refuse("steer", "the bundled classifier counts another vocabulary than this model's") }
-            return c
+            do { return try NaiveBayesClassifier.load(try NaiveBayesClassifier.path(orBundled: nil), vocabSize: tokenizer.vocabSize) }
+            catch { throw refuse("steer", "\(error)") }
         }
         var reward: Reward?
         if let text = r.reward {
             do {
                 reward = try RewardSpec.make(text, RewardSpec.Resources(
-                    tokenizer: tokenizer, className: r.className, classifierPath: { _ in
-                        guard let p = Files.locateResource("models/classifier") else { throw UnmaskError("the bundled classifier is not here") }
-                        return p
-                    },
+                    tokenizer: tokenizer, className: r.className, classifierPath: { _ in try NaiveBayesClassifier.path(orBundled: nil) },
                     evaluator: { throw UnmaskError("the server loads no evaluator") }, timeout: 1))
             } catch { throw refuse("reward", "\(error)") }
         }

@@ -46,6 +46,10 @@ struct BPEScratch {
     var prev: [Int32] = []
     var next: [Int32] = []
     var heap = Heap<UInt64>()  // rank << 32 | position: smallest rank, then leftmost
+    /// Heap insertions so far: at most n − 1 for the first pairs plus 2 per merge, so at
+    /// most 3n for a piece of n bytes. Counted so a test can check the bound by counting,
+    /// where a clock would depend on the machine's load and build.
+    var insertions = 0
 
     mutating func encode(piece: UnsafeBufferPointer<UInt8>, byteToken: [Int32], merges: MergeTable,
                          into out: inout [Int32]) {
@@ -67,6 +71,7 @@ struct BPEScratch {
         for i in 0..<(n - 1) {
             if let m = merges.lookup(symbols[i], symbols[i + 1]) {
                 heap.insert(UInt64(m.rank) << 32 | UInt64(i))
+                insertions += 1
             }
         }
         while let top = heap.popMin() {
@@ -86,9 +91,11 @@ struct BPEScratch {
             let p = Int(prev[i])
             if p >= 0, let mp = merges.lookup(symbols[p], m.merged) {
                 heap.insert(UInt64(mp.rank) << 32 | UInt64(p))
+                insertions += 1
             }
             if k < n, let mk = merges.lookup(m.merged, symbols[k]) {
                 heap.insert(UInt64(mk.rank) << 32 | UInt64(i))
+                insertions += 1
             }
         }
         var i = 0

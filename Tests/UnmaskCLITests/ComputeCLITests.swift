@@ -1,5 +1,6 @@
 import XCTest
 import UnmaskKernels
+import UnmaskSupport
 
 /// `--compute`, `bench forward`'s rows and the OpenBLAS core warning, as a user sees them.
 final class ComputeCLITests: XCTestCase {
@@ -35,6 +36,14 @@ final class ComputeCLITests: XCTestCase {
             }
         }
         XCTAssertEqual(rows.filter { $0.contains("\"compute\":\"int8\"") }.count, Int8GEMM.available ? 1 : 0)
+        // Each fp32 row says what fraction of the measured FMA peak it reached: a share of
+        // a rate measured in the same run, so above 0 and (the peak being the bound) at most 1.
+        for row in rows where row.contains("\"compute\":\"fp32\"") && PeakRate.available {
+            let value = try JSON.parse(Array(row.utf8))
+            let fraction = try XCTUnwrap(value["peak_fraction"]?.doubleValue, String(row))
+            XCTAssertGreaterThan(try XCTUnwrap(value["fma_peak_gflops"]?.doubleValue), 0)
+            XCTAssertTrue(fraction > 0 && fraction <= 1, String(row))
+        }
         // The machine header leads the first object, and only it.
         for key in ["\"cpu\":", "\"date\":", "\"commit\":", "\"openblas_core\":"] {
             XCTAssertTrue(rows.first?.hasPrefix("{\"cpu\":") == true && rows.first!.contains(key), "\(rows.first ?? "") lacks \(key)")

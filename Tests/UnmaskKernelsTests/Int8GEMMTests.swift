@@ -67,7 +67,7 @@ final class StoredWeightTests: XCTestCase {
             // (out, in) in two parts of n1 and n − n1 outputs, as q and k; and (in, out) whole.
             let n1 = n / 3
             try halves.withUnsafeBytes { h in
-                try widened.withUnsafeBufferPointer { w in
+                widened.withUnsafeBufferPointer { w in
                     let stored: [(String, WeightStorage, WeightStorage)] = [
                         ("(in, out)", .inOut(StoredMatrix(base: h.baseAddress!, element: .bf16, rows: k, cols: n, mapped: false)),
                          .inOut(StoredMatrix(f32: w.baseAddress!, rows: k, cols: n))),

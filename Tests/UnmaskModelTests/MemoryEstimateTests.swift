@@ -47,7 +47,7 @@ final class MemoryEstimateTests: XCTestCase {
     /// vectors as read, and panels of every matrix; BF16 panels halve the matrices.
     func testWeightsOfAnUntiedModelFromAFile() {
         let c = configs[0]
-        let p = Double(c.parameterCount), table = Double(c.vocabSize * c.dModel)
+        let p = Double(c.parameterCount)
         let fp32 = MemoryEstimate(config: c, source: .file, engines: [.init()])
         XCTAssertEqual(fp32.weightBytes, 4 * p)
         XCTAssertEqual(fp32.arenaBytes, 0)
