@@ -9,9 +9,10 @@ import Darwin
 /// Not `Synchronization.Mutex`: on Linux that lock waits on the futex system call directly,
 /// which ThreadSanitizer cannot see, so every buffer passed from one thread to the next
 /// through a `Mutex` is reported as a data race (189 reports in one run of the serving
-/// tests; none with this lock). A pthread mutex is intercepted by TSan and costs the same
-/// when uncontended. The lock lives and dies with this object, so a type that throws from
-/// `init` after making one frees it too.
+/// tests; none with this lock). A pthread mutex is intercepted by TSan; the locks here are
+/// taken a few times per matrix product or tensor read, far from any inner loop. The lock
+/// lives and dies with this object, so a type that throws from `init` after making one
+/// frees it too.
 public final class Locked<Value>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>  // (1), at a fixed address
     private var value: Value
