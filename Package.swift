@@ -6,7 +6,8 @@
 //
 //   UnmaskSupport    JSON, atomic file writes, errors, signals, terminal (C helpers only)
 //   UnmaskTokenizer  byte-level BPE, utf8proc NFC, tokenizer.json
-//   UnmaskKernels    GEMM (ours + OpenBLAS, fp32; int8 via CInt8GEMM), worker pool, vector math
+//   UnmaskKernels    GEMM (ours + OpenBLAS, fp32; int8 via CInt8GEMM; bf16 via CBF16GEMM), worker
+//                    pool, vector math, the measured peak rates (CPeakRate)
 //   UnmaskModel      config.json, safetensors (mmap), Hugging Face folders, the one forward
 //                    pass and its backward, each layer's forward and backward (Layers/)
 //   UnmaskDiffusion  schedules, corruption kernels, Philox, categorical draws, samplers
@@ -84,12 +85,14 @@ let package = Package(
         // functions marked for the AVX-512 target (no global -m flags; a runtime check picks
         // them). Optimised in debug builds too: unoptimised they run ~40x slower.
         .target(name: "CInt8GEMM", cSettings: [.unsafeFlags(["-O2"])]),
+        // The BF16 micro-kernels (vdpbf16ps), likewise C with target attributes, -O2 always.
+        .target(name: "CBF16GEMM", cSettings: [.unsafeFlags(["-O2"])]),
         // The register-resident loop that measures a core's FMA peak, for `bench`: -O2
         // always, or its accumulators live on the stack and it measures memory instead.
         .target(name: "CPeakRate", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "UnmaskKernels",
-            dependencies: ["UnmaskSupport", "CCPUFeatures", "UnmaskKernelsAVX512", "CInt8GEMM", "CPeakRate", "COpenBLAS"],
+            dependencies: ["UnmaskSupport", "CCPUFeatures", "UnmaskKernelsAVX512", "CInt8GEMM", "CBF16GEMM", "CPeakRate", "COpenBLAS"],
             swiftSettings: portableKernelFlags
         ),
         // The layers' row loops are vector code too: compiled like the kernels.

@@ -82,7 +82,7 @@ extension Array {
 
 /// An engine `bench forward` times: our fp32 GEMM, OpenBLAS, or our int8 path.
 enum BenchEngine: String, ExpressibleByArgument, CaseIterable {
-    case fp32, openblas, int8
+    case fp32, openblas, int8, bf16
 }
 
 /// `unmask bench` alone: the README's performance table — gemm, forward and samplers.

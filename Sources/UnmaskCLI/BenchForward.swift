@@ -31,8 +31,8 @@ struct BenchForwardCommand: ParsableCommand {
     var preset: String?
     @Option(help: "With --preset: how the random weights are stored, f32 (in memory) or bf16/f16 (written to a temporary file and mapped, as a published checkpoint is read: packed panel by panel, never widened whole).")
     var dtype: StorageType = .f32
-    @Option(help: "Engines to time: fp32 (ours), openblas, int8; comma-separated or repeated.")
-    var engines: [CommaSeparated<BenchEngine>] = [CommaSeparated([.fp32, .openblas, .int8])]
+    @Option(help: "Engines to time: fp32 (ours), openblas, int8, bf16; comma-separated or repeated.")
+    var engines: [CommaSeparated<BenchEngine>] = [CommaSeparated([.fp32, .openblas, .int8, .bf16])]
     @Option(help: "Sequence length (default: the model's context).") var length: Int?
     @Option(help: "Interleaved rounds per median (1...100).") var rounds = 7
     @Option(help: "Thread counts to measure (1...64), comma-separated or repeated.")
@@ -85,7 +85,8 @@ struct BenchForwardCommand: ParsableCommand {
             let need = MemoryEstimate(
                 config: config, source: dtype == .f32 ? .memory : .file,
                 engines: engineNames.map { name in
-                    name == "int8" ? .init(compute: .int8) : .init(backend: name == "openblas" ? .openblas : .unmask, halfPanels: dtype == .bf16)
+                    name == "int8" ? .init(compute: .int8) : name == "bf16" ? .init(compute: .bf16)
+                        : .init(backend: name == "openblas" ? .openblas : .unmask, halfPanels: dtype == .bf16)
                 },
                 arena: ActivationArena.Shape(batch: batch, length: length, headRows: allPositions ? batch * length : batch,
                                              threads: threadCounts.max() ?? 1)).totalBytes
@@ -126,6 +127,14 @@ struct BenchForwardCommand: ParsableCommand {
                 } else if !json {
                     report.line("int8: not measured (\(Compute.int8.unavailableReason(backend: .unmask) ?? ""))")
                 }
+            case .bf16:
+                // Timed wherever the kernel runs, even where `--compute bf16` is refused as
+                // slower: the row is the measurement behind that refusal.
+                if BF16GEMM.available {
+                    engines.append(.init(compute: "bf16", backend: "unmask", matmul: MatMul(backend: .unmask, compute: .bf16)))
+                } else if !json {
+                    report.line("bf16: not measured (\(Compute.bf16.unavailableReason(backend: .unmask) ?? ""))")
+                }
             }
         }
         if engines.isEmpty {
@@ -133,14 +142,20 @@ struct BenchForwardCommand: ParsableCommand {
         }
         // The fp32 FMA peak at each thread count, measured here, for the fraction each row
         // reaches (its GFLOP/s over the peak: the whole call, head and attention included).
-        var peaks: [Int: Double] = [:]
+        // A bf16 row is a fraction of the BF16 dot-product peak, measured the same way.
+        var peaks: [Int: Double] = [:], bf16Peaks: [Int: Double] = [:]
         for t in threadCounts { peaks[t] = PeakRate.fp32FMA(threads: t) }
+        if kinds.contains(.bf16) { for t in threadCounts { bf16Peaks[t] = PeakRate.bf16Dot(threads: t) } }
         if !json {
             if PeakRate.available {
                 report.line("fp32 FMA peak (register-resident loop, 12 chains of 512-bit FMA): " + threadCounts.map {
                     "\(fixed(peaks[$0] ?? 0, 1)) GFLOP/s on \($0) thread(s)" }.joined(separator: ", "))
             } else {
                 report.line("fp32 FMA peak: not measured (the loop needs AVX-512F)")
+            }
+            if !bf16Peaks.isEmpty {
+                report.line("BF16 dot-product peak (the same loop of vdpbf16ps): " + threadCounts.map {
+                    "\(fixed(bf16Peaks[$0] ?? 0, 1)) GFLOP/s on \($0) thread(s)" }.joined(separator: ", "))
             }
         }
         for t in threadCounts {
@@ -155,10 +170,14 @@ struct BenchForwardCommand: ParsableCommand {
                                          ("gflops", .double(rounded(r.gflops, 1))), ("gemm_share", .double(rounded(r.gemmShare, 3))),
                                          ("gemm_gflops", .double(rounded(r.gemmGflops, 1))),
                                          ("fma_peak_gflops", peaks[t].map { .double(rounded($0, 1)) } ?? .null),
-                                         ("peak_fraction", r.compute == "fp32" ? peaks[t].map { .double(rounded(r.gflops / $0, 3)) } ?? .null : .null)])
+                                         ("bf16_peak_gflops", bf16Peaks[t].map { .double(rounded($0, 1)) } ?? .null),
+                                         ("peak_fraction", (r.compute == "fp32" ? peaks[t] : r.compute == "bf16" ? bf16Peaks[t] : nil)
+                                            .map { .double(rounded(r.gflops / $0, 3)) } ?? .null)])
                     } else {
-                        // Only fp32 rows are bounded by the FMA peak (int8 runs on vpdpbusd).
-                        let fraction = r.compute == "fp32" ? peaks[t].map { ", \(fixed(100 * r.gflops / $0, 1)) % of the FMA peak" } ?? "" : ""
+                        // fp32 rows are bounded by the FMA peak, bf16 rows by the BF16 one
+                        // (int8 runs on vpdpbusd, whose peak is not measured here).
+                        let fraction = r.compute == "fp32" ? peaks[t].map { ", \(fixed(100 * r.gflops / $0, 1)) % of the FMA peak" } ?? ""
+                            : r.compute == "bf16" ? bf16Peaks[t].map { ", \(fixed(100 * r.gflops / $0, 1)) % of the BF16 peak" } ?? "" : ""
                         report.line("batch \(r.batch) threads \(r.threads) \(r.compute) \(r.backend): \(fixed(r.seconds * 1e3, 2)) ms, \(fixed(r.gflops, 1)) GFLOP/s\(fraction), inside products \(fixed(r.productSeconds * 1e3, 2)) ms (\(fixed(r.gemmGflops, 1)) GFLOP/s), gemm_share \(fixed(r.gemmShare, 3)) (inside products / whole)")
                     }
                 }
@@ -172,6 +191,9 @@ struct BenchForwardCommand: ParsableCommand {
                     }
                     if let ours = seconds("fp32", "unmask"), let int8 = seconds("int8", "unmask") {
                         ratios.append("unmask-fp32/unmask-int8 \(fixed(ours / int8, 2))x")
+                    }
+                    if let ours = seconds("fp32", "unmask"), let bf16 = seconds("bf16", "unmask") {
+                        ratios.append("unmask-fp32/unmask-bf16 \(fixed(ours / bf16, 2))x")
                     }
                     if !ratios.isEmpty { report.line("  whole forward: " + ratios.joined(separator: ", ")) }
                 }

@@ -70,7 +70,7 @@ extension GEMMBackend: ExpressibleByArgument {}
 
 /// `--compute`, for the commands that run a model for inference (training is fp32).
 struct ComputeOptions: ParsableArguments {
-    @Option(help: "Arithmetic of the weight products: fp32 (reference) or int8 (AVX-512 VNNI; the head and attention stay fp32). Not the sampling draw's precision.")
+    @Option(help: "Arithmetic of the weight products: fp32 (reference), bf16 (AVX512_BF16, where measured faster than fp32) or int8 (AVX-512 VNNI); attention stays fp32. Not the sampling draw's precision.")
     var compute: Compute = .fp32
 
     /// The engine's MatMul with this compute, or a one-line error when this CPU or backend

@@ -241,7 +241,7 @@ private struct Opener {
             }
             let need = weights(matmul.compute), have = Double(physicalMemoryBytes())
             if !MemoryEstimate.fits(need, fraction: 0.9) {
-                throw UnmaskError("\(name) needs about \(fixed(need / 1e9, 1)) GB for its \(matmul.compute.rawValue) weights; this machine has \(fixed(have / 1e9, 1)) GB\(matmul.compute == .fp32 ? " (try --compute int8: about \(fixed(weights(.int8) / 1e9, 1)) GB)" : "")")
+                throw UnmaskError("\(name) needs about \(fixed(need / 1e9, 1)) GB for its \(matmul.compute.rawValue) weights; this machine has \(fixed(have / 1e9, 1)) GB (weights: \(Compute.allCases.map { "\($0.rawValue) about \(fixed(weights($0) / 1e9, 1)) GB" }.joined(separator: ", ")))")
             }
         }
         let m = try Transformer.load(directory: dir, matmul: matmul)

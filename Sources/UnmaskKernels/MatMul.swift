@@ -11,12 +11,14 @@ import UnmaskSupport
 public struct MatMul: Sendable {
     public var backend: GEMMBackend
     public var threads: Int
-    /// The arithmetic of `linear` (the model's weight products): fp32, or int8 for the
-    /// weights that have an int8 copy (`Weight.prepareInt8`). `gemm` is always fp32.
+    /// The arithmetic of `linear` (the model's weight products): fp32, or int8 / bf16 for
+    /// the weights that have such a copy (`Weight.prepareInt8`, `prepareBF16`). `gemm` is
+    /// always fp32.
     public var compute: Compute
-    /// Quantized-activation scratch for the int8 path. Copies of a MatMul share it, so a
-    /// model takes its own (`withOwnScratch`): two models may then run on two threads.
+    /// Quantized-activation scratch for the int8 and bf16 paths. Copies of a MatMul share
+    /// it, so a model takes its own (`withOwnScratch`): two models may then run on two threads.
     let int8Scratch: Int8Scratch?
+    let bf16Scratch: BF16Scratch?
     /// When set, every `gemm` and `linear` call adds the time it took to this timer:
     /// `bench forward` measures the share of a forward spent inside the products with it.
     /// Unset (the default), a call pays one nil check.
@@ -27,6 +29,7 @@ public struct MatMul: Sendable {
         self.threads = max(1, threads)
         self.compute = compute
         int8Scratch = compute == .int8 ? Int8Scratch() : nil
+        bf16Scratch = compute == .bf16 ? BF16Scratch() : nil
     }
 
     /// This MatMul with scratch of its own (for a model that may run beside others); the
@@ -83,6 +86,11 @@ public struct MatMul: Sendable {
                                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
         if compute == .int8, backend == .unmask, let q = weight.int8, let scratch = int8Scratch {
             Int8GEMM.linear(m: m, a: a, lda: lda, weight: q, c: c, ldc: ldc, accumulate: accumulate, threads: threads,
+                            scratch: scratch)
+            return
+        }
+        if compute == .bf16, backend == .unmask, let h = weight.bf16, let scratch = bf16Scratch {
+            BF16GEMM.linear(m: m, a: a, lda: lda, weight: h, c: c, ldc: ldc, accumulate: accumulate, threads: threads,
                             scratch: scratch)
             return
         }

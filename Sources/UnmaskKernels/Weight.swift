@@ -7,7 +7,8 @@
 //
 //   form      made by                          bytes / parameter   used by
 //   packed    `packed`, a panel at a time      4 (2: BF16 panels)  our GEMM, more than a few rows
-//   int8      `prepareInt8`                    1                   the int8 path (block weights)
+//   int8      `prepareInt8`                    1                   the int8 path (block weights, head)
+//   bf16      `prepareBF16`                    2                   the bf16 path (block weights, head)
 //   raw       `raw`: the stored pointer when   0 or 4              OpenBLAS, the backward pass
 //             it is F32 in one piece, else a
 //             widened copy
@@ -86,6 +87,17 @@ public final class Weight: @unchecked Sendable {
     /// The int8 copy, when the int8 path will use this weight (`prepareInt8`).
     public private(set) var int8: Int8Weight?
 
+    /// The BF16 copy, when the bf16 path will use this weight (`prepareBF16`).
+    public private(set) var bf16: BF16Weight?
+
+    /// Rounds and packs the BF16 copy (once; `refresh` keeps it current).
+    public func prepareBF16() {
+        if bf16 == nil {
+            bf16 = BF16Weight(self)
+            releaseStoredPages()
+        }
+    }
+
     /// Quantizes and packs the int8 copy (once; `refresh` keeps it current).
     public func prepareInt8() {
         if int8 == nil {
@@ -127,6 +139,7 @@ public final class Weight: @unchecked Sendable {
         if let copy = rawCopy { widenStorage(into: copy) }
         packedStorage?.pack(from: storage)
         int8?.repack(from: self)
+        bf16?.repack(from: self)
         if let copy = inOutCopy { transposeStorage(into: copy) }
     }
 

@@ -78,7 +78,8 @@ public struct MemoryEstimate: Sendable {
         var copies = 0.0
         for e in engines {
             switch (e.compute, e.backend) {
-            case (.int8, _): copies += blocks + 4 * head
+            case (.int8, _): copies += blocks + head
+            case (.bf16, _): copies += 2 * (blocks + head)
             case (.fp32, .openblas): copies += source == .memory ? 0 : 4 * (blocks + head)
             case (.fp32, .unmask): copies += (e.halfPanels ? 2 : 4) * (blocks + head)
             }

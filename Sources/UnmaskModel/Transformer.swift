@@ -158,12 +158,18 @@ public final class Transformer {
         arena.reserve(batch: batch, length: length, headRows: headRows, threads: matmul.threads, dropout: dropout)
     }
 
-    /// The int8 path quantizes the four weight products of every block. The head stays
-    /// fp32: its logits are the sampled distribution itself, and in a sampler's call it
-    /// multiplies one row, where int8 would save nothing.
+    /// The int8 and bf16 paths make their copy of the four weight products of every block
+    /// and of the head. The head is the largest single weight of the field's models (2 GB
+    /// in fp32 for LLaDA's 126 464 × 4096) and in a sampler's call it often multiplies one
+    /// row, where reading a quarter (int8) or half (bf16) of the bytes is the whole gain.
+    /// Its quality cost is measured in docs/performance.md.
     private func prepareCompute() {
-        guard matmul.compute == .int8 else { return }
-        for layer in layers { for w in [layer.qkv, layer.out, layer.up, layer.down] + [layer.gate].compactMap({ $0 }) { w.prepareInt8() } }
+        let weights = layers.flatMap { [$0.qkv, $0.out, $0.up, $0.down] + [$0.gate].compactMap { $0 } } + [head]
+        switch matmul.compute {
+        case .fp32: return
+        case .int8: for w in weights { w.prepareInt8() }
+        case .bf16: for w in weights { w.prepareBF16() }
+        }
     }
 
     /// Repacks every weight from its source, after training changed the values in place.

@@ -16,6 +16,17 @@ final class ComputeCLITests: XCTestCase {
         let two = try runUnmask(["generate", "--length", "24", "--seed", "5", "--compute", "int8", "--threads", "2", "--json"])
         XCTAssertEqual(one.status, 0, one.stderr)
         XCTAssertEqual(withoutSeconds(one.stdout), withoutSeconds(two.stdout))
+        // bf16: run where measured faster than fp32, else refused with the measured rates.
+        let bf16 = try runUnmask(["generate", "--length", "24", "--seed", "5", "--compute", "bf16", "--threads", "1", "--json"])
+        if Compute.bf16.unavailableReason(backend: .unmask) == nil {
+            let bf16Two = try runUnmask(["generate", "--length", "24", "--seed", "5", "--compute", "bf16", "--threads", "2", "--json"])
+            XCTAssertEqual(bf16.status, 0, bf16.stderr)
+            XCTAssertEqual(withoutSeconds(bf16.stdout), withoutSeconds(bf16Two.stdout))
+        } else {
+            assertCleanFailure(bf16, mentioning: BF16GEMM.available ? "would be slower here" : "AVX512_BF16")
+        }
+        assertCleanFailure(try runUnmask(["generate", "--length", "8", "--compute", "bf16", "--backend", "openblas"]),
+                           mentioning: "our kernels only")
         // Training has no --compute: it runs fp32.
         XCTAssertNotEqual(try runUnmask(["train", "--compute", "int8"]).status, 0)
     }
@@ -29,13 +40,14 @@ final class ComputeCLITests: XCTestCase {
         let r = try runUnmask(["bench", "forward", "--batches", "1", "--threads", "1", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let rows = r.stdout.split(separator: "\n")
-        XCTAssertEqual(rows.count, Int8GEMM.available ? 3 : 2)
+        XCTAssertEqual(rows.count, 2 + (Int8GEMM.available ? 1 : 0) + (BF16GEMM.available ? 1 : 0))
         for row in rows {
             for key in ["\"batch\":1", "\"threads\":1", "\"compute\":", "\"ms\":", "\"gflops\":", "\"gemm_share\":"] {
                 XCTAssertTrue(row.contains(key), "\(row) lacks \(key)")
             }
         }
         XCTAssertEqual(rows.filter { $0.contains("\"compute\":\"int8\"") }.count, Int8GEMM.available ? 1 : 0)
+        XCTAssertEqual(rows.filter { $0.contains("\"compute\":\"bf16\"") }.count, BF16GEMM.available ? 1 : 0)
         // Each fp32 row says what fraction of the measured FMA peak it reached: a share of
         // a rate measured in the same run, so above 0 and (the peak being the bound) at most 1.
         for row in rows where row.contains("\"compute\":\"fp32\"") && PeakRate.available {

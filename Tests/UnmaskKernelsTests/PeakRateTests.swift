@@ -14,3 +14,13 @@ final class PeakRateTests: XCTestCase {
         XCTAssertEqual(PeakRate.flops(iterations: 1000), 384_000)
     }
 }
+
+extension PeakRateTests {
+    func testTheBF16LoopDoesEveryDotProductItCounts() throws {
+        try XCTSkipUnless(PeakRate.bf16Available, "no AVX512_BF16 on this CPU: bench prints no BF16 peak")
+        // Each instruction adds 0.5·1 + 0·1 to every lane: 1000 iterations, 12 × 16 lanes.
+        XCTAssertEqual(PeakRate.runBF16Loop(iterations: 1000, step: 0.5), 96_000)
+        XCTAssertEqual(PeakRate.runBF16Loop(iterations: 0, step: 0.5), 0)
+        XCTAssertEqual(PeakRate.bf16Flops(iterations: 1000), 768_000)
+    }
+}

@@ -172,7 +172,7 @@ final class TransformerTests: XCTestCase {
     func testProductTimerCountsTimeAndChangesNoOutput() throws {
         let (c, p) = try TransformerTests.randomModel()
         let ids = (0..<(2 * 40)).map { ($0 * 7) % c.vocabSize }
-        let computes: [Compute] = Int8GEMM.available ? [.fp32, .int8] : [.fp32]
+        let computes: [Compute] = (Int8GEMM.available ? [.fp32, .int8] : [.fp32]) + [.bf16]
         for compute in computes {
             for threads in [1, 2] {
                 let plain = try Transformer(config: c, source: p, matmul: MatMul(threads: threads, compute: compute))
