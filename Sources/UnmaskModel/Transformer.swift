@@ -163,10 +163,18 @@ public final class Transformer {
     /// in fp32 for LLaDA's 126 464 × 4096) and in a sampler's call it often multiplies one
     /// row, where reading a quarter (int8) or half (bf16) of the bytes is the whole gain.
     /// Its quality cost is measured in docs/performance.md.
+    ///
+    /// On the fp32 path, weights kept in BF16 panels (a published BF16 checkpoint) are packed
+    /// here too, at load, rather than by the first call that needs them: packing an 8 B model
+    /// takes tens of seconds, and a first network call that paid for it would be counted as
+    /// generation time (it was: on a random LLaDA folder in BF16, 8 calls took 0.287 s and
+    /// 32 calls 0.567 s, so the first call carried 0.19 s of packing). Other weights stay lazy: their forms depend on the row
+    /// count of the call (`Weight`).
     private func prepareCompute() {
         let weights = layers.flatMap { [$0.qkv, $0.out, $0.up, $0.down] + [$0.gate].compactMap { $0 } } + [head]
         switch matmul.compute {
-        case .fp32: return
+        case .fp32:
+            if matmul.backend == .unmask { for w in weights where w.halfPanels { _ = w.packed } }
         case .int8: for w in weights { w.prepareInt8() }
         case .bf16: for w in weights { w.prepareBF16() }
         }
