@@ -51,7 +51,7 @@ public final class Transformer {
         let downBias: UnsafePointer<Float>?  // (d)
     }
 
-    let embed: UnsafePointer<Float>        // (V, d)
+    let embed: StoredMatrix                // (V, d) as stored: rows widened as they are looked up
     let posEmbed: UnsafePointer<Float>?    // (context, d), learned positions only
     let layers: [Layer]
     let finalNorm: Norm
@@ -74,7 +74,12 @@ public final class Transformer {
             Norm(weight: try tensor("\(prefix).weight", [d]),
                  bias: c.norm == .layernorm ? try tensor("\(prefix).bias", [d]) : nil)
         }
-        embed = try tensor("embed.weight", [c.vocabSize, d])
+        // The table is read where it lies (a BF16 checkpoint's stays BF16, mapped: LLaDA's is
+        // 1 GB stored, 2 GB widened, and a call reads a few of its rows).
+        guard case .inOut(let table) = try source.weight("embed.weight", rows: c.vocabSize, cols: d) else {
+            throw UnmaskError("internal: the embedding table is not stored as (vocab, d)")
+        }
+        embed = table
         posEmbed = c.positions == .learned ? try tensor("pos_embed.weight", [c.contextLength, d]) : nil
         func weight(_ name: String, _ rows: Int, _ cols: Int) throws -> Weight {
             Weight(rows: rows, cols: cols, storage: try source.weight(name, rows: rows, cols: cols))
@@ -101,10 +106,7 @@ public final class Transformer {
         switch c.head {
         case .tokens where c.tiedEmbeddings:
             // W = Eᵀ: the table (V, d) as stored is the head's (out, in).
-            guard case .inOut(let table) = try source.weight("embed.weight", rows: c.vocabSize, cols: d) else {
-                throw UnmaskError("internal: the embedding table is not stored as (vocab, d)")
-            }
-            head = Weight(rows: d, cols: c.vocabSize, storage: .outIn([table]))
+            head = Weight(rows: d, cols: c.vocabSize, storage: .outIn([embed]))
             headBias = nil
         case .tokens:
             head = try weight("head.weight", d, c.vocabSize)

@@ -31,6 +31,20 @@ final class ComputeCLITests: XCTestCase {
         XCTAssertNotEqual(try runUnmask(["train", "--compute", "int8"]).status, 0)
     }
 
+    /// A model too large for this machine in the chosen precision is refused before any
+    /// weight is read, with what it would need in every precision.
+    func testTooLargeIsRefusedWithEveryPrecisionsFigure() throws {
+        let dir = NSTemporaryDirectory() + "unmask-huge-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // 256 layers at d 16 384, d_ff 65 536: about 0.8 T parameters, and no weights file.
+        let config = #"{"architecture": "unmask-transformer", "vocab_size": 4096, "d_model": 16384, "n_layers": 256, "n_heads": 128, "d_ff": 65536, "context_length": 128, "norm": "rmsnorm", "norm_eps": 1e-05, "activation": "gelu", "positions": "rotary", "rope_theta": 10000.0, "tied_embeddings": true, "attention": "bidirectional", "head": "tokens", "mask_token_id": 4095, "weight_layout": "in_out"}"#
+        try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+        let r = try runUnmask(["generate", "--model", dir, "--length", "8"])
+        assertCleanFailure(r, mentioning: "GB for its fp32 weights")
+        for figure in ["fp32 about", "int8 about", "bf16 about"] { XCTAssertTrue(r.stderr.contains(figure), r.stderr) }
+    }
+
     func testBenchForwardRowsAndCoreWarning() throws {
         // The list options take commas and repetition alike.
         let listed = try runUnmask(["bench", "forward", "--batches", "1", "--threads", "1", "--rounds", "1",

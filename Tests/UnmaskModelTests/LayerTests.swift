@@ -176,7 +176,10 @@ final class LayerTests: XCTestCase {
             ids.enumerated().flatMap { r, id in (0..<d).map { t[id * d + $0] + p[(r % L) * d + $0] } }
         }
         var x = [Float](repeating: 0, count: ids.count * d)
-        EmbeddingLayer.forward(ids: ids, table: floats(table), positions: floats(positions), x: &x, length: L, d: d, threads: 2)
+        floats(table).withUnsafeBufferPointer { t in
+            EmbeddingLayer.forward(ids: ids, table: StoredMatrix(f32: t.baseAddress!, rows: V, cols: d), positions: floats(positions),
+                                   x: &x, length: L, d: d, threads: 2)
+        }
         check("embedding forward", x, reference(table, positions))
         var dt = [Float](repeating: 0, count: V * d), dp = [Float](repeating: 0, count: L * d)
         EmbeddingLayer.backward(ids: ids, dx: floats(g), dTable: &dt, dPositions: &dp, length: L, d: d)
