@@ -7,7 +7,8 @@ that package's low-level API the way `llama-diffusion-cli` drives llama.cpp (non
 attention, the whole canvas decoded at every step, logits at every position), and runs
 `unmask generate` on the folder itself. Nothing of llama.cpp is committed or vendored.
 
-    python3 -m venv /tmp/lcpp && /tmp/lcpp/bin/pip install llama-cpp-python==0.3.36 gguf numpy
+    python3 -m venv /tmp/lcpp && /tmp/lcpp/bin/pip install cmake ninja gguf numpy
+    CMAKE_ARGS="-DGGML_NATIVE=ON" /tmp/lcpp/bin/pip install llama-cpp-python==0.3.36   # builds llama.cpp here
     python3 scripts/make_random_llada_folder.py /tmp/llada-8b-random
     /tmp/lcpp/bin/python scripts/compare_llama_cpp.py /tmp/llada-8b-random /tmp/llada-gguf \
         > Benchmarks/results/compare_llama_cpp.txt
@@ -305,6 +306,8 @@ def main():
     ap.add_argument("--pairs", default="q8_0:int8,bf16:bf16,bf16:fp32", help="llama.cpp type : unmask --compute")
     ap.add_argument("--samplers", default="confidence:confidence,origin:fhs", help="llama.cpp algorithm : unmask sampler")
     ap.add_argument("--unmask", default=os.path.join(ROOT, ".build", "release", "unmask"))
+    ap.add_argument("--llama-source", help="the unpacked llama-cpp-python source distribution: its vendor/llama.cpp "
+                    "is a git checkout, whose commit is then printed (the installed package does not record it)")
     ap.add_argument("--llama-run", help=argparse.SUPPRESS)
     ap.add_argument("--prompt-ids", help=argparse.SUPPRESS)
     ap.add_argument("--length", type=int, help=argparse.SUPPRESS)
@@ -352,6 +355,10 @@ def main():
     print(f"# cpu: {cpu_model()} · date: {time.strftime('%Y-%m-%d')} · commit: {commit} · threads: {args.threads}")
     print(f"# llama.cpp: llama-cpp-python {llama_cpp.__version__} (vendored llama.cpp as that release carries it), "
           f"system info: {llama_cpp.llama_print_system_info().decode().strip()}")
+    if args.llama_source:
+        head = subprocess.run(["git", "-C", os.path.join(args.llama_source, "vendor", "llama.cpp"), "log", "-1",
+                               "--format=%H %cs"], capture_output=True, text=True).stdout.strip()
+        print(f"# llama.cpp commit carried by that package: {head or 'unknown (no git checkout there)'}")
     print(f"# model: {args.folder} (random weights, LLaDA-8B shape); GGUF {bf16_path}, {q8_path}")
     canvases = [tuple(int(x) for x in c.split("+")) for c in args.canvases.split(",")]
     steps_list = [int(s) for s in args.steps.split(",")] if args.steps else [a for _, a in canvases]

@@ -74,9 +74,53 @@ public enum Evaluation {
     static func denoiserELBO(denoiser: Denoiser, tokens: [Int], draws: Int, seed: UInt64, weight: (Double) -> Double,
                              progress: ((Int, Int) -> Void)? = nil)
         throws -> (natsPerToken: Double, standardError: Double, tokens: Int) {
+        let (values, scored) = try elboValues(denoisers: [denoiser], tokens: tokens, draws: draws, seed: seed, weight: weight,
+                                              progress: progress)
+        let (mean, se) = meanAndStandardError(values[0])
+        return (mean, se, scored)
+    }
+
+    /// The ELBO of two denoisers on the same windows, masks and times (the same `seed`): each
+    /// estimate, and the mean of the per-(window, draw) differences b − a with its standard
+    /// error. When a and b are the same model in two arithmetics the paired SE is far
+    /// smaller than either estimate's own, so it says whether the difference is noise.
+    public static func pairedDenoiserELBO(_ a: Denoiser, _ b: Denoiser, tokens: [Int], draws: Int, seed: UInt64,
+                                          progress: ((Int, Int) -> Void)? = nil) throws -> PairedELBO {
+        guard a.maxLength == b.maxLength, a.vocabSize == b.vocabSize, a.maskId == b.maskId else {
+            throw UnmaskError("paired ELBO: the two denoisers differ in context, vocabulary or mask id")
+        }
+        let (values, scored) = try elboValues(denoisers: [a, b], tokens: tokens, draws: draws, seed: seed,
+                                              weight: NoiseSchedule.linear.elboWeight, progress: progress)
+        let ea = meanAndStandardError(values[0]), eb = meanAndStandardError(values[1])
+        let d = meanAndStandardError(zip(values[0], values[1]).map { $1 - $0 })
+        return PairedELBO(a: (ea.mean, ea.standardError, scored), b: (eb.mean, eb.standardError, scored),
+                          difference: d.mean, differenceStandardError: d.standardError)
+    }
+
+    /// Two denoisers' ELBO on the same masks (`pairedDenoiserELBO`): nats per token, each
+    /// with its own standard error, and the paired difference b − a with its standard error.
+    public struct PairedELBO: Sendable {
+        public var a: (natsPerToken: Double, standardError: Double, tokens: Int)
+        public var b: (natsPerToken: Double, standardError: Double, tokens: Int)
+        public var difference: Double
+        public var differenceStandardError: Double
+    }
+
+    static func meanAndStandardError(_ values: [Double]) -> (mean: Double, standardError: Double) {
+        let n = Double(values.count)
+        let mean = values.reduce(0, +) / n
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(1, n - 1)
+        return (mean, (variance / n).squareRoot())
+    }
+
+    /// The per-(window, draw) ELBO terms of each denoiser, all on the same masks; and the
+    /// number of tokens scored.
+    static func elboValues(denoisers: [Denoiser], tokens: [Int], draws: Int, seed: UInt64, weight: (Double) -> Double,
+                           progress: ((Int, Int) -> Void)?) throws -> ([[Double]], Int) {
+        let denoiser = denoisers[0]
         let L = denoiser.maxLength, V = denoiser.vocabSize, mask = denoiser.maskId
         let schedule = NoiseSchedule.linear
-        var values: [Double] = []
+        var values = [[Double]](repeating: [], count: denoisers.count)
         var scoredTokens = 0
         var w = 0
         var start = 0
@@ -93,21 +137,20 @@ public enum Evaluation {
                     ids[i] = mask
                     positions.append(i)
                 }
-                var sum = 0.0
-                if !positions.isEmpty {
-                    let logits = try denoiser.logits(sequences: [ids], positions: [positions])
-                    for (j, i) in positions.enumerated() { sum += nll(logits, row: j, vocab: V, target: window[i], excluded: mask) }
+                for (d, model) in denoisers.enumerated() {
+                    var sum = 0.0
+                    if !positions.isEmpty {
+                        let logits = try model.logits(sequences: [ids], positions: [positions])
+                        for (j, i) in positions.enumerated() { sum += nll(logits, row: j, vocab: V, target: window[i], excluded: mask) }
+                    }
+                    values[d].append(weight(t) * sum / Double(window.count))
                 }
-                values.append(weight(t) * sum / Double(window.count))
             }
             start += L
             w += 1
             progress?(min(start, tokens.count), tokens.count)
         }
-        let n = Double(values.count)
-        let mean = values.reduce(0, +) / n
-        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(1, n - 1)
-        return (mean, (variance / n).squareRoot(), scoredTokens)
+        return (values, scoredTokens)
     }
 
     /// Unigram entropy of one sample: the entropy (nats) of its token histogram. The terms
@@ -196,6 +239,20 @@ public struct GenerativePerplexityTally {
         }
         let (n, count) = try Evaluation.causalNLL(evaluator: evaluator, tokens: [endOfText] + sample)
         perSample.append((n, count, Evaluation.unigramEntropy(sample)))
+    }
+
+    /// Another tally's samples against these, sample i with sample i (two runs of the same
+    /// seeds, e.g. in two arithmetics): the mean over samples of the difference in NLL per
+    /// token (other − self) and in unigram entropy, each with its standard error. When every
+    /// sample has the same length the first is the difference of the log generative
+    /// perplexities. nil when the two hold different numbers of samples.
+    public func pairedDifference(_ other: GenerativePerplexityTally)
+        -> (natsPerToken: Double, natsStandardError: Double, entropy: Double, entropyStandardError: Double)? {
+        guard other.perSample.count == perSample.count, !perSample.isEmpty else { return nil }
+        let nll = zip(perSample, other.perSample).map { $1.nats / Double($1.tokens) - $0.nats / Double($0.tokens) }
+        let entropy = zip(perSample, other.perSample).map { $1.entropy - $0.entropy }
+        let a = Evaluation.meanAndStandardError(nll), b = Evaluation.meanAndStandardError(entropy)
+        return (a.mean, a.standardError, b.mean, b.standardError)
     }
 
     /// The statistics of the samples added so far (NaN fields before the first).

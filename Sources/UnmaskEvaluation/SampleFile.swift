@@ -43,6 +43,9 @@ extension Evaluation {
         public var tokens: Int, bytes: Int
         public var elbo: (natsPerToken: Double, standardError: Double, tokens: Int)?
         public var evaluator: (nats: Double, tokens: Int)?
+        /// With a paired denoiser: its ELBO on the same masks, and the difference (paired −
+        /// denoiser) with the standard error of that difference.
+        public var pairedELBO: (natsPerToken: Double, difference: Double, differenceStandardError: Double)?
 
         public var elboNatsPerByte: Double? { elbo.map { $0.natsPerToken * Double($0.tokens) / Double(bytes) } }
         public var evaluatorNatsPerToken: Double? { evaluator.map { $0.nats / Double($0.tokens) } }
@@ -54,7 +57,7 @@ extension Evaluation {
     /// `evaluatorTokenizer`: the evaluator's own tokenizer when it has one (a Hugging Face
     /// GPT-2); the file is then tokenized again, by it, for the evaluator's pass.
     public static func heldOut(file path: String, tokenizer: Tokenizer, denoiser: Denoiser?, evaluator: CausalEvaluator?,
-                               evaluatorTokenizer: Tokenizer? = nil, lastFraction: Int? = nil,
+                               evaluatorTokenizer: Tokenizer? = nil, lastFraction: Int? = nil, pairedDenoiser: Denoiser? = nil,
                                masks: Int, seed: UInt64, progress: ((Int, Int, Int) -> Void)? = nil) throws -> HeldOutResult {
         guard denoiser != nil || evaluator != nil else { throw UnmaskError("no denoiser or evaluator to measure with") }
         var (tokens, bytes) = try TextPipeline.tokens(ofFile: path, tokenizer: tokenizer)
@@ -67,7 +70,12 @@ extension Evaluation {
         }
         guard tokens.count >= 2 else { throw UnmaskError("\(path) is too short to evaluate") }
         var result = HeldOutResult(tokens: tokens.count, bytes: bytes)
-        if let denoiser {
+        if let denoiser, let paired = pairedDenoiser {
+            // Both on the same masks: the first's estimate is exactly what it alone gives.
+            let p = try pairedDenoiserELBO(denoiser, paired, tokens: tokens, draws: masks, seed: seed) { progress?(0, $0, $1) }
+            result.elbo = p.a
+            result.pairedELBO = (p.b.natsPerToken, p.difference, p.differenceStandardError)
+        } else if let denoiser {
             result.elbo = try denoiserELBO(denoiser: denoiser, tokens: tokens, draws: masks, seed: seed) { progress?(0, $0, $1) }
         }
         if let evaluator {

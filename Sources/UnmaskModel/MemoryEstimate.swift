@@ -7,13 +7,15 @@ import UnmaskSupport
 ///
 ///  * the weights' source: F32 values in memory (training's parameter buffer, a
 ///    benchmark's random weights; 4 bytes a parameter), or a mapped file, of which only the
-///    tables and vectors the layers read as F32 are counted (the embedding table, position
-///    table, norms and biases: mapped F32, or widened from BF16/F16); a file's matrices are
-///    not, their pages are dropped once packed;
+///    tables and vectors the layers read as F32 are counted (position table, norms and
+///    biases: mapped F32, or widened from BF16/F16); a file's matrices are not, their pages
+///    are dropped once packed, and neither is its embedding table, read in place a row per
+///    looked-up token;
 ///  * each engine's copies of the weight matrices its products read (`Weight`): our fp32
 ///    panels, 4 bytes a parameter (2 for BF16 panels); OpenBLAS's F32 view, free for F32 in
-///    memory and 4 bytes a parameter otherwise; the int8 panels, 1 byte a parameter, with
-///    the head in fp32 panels. A tied head's panels are made from the embedding table;
+///    memory and 4 bytes a parameter otherwise; the int8 panels, 1 byte a parameter, and
+///    the bf16 panels, 2, the head included in both. A tied head's panels are made from
+///    the embedding table;
 ///  * each engine's activation arena for a shape, sized by the arena's own layout
 ///    (`ActivationArena.bytes`);
 ///  * in training, the gradients and AdamW's two moments (12 bytes a parameter).
@@ -68,7 +70,7 @@ public struct MemoryEstimate: Sendable {
             let n = t.shape.reduce(1, *)
             if t.shape.count == 2 && t.name != "embed.weight" && t.name != "pos_embed.weight" && t.name != "head.weight" {
                 blockMatrices += n
-            } else if t.name != "head.weight" {
+            } else if t.name != "head.weight" && t.name != "embed.weight" {
                 tablesAndVectors += n
             }
         }

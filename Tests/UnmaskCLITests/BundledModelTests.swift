@@ -1,4 +1,5 @@
 import XCTest
+import UnmaskKernels
 
 /// The bundled models (models/denoiser, evaluator, planner): they validate, they have the
 /// roles their names say, they know English better than a unigram model on text none of
@@ -72,6 +73,40 @@ Indies."
         let j = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         XCTAssertLessThan(try XCTUnwrap(j["evaluator_nats_per_token"] as? Double), 5.2)
         XCTAssertLessThan(try XCTUnwrap(j["elbo_nats_per_token"] as? Double), 5.6)
+    }
+
+    /// The paired measures of a reduced-precision path: the ELBO under two arithmetics on
+    /// the same masks, and two sample files scored pair by pair. Paired with itself, each
+    /// difference is exactly 0 (same masks, same samples); against int8 or bf16 it is not,
+    /// and its paired SE is below the ELBO's own.
+    func testPairedMeasures() throws {
+        let path = NSTemporaryDirectory() + "unmask-paired-\(getpid()).txt"
+        let samples = NSTemporaryDirectory() + "unmask-paired-\(getpid()).jsonl"
+        try BundledModelTests.heldOutPassage.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { for f in [path, samples] { try? FileManager.default.removeItem(atPath: f) } }
+        func object(_ r: CLIResult) throws -> [String: Any] {
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        }
+        let same = try object(try runUnmask(["eval", "--text", path, "--masks", "2", "--json", "--paired-compute", "fp32"]))
+        XCTAssertEqual(same["paired_elbo_difference"] as? Double, 0)
+        XCTAssertEqual(same["paired_elbo_difference_standard_error"] as? Double, 0)
+        XCTAssertEqual(same["paired_elbo_nats_per_token"] as? Double, same["elbo_nats_per_token"] as? Double)
+        if Compute.bf16.unavailableReason(backend: .unmask) == nil {
+            let bf16 = try object(try runUnmask(["eval", "--text", path, "--masks", "2", "--json", "--paired-compute", "bf16"]))
+            let d = try XCTUnwrap(bf16["paired_elbo_difference"] as? Double), se = try XCTUnwrap(bf16["paired_elbo_difference_standard_error"] as? Double)
+            print("bf16 against fp32 on the passage: ELBO difference \(d) ± \(se) (own SE \(bf16["elbo_standard_error"] ?? 0))")
+            XCTAssertNotEqual(d, 0)
+            XCTAssertLessThan(se, try XCTUnwrap(bf16["elbo_standard_error"] as? Double))
+        }
+        let generated = try runUnmask(["generate", "--length", "16", "--samples", "3", "--json"])
+        XCTAssertEqual(generated.status, 0, generated.stderr)
+        try generated.stdout.write(toFile: samples, atomically: true, encoding: .utf8)
+        let pairs = try object(try runUnmask(["eval", samples, "--paired-samples", samples, "--json"]))
+        XCTAssertEqual(pairs["paired_nats_per_token_difference"] as? Double, 0)
+        XCTAssertEqual(pairs["paired_entropy_difference"] as? Double, 0)
+        assertCleanFailure(try runUnmask(["eval", "--text", path, "--paired-samples", samples]), mentioning: "--paired-samples is for")
+        assertCleanFailure(try runUnmask(["eval", samples, "--paired-compute", "int8"]), mentioning: "--paired-compute is for")
     }
 
     /// The quick start's job: defaults, a prompt, bundled models. Same seed, same text,

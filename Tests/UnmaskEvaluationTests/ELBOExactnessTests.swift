@@ -119,3 +119,25 @@ final class ELBOExactnessTests: XCTestCase {
         XCTAssertLessThan(realSE, -20)
     }
 }
+
+/// The paired ELBO (`eval --paired-compute`): both denoisers on the same masks, so a
+/// denoiser paired with itself differs by exactly 0, and each side's estimate is the one
+/// it gives alone.
+final class PairedELBOTests: XCTestCase {
+    func testPairedELBOUsesTheSameMasks() throws {
+        let toy = ELBOExactnessTests.toy, other = ExactToyDenoiser.random(tokens: 3, length: 4, seed: 7)
+        let stream = ELBOExactnessTests.stream
+        let alone = try Evaluation.denoiserELBO(denoiser: toy, tokens: stream, draws: 50, seed: 3)
+        let otherAlone = try Evaluation.denoiserELBO(denoiser: other, tokens: stream, draws: 50, seed: 3)
+        let same = try Evaluation.pairedDenoiserELBO(toy, toy, tokens: stream, draws: 50, seed: 3)
+        XCTAssertEqual(same.difference, 0)
+        XCTAssertEqual(same.differenceStandardError, 0)
+        XCTAssertEqual(same.a.natsPerToken, alone.natsPerToken)
+        XCTAssertEqual(same.a.standardError, alone.standardError)
+        let paired = try Evaluation.pairedDenoiserELBO(toy, other, tokens: stream, draws: 50, seed: 3)
+        XCTAssertEqual(paired.b.natsPerToken, otherAlone.natsPerToken)
+        XCTAssertEqual(paired.difference, otherAlone.natsPerToken - alone.natsPerToken, accuracy: 1e-12)
+        print("paired: toy \(paired.a.natsPerToken), other \(paired.b.natsPerToken), difference \(paired.difference) ± \(paired.differenceStandardError) (own SEs \(paired.a.standardError), \(paired.b.standardError))")
+        XCTAssertGreaterThan(paired.differenceStandardError, 0)
+    }
+}

@@ -43,21 +43,26 @@ final class MemoryEstimateTests: XCTestCase {
         }
     }
 
-    /// From a file, an untied model in fp32 needs 4 bytes a parameter: the F32 tables and
-    /// vectors as read, and panels of every matrix; BF16 panels halve the matrices.
+    /// From a file, an untied model in fp32 needs 4 bytes a parameter but its embedding
+    /// table's (read in place): the F32 vectors as read and panels of every matrix; BF16
+    /// panels halve the matrices; int8 and bf16 copy every matrix, the head included, at 1
+    /// and 2 bytes.
     func testWeightsOfAnUntiedModelFromAFile() {
         let c = configs[0]
-        let p = Double(c.parameterCount)
+        let p = Double(c.parameterCount), table = Double(c.vocabSize * c.dModel), matrices = Double(products(c))
         let fp32 = MemoryEstimate(config: c, source: .file, engines: [.init()])
-        XCTAssertEqual(fp32.weightBytes, 4 * p)
+        XCTAssertEqual(fp32.weightBytes, 4 * (p - table))
         XCTAssertEqual(fp32.arenaBytes, 0)
         XCTAssertEqual(fp32.totalBytes, fp32.weightBytes)
         if MicroKernel.selected == .avx512 {
-            let matrices = Double(products(c))
             XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.init(halfPanels: true)]).weightBytes,
-                           4 * (p - matrices) + 2 * matrices)
+                           4 * (p - table - matrices) + 2 * matrices)
         }
-        XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.init(backend: .openblas)]).weightBytes, 4 * p)
+        XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.init(backend: .openblas)]).weightBytes, 4 * (p - table))
+        XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.init(compute: .int8)]).weightBytes,
+                       4 * (p - table - matrices) + matrices)
+        XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.init(compute: .bf16)]).weightBytes,
+                       4 * (p - table - matrices) + 2 * matrices)
     }
 
     /// A training step: the parameters, gradients and two moments (16 bytes a parameter),
