@@ -11,7 +11,7 @@ attention, the whole canvas decoded at every step, logits at every position), an
     CMAKE_ARGS="-DGGML_NATIVE=ON" /tmp/lcpp/bin/pip install llama-cpp-python==0.3.36   # builds llama.cpp here
     python3 scripts/make_random_llada_folder.py /tmp/llada-8b-random
     /tmp/lcpp/bin/python scripts/compare_llama_cpp.py /tmp/llada-8b-random /tmp/llada-gguf \
-        > Benchmarks/results/compare_llama_cpp.txt
+        [--llama-source UNPACKED_SDIST] > Benchmarks/results/compare_llama_cpp.txt
 
 What it does, in order:
   1. Writes the folder as GGUF with the `gguf` package (BF16 matrices as stored, F32 norms,
