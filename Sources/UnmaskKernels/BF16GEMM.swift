@@ -18,38 +18,13 @@ public final class BF16Weight: @unchecked Sendable {
         repack(from: w)
     }
 
-    /// Rounds and packs W from its stored form, 256 output columns at a time through an
-    /// F32 scratch (the widening is exact), so a BF16 weight is never widened as a whole;
-    /// F32 in one piece is read in place.
+    /// Rounds and packs W from its stored form (`Weight.forEachF32ColumnChunk`: a BF16
+    /// weight is never widened as a whole).
     func repack(from w: Weight) {
-        func pack(_ src: UnsafePointer<Float>, ld: Int, transposed: Bool, columns: Range<Int>) {
+        w.forEachF32ColumnChunk { src, ld, transposed, columns in
             let status = unmask_bf16_pack_weight(src, Int32(ld), transposed ? 1 : 0, Int32(k), Int32(n),
                                                  Int32(columns.lowerBound), Int32(columns.count), packed)
             precondition(status == 0, "bf16 packing refused a \(k)x\(n) weight")
-        }
-        switch w.storage {
-        case .inOut(let m) where m.float32 != nil:
-            pack(m.float32!, ld: n, transposed: false, columns: 0..<n)
-        case .outIn(let parts) where parts.count == 1 && parts[0].float32 != nil:
-            pack(parts[0].float32!, ld: k, transposed: true, columns: 0..<n)
-        case .inOut(let m):
-            let chunk = 256  // a multiple of the 16-column panel
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * min(chunk, n))  // (k, columns)
-            defer { scratch.deallocate() }
-            for j0 in stride(from: 0, to: n, by: chunk) {
-                let cw = min(chunk, n - j0)
-                m.widen(rows: 0..<k, cols: j0..<(j0 + cw), into: scratch, ld: cw)
-                pack(scratch, ld: cw, transposed: false, columns: j0..<(j0 + cw))
-            }
-        case .outIn:
-            let chunk = 256
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * min(chunk, n))  // (columns, k)
-            defer { scratch.deallocate() }
-            for j0 in stride(from: 0, to: n, by: chunk) {
-                let cw = min(chunk, n - j0)
-                w.widenColumns(j0..<(j0 + cw), into: scratch)
-                pack(scratch, ld: k, transposed: true, columns: j0..<(j0 + cw))
-            }
         }
     }
 

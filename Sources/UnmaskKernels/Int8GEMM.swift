@@ -66,42 +66,17 @@ public final class Int8Weight: @unchecked Sendable {
         repack(from: w)
     }
 
-    /// Quantizes and packs W from its stored form. F32 in one piece is read in place;
-    /// otherwise 256 output columns at a time are widened into a scratch (exact) and
-    /// packed there: quantization is per column, so the result is the same, and a BF16
-    /// weight is never widened as a whole.
+    /// Quantizes and packs W from its stored form (`Weight.forEachF32ColumnChunk`):
+    /// quantization is per column, so packing 256 widened columns at a time gives the same
+    /// result, and a BF16 weight is never widened as a whole.
     func repack(from w: Weight) {
-        func pack(_ src: UnsafePointer<Float>, ld: Int, transposed: Bool, columns: Range<Int>) {
-            // Panel t (columns 16t ...) starts at byte 16t·kp: column j0 = 16t at j0·kp.
-            let kp = Int(unmask_int8_padded_k(Int32(k)))
+        // Panel t (columns 16t ...) starts at byte 16t·kp: column j0 = 16t at j0·kp.
+        let kp = Int(unmask_int8_padded_k(Int32(k)))
+        w.forEachF32ColumnChunk { src, ld, transposed, columns in
             let j0 = columns.lowerBound
             let status = unmask_int8_pack_weight(src, Int32(ld), transposed ? 1 : 0, Int32(k), Int32(columns.count),
                                                  packed + j0 * kp, scales + j0, colsums + j0)
             precondition(status == 0, "int8 packing refused a \(k)x\(n) weight (k is limited to \(UNMASK_INT8_MAX_K))")
-        }
-        switch w.storage {
-        case .inOut(let m) where m.float32 != nil:
-            pack(m.float32!, ld: n, transposed: false, columns: 0..<n)
-        case .outIn(let parts) where parts.count == 1 && parts[0].float32 != nil:
-            pack(parts[0].float32!, ld: k, transposed: true, columns: 0..<n)
-        case .inOut(let m):
-            let chunk = 256  // a multiple of the 16-column panel
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * min(chunk, n))  // (k, columns)
-            defer { scratch.deallocate() }
-            for j0 in stride(from: 0, to: n, by: chunk) {
-                let cw = min(chunk, n - j0)
-                m.widen(rows: 0..<k, cols: j0..<(j0 + cw), into: scratch, ld: cw)
-                pack(scratch, ld: cw, transposed: false, columns: j0..<(j0 + cw))
-            }
-        case .outIn:
-            let chunk = 256
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * min(chunk, n))  // (columns, k)
-            defer { scratch.deallocate() }
-            for j0 in stride(from: 0, to: n, by: chunk) {
-                let cw = min(chunk, n - j0)
-                w.widenColumns(j0..<(j0 + cw), into: scratch)
-                pack(scratch, ld: k, transposed: true, columns: j0..<(j0 + cw))
-            }
         }
     }
 

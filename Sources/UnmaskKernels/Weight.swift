@@ -143,6 +143,39 @@ public final class Weight: @unchecked Sendable {
         if let copy = inOutCopy { transposeStorage(into: copy) }
     }
 
+    /// Hands W to `body` as F32, for a form made column by column (int8, bf16): F32 in one
+    /// piece in place, in one call; otherwise `chunk` output columns at a time (a multiple
+    /// of 16, the panel width) widened into a scratch, exactly, so a BF16 weight is never
+    /// widened as a whole. `body(src, ld, transposed, columns)`: element (p, j) of those
+    /// columns is src[p * ld + j − columns.lowerBound], or src[(j − columns.lowerBound) * ld + p]
+    /// when `transposed`.
+    func forEachF32ColumnChunk(chunk: Int = 256,
+                               _ body: (_ src: UnsafePointer<Float>, _ ld: Int, _ transposed: Bool, _ columns: Range<Int>) -> Void) {
+        let k = rows, n = cols
+        switch storage {
+        case .inOut(let m) where m.float32 != nil:
+            body(m.float32!, n, false, 0..<n)
+        case .outIn(let parts) where parts.count == 1 && parts[0].float32 != nil:
+            body(parts[0].float32!, k, true, 0..<n)
+        case .inOut(let m):
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * min(chunk, n))  // (k, columns)
+            defer { scratch.deallocate() }
+            for j0 in stride(from: 0, to: n, by: chunk) {
+                let cw = min(chunk, n - j0)
+                m.widen(rows: 0..<k, cols: j0..<(j0 + cw), into: scratch, ld: cw)
+                body(scratch, cw, false, j0..<(j0 + cw))
+            }
+        case .outIn:
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: k * min(chunk, n))  // (columns, k)
+            defer { scratch.deallocate() }
+            for j0 in stride(from: 0, to: n, by: chunk) {
+                let cw = min(chunk, n - j0)
+                widenColumns(j0..<(j0 + cw), into: scratch)
+                body(scratch, k, true, j0..<(j0 + cw))
+            }
+        }
+    }
+
     /// Output columns j0..<j1 of an (out, in) storage in parts as F32 rows, (j1 − j0, k),
     /// taken from whichever parts hold them.
     static func widenColumns(_ parts: [StoredMatrix], k: Int, _ columns: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
