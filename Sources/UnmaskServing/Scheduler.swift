@@ -131,6 +131,11 @@ public final class ServedModel: @unchecked Sendable {
         return try LabeledDenoiser(base: JobDenoiser(shared: shared, job: job), label: labels.nullId)
     }
 
+    /// The end of the error when a steered request needs the bundled classifier and the
+    /// install lacks it: a request cannot name a classifier directory, so there is no flag
+    /// to point to (the CLI's message says to give --classifier DIR).
+    static let classifierRemedy = "this server's install is incomplete (no classifier can be named in a request)"
+
     /// A steered request's engine, as `generate --steer` builds it: the bundled classifier
     /// for `cbg` and the classifier reward (of this tokenizer), words rewards on the tokenizer.
     func steeringEngine(for r: GenerationRequest) throws -> SteeringEngine {
@@ -145,14 +150,14 @@ public final class ServedModel: @unchecked Sendable {
         }
         let tokenizer = self.tokenizer
         func classifier() throws -> NaiveBayesClassifier {
-            do { return try NaiveBayesClassifier.load(try NaiveBayesClassifier.path(orBundled: nil), vocabSize: tokenizer.vocabSize) }
+            do { return try NaiveBayesClassifier.load(try NaiveBayesClassifier.path(orBundled: nil, remedy: Self.classifierRemedy), vocabSize: tokenizer.vocabSize) }
             catch { throw refuse("steer", "\(error)") }
         }
         var reward: Reward?
         if let text = r.reward {
             do {
                 reward = try RewardSpec.make(text, RewardSpec.Resources(
-                    tokenizer: tokenizer, className: r.className, classifierPath: { _ in try NaiveBayesClassifier.path(orBundled: nil) },
+                    tokenizer: tokenizer, className: r.className, classifierPath: { _ in try NaiveBayesClassifier.path(orBundled: nil, remedy: Self.classifierRemedy) },
                     evaluator: { throw UnmaskError("the server loads no evaluator") }, timeout: 1))
             } catch { throw refuse("reward", "\(error)") }
         }
