@@ -2,16 +2,19 @@ import XCTest
 @testable import UnmaskKernels
 import UnmaskSupport
 
+/// n standard normal values (Box–Muller on SplitMix64): the reduced-precision paths' test data.
+func gaussianValues(_ n: Int, seed: UInt64) -> [Float] {
+    var rng = SplitMix64(seed: seed)
+    return (0..<n).map { _ in
+        let u1 = max(rng.nextDouble(), 1e-300), u2 = rng.nextDouble()
+        return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
+    }
+}
+
 /// The int8 path (Sources/CInt8GEMM behind Int8GEMM.linear): bit-identical to its scalar
 /// reference on any thread count, and within int8's error of the fp32 product.
 final class Int8GEMMTests: XCTestCase {
-    func gaussian(_ n: Int, seed: UInt64) -> [Float] {
-        var rng = SplitMix64(seed: seed)
-        return (0..<n).map { _ in
-            let u1 = max(rng.nextDouble(), 1e-300), u2 = rng.nextDouble()
-            return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
-        }
-    }
+    func gaussian(_ n: Int, seed: UInt64) -> [Float] { gaussianValues(n, seed: seed) }
 
     func testMatchesReferenceAndFP32() throws {
         try XCTSkipUnless(Int8GEMM.available, "no AVX-512 VNNI on this CPU: the int8 path is refused there (tested in the CLI)")
