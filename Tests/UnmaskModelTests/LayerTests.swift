@@ -249,10 +249,20 @@ final class LayerTests: XCTestCase {
 }
 
 /// The whole forward on the int8 and bf16 paths: the same output on 1 and 2 threads, bit for
-/// bit, and close to the fp32 forward.
+/// bit, a sequence alone giving the bits it gives in a batch, close to the fp32 forward, and
+/// refused for training.
 final class Int8ForwardTests: XCTestCase {
     func testBF16ForwardIsDeterministicAndClose() throws {
         if !BF16GEMM.available { print("no AVX512_BF16: the bf16 path runs its scalar reference here") }
+        try checkReducedForward(.bf16)
+    }
+
+    func testInt8ForwardIsDeterministicAndClose() throws {
+        try XCTSkipUnless(Int8GEMM.available, "no AVX-512 VNNI on this CPU")
+        try checkReducedForward(.int8)
+    }
+
+    func checkReducedForward(_ compute: Compute) throws {
         let c = ModelConfig(vocabSize: 300, dModel: 64, nLayers: 2, nHeads: 4, dFF: 128, contextLength: 32, maskTokenId: 299)
         let p = ParameterBuffer.random(config: c, seed: 3)
         let ids = (0..<64).map { ($0 * 37) % 300 }
@@ -260,35 +270,15 @@ final class Int8ForwardTests: XCTestCase {
             try Transformer(config: c, source: p, matmul: MatMul(threads: threads, compute: compute))
                 .forward(ids: Array(ids[0..<(batch * 32)]), batch: batch, length: 32)
         }
-        let one = try run(.bf16, threads: 1), two = try run(.bf16, threads: 2), exact = try run(.fp32, threads: 1)
+        let one = try run(compute, threads: 1), two = try run(compute, threads: 2), exact = try run(.fp32, threads: 1)
         XCTAssertEqual(one.map(\.bitPattern), two.map(\.bitPattern))
-        // A sequence alone gives the bits it gives inside the batch.
-        XCTAssertEqual(try run(.bf16, threads: 2, batch: 1).map(\.bitPattern), Array(one[0..<(32 * 300)]).map(\.bitPattern))
+        XCTAssertEqual(try run(compute, threads: 2, batch: 1).map(\.bitPattern), Array(one[0..<(32 * 300)]).map(\.bitPattern))
         let scale = exact.map(abs).max()!, diff = zip(one, exact).map { abs($0 - $1) }.max()!
-        print("bf16 forward vs fp32: max diff \(diff) (largest logit \(scale))")
-        XCTAssertGreaterThan(diff, 0)  // really the bf16 path
+        print("\(compute.rawValue) forward vs fp32: max diff \(diff) (largest logit \(scale))")
+        XCTAssertGreaterThan(diff, 0)  // really the reduced path
         XCTAssertLessThan(diff / scale, 0.05)
-        let training = try Transformer(config: c, source: p, matmul: MatMul(compute: .bf16))
-        XCTAssertThrowsError(try training.forwardForTraining(ids: ids, batch: 2, length: 32, positions: [0],
-                                                             arena: ActivationArena(config: c, training: true)))
-    }
-
-    func testInt8ForwardIsDeterministicAndClose() throws {
-        try XCTSkipUnless(Int8GEMM.available, "no AVX-512 VNNI on this CPU")
-        let c = ModelConfig(vocabSize: 300, dModel: 64, nLayers: 2, nHeads: 4, dFF: 128, contextLength: 32, maskTokenId: 299)
-        let p = ParameterBuffer.random(config: c, seed: 3)
-        let ids = (0..<64).map { ($0 * 37) % 300 }
-        func run(_ compute: Compute, threads: Int) throws -> [Float] {
-            try Transformer(config: c, source: p, matmul: MatMul(threads: threads, compute: compute)).forward(ids: ids, batch: 2, length: 32)
-        }
-        let one = try run(.int8, threads: 1), two = try run(.int8, threads: 2), exact = try run(.fp32, threads: 1)
-        XCTAssertEqual(one.map(\.bitPattern), two.map(\.bitPattern))
-        let scale = exact.map(abs).max()!, diff = zip(one, exact).map { abs($0 - $1) }.max()!
-        print("int8 forward vs fp32: max diff \(diff) (largest logit \(scale))")
-        XCTAssertGreaterThan(diff, 0)  // really the int8 path
-        XCTAssertLessThan(diff / scale, 0.05)
-        // Training refuses it: int8 is for inference.
-        let training = try Transformer(config: c, source: p, matmul: MatMul(compute: .int8))
+        // Training refuses it: int8 and bf16 are for inference.
+        let training = try Transformer(config: c, source: p, matmul: MatMul(compute: compute))
         XCTAssertThrowsError(try training.forwardForTraining(ids: ids, batch: 2, length: 32, positions: [0],
                                                              arena: ActivationArena(config: c, training: true)))
     }
