@@ -25,7 +25,7 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "ar | mdm | planner") var objective: Objective
+    @Option(help: "ar | mdm | bd3 | planner") var objective: Objective
     @Option(name: .customLong("corpus"), parsing: .upToNextOption, help: "UTF-8 text files (one document each).")
     var corpus: [String]
     @Option(help: "Output directory (model, checkpoint, log.jsonl, loss.svg, README.md).") var out: String
@@ -39,6 +39,10 @@ struct TrainCommand: ParsableCommand {
     var labels = false
     @Option(parsing: .unconditional, help: "With --labels: probability of the null label instead of the class, in [0, 1) (default 0.1).")
     var labelDropout = 0.1
+    @Option(parsing: .unconditional, help: "Objective bd3: positions per block of block-causal attention (divides the context; default: the --init model's).")
+    var blockSize: Int?
+    @Option(parsing: .unconditional, help: "Objective bd3: the range FROM-TO each block's mask rate is drawn from in training (default 0.3-0.8; validation uses 0-1).")
+    var maskRates: String?
     @Option(parsing: .unconditional, help: "Wall-clock budget in minutes.") var minutes: Double?
     @Option(parsing: .unconditional, help: "Seed for initialisation, batches, masks and noise, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @Option(parsing: .unconditional, help: "Sequences per step (1...4096, and what fits in memory).") var batch = 32
@@ -82,7 +86,7 @@ struct TrainCommand: ParsableCommand {
         let classLabels = labels ? try ClassLabels(classes: corpus.map(ClassLabels.className(ofCorpusFile:)), firstId: tokenizer.vocabSize) : nil
         if let classLabels, Set(classLabels.classes).count != corpus.count { throw UnmaskError("--labels: two --corpus files have the same name") }
         let c = try TrainingSetup.config(configFile: config, initFrom: initFrom, sizes: sizes, objective: objective,
-                                         tokenizer: tokenizer, batch: batch, labels: classLabels?.count ?? 0)
+                                         tokenizer: tokenizer, batch: batch, labels: classLabels?.count ?? 0, blockSize: blockSize)
         let data = try TrainingData(corpus: corpus, tokenizer: tokenizer, window: c.contextLength, labeled: labels)
         if !data.validationHeldOut { fputs("warning: \(data.validationDescription)\n", stderr) }
         var settings = TrainingSettings(objective: objective)
@@ -98,6 +102,14 @@ struct TrainCommand: ParsableCommand {
         settings.commandLine = (["unmask"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         settings.labels = classLabels
         settings.labelDropout = labelDropout
+        if let maskRates {
+            guard objective == .bd3 else { throw UnmaskError("--mask-rates is for objective bd3") }
+            let ends = maskRates.split(separator: "-", omittingEmptySubsequences: false).map { Double($0) }
+            guard ends.count == 2, let a = ends[0], let b = ends[1], a.isFinite, b.isFinite, 0 <= a, a < b, b <= 1 else {
+                throw UnmaskError("--mask-rates must be FROM-TO with 0 <= FROM < TO <= 1, got \(maskRates)")
+            }
+            settings.maskRates = a...b
+        }
 
         let (params, copied) = try TrainingSetup.initialParameters(config: c, seed: seed.value, initFrom: initFrom)
         if let initFrom { fputs("initialised \(copied) of \(params.layout.count) tensors from \(initFrom)\n", stderr) }

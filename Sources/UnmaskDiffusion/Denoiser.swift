@@ -72,10 +72,15 @@ public final class TransformerDenoiser: Denoiser {
         }
         if row == 0 { return [] }
         var out = try model.forward(ids: ids, batch: row, length: length, positions: flat)
+        maskPadding(&out, rows: flat.count)
+        return out
+    }
+
+    /// Sets the padding ids' logits of `rows` output rows to −∞.
+    func maskPadding(_ out: inout [Float], rows: Int) {
         let v = vocabSize
         if tokenizerSize < v {
-            for r in 0..<flat.count { for i in tokenizerSize..<v { out[r * v + i] = -.infinity } }
+            for r in 0..<rows { for i in tokenizerSize..<v { out[r * v + i] = -.infinity } }
         }
-        return out
     }
 }

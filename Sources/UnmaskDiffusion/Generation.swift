@@ -1,3 +1,4 @@
+import UnmaskModel
 import UnmaskSupport
 
 /// Generating many samples, and samples longer than the model's context: what
@@ -17,6 +18,10 @@ import UnmaskSupport
 /// block is drawn from the model's conditional given a window, not given the whole text,
 /// so no sampler is exact across blocks. Fixed text inside a block (a template's) is kept.
 /// Block k of sample i uses stream i of a seed derived from (seed, k).
+///
+/// **Block-causal models** (block diffusion) are always generated in their own blocks,
+/// with a key-value cache unless `caching` is off, and past the context by `pastContext`
+/// (BlockCausalGeneration.swift). There `block`, if given, must be the model's block size.
 public enum Generation {
     /// Samples `first ..< first + count` (a shard of a larger run writes exactly the samples
     /// the whole run would write at its indices). `emit(i, sequence, nfe, seconds)`: sample i
@@ -24,6 +29,7 @@ public enum Generation {
     /// `observer(firstSample, sequences)`: after every step, the batch's full sequences.
     public static func run(sampler: DiffusionSampler, denoiser: Denoiser, canvas: [Int], count: Int, batch: Int,
                            seed: UInt64, block: Int? = nil, first start: Int = 0,
+                           caching: KeyValueCaching = .on, pastContext: PastContext = .recompute,
                            observer: ((Int, [[Int]]) -> Void)? = nil,
                            emit: (Int, [Int], Int, Double) throws -> Void) throws {
         guard count >= 1, batch >= 1 else { throw UnmaskError("count and batch must be at least 1") }
@@ -31,16 +37,29 @@ public enum Generation {
         if let block, !(1...L).contains(block) {
             throw UnmaskError("--block \(block) must be in 1...\(L) (the model's context)")
         }
+        let blockCausal = blockCausalModel(denoiser)
+        if let size = blockCausal?.model.config.blockSize, let block, block != size {
+            throw UnmaskError("--block \(block) does not match the model's block layout: it is block-causal in blocks of \(size)")
+        }
         guard canvas.contains(denoiser.maskId) else { throw UnmaskError("nothing to generate: the canvas has no masked position") }
         guard start >= 0 else { throw UnmaskError("the first sample index must be at least 0") }
         var first = start
         while first < start + count {
             let b = min(batch, start + count - first)
-            let (sequences, nfe, seconds) = try generateBatch(sampler: sampler, denoiser: denoiser, canvas: canvas, size: b,
-                                                              firstSample: first, seed: seed, block: block, observer: observer)
+            let (sequences, nfe, seconds) = try blockCausal.map {
+                try BlockCausalGeneration.generateBatch(sampler: sampler, denoiser: $0, canvas: canvas, size: b, firstSample: first,
+                                                        seed: seed, caching: caching, pastContext: pastContext, observer: observer)
+            } ?? generateBatch(sampler: sampler, denoiser: denoiser, canvas: canvas, size: b,
+                               firstSample: first, seed: seed, block: block, observer: observer)
             for j in 0..<b { try emit(first + j, sequences[j], nfe[j], seconds / Double(b)) }
             first += b
         }
+    }
+
+    /// The denoiser as a block-causal transformer, or nil.
+    public static func blockCausalModel(_ denoiser: Denoiser) -> TransformerDenoiser? {
+        guard let t = denoiser as? TransformerDenoiser, t.model.config.attention == .blockCausal else { return nil }
+        return t
     }
 
     /// The seed of block k: block 0 of a canvas that fits is the plain seed, so text that

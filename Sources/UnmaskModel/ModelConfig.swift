@@ -8,7 +8,14 @@ public struct ModelConfig: Equatable, Sendable {
     public enum Norm: String, Sendable, CaseIterable { case rmsnorm, layernorm }
     public enum Activation: String, Sendable, CaseIterable { case gelu, silu }
     public enum Positions: String, Sendable, CaseIterable { case rotary, learned }
-    public enum Attention: String, Sendable, CaseIterable { case bidirectional, causal }
+    /// Which keys a query sees: every one; those at or before it; or those in its block of
+    /// `blockSize` positions and every block before it (block diffusion, BD3-LM: token i sees
+    /// token j iff ⌊j/B⌋ ≤ ⌊i/B⌋, so a finished block's keys never change again and can be
+    /// cached exactly).
+    public enum Attention: String, Sendable, CaseIterable {
+        case bidirectional, causal
+        case blockCausal = "block_causal"
+    }
     public enum Head: String, Sendable, CaseIterable { case tokens, binary }
 
     public var vocabSize: Int
@@ -37,6 +44,8 @@ public struct ModelConfig: Equatable, Sendable {
     public var qkvBias = false
     /// Output i − 1 predicts token i (Dream; position 0 reads output 0).
     public var shiftedLogits = false
+    /// Positions per block of block-causal attention (nil for the other attentions).
+    public var blockSize: Int?
     public var maskTokenId: Int
 
     public init(vocabSize: Int, dModel: Int, nLayers: Int, nHeads: Int, dFF: Int, contextLength: Int,
@@ -91,6 +100,12 @@ public struct ModelConfig: Equatable, Sendable {
         try need(ropeTheta > 1 && ropeTheta.isFinite, "rope_theta \(ropeTheta) must be > 1")
         try need(head == .tokens || !tiedEmbeddings, "a binary head cannot be tied to the embeddings")
         try need(!headBias || (head == .tokens && !tiedEmbeddings), "head_bias needs an untied token head")
+        if attention == .blockCausal {
+            guard let b = blockSize else { throw UnmaskError("config: block_causal attention needs a block_size") }
+            try need(b >= 1 && contextLength % b == 0, "block_size \(b) must divide context_length \(contextLength)")
+        } else {
+            try need(blockSize == nil, "block_size is for block_causal attention (this model's is \(attention.rawValue))")
+        }
     }
 
     public var json: JSONValue {
@@ -106,7 +121,7 @@ public struct ModelConfig: Equatable, Sendable {
             ("head_bias", .bool(headBias)), ("n_kv_heads", .int(nKVHeads)), ("gated_mlp", .bool(gatedMLP)),
             ("qkv_bias", .bool(qkvBias)), ("shifted_logits", .bool(shiftedLogits)),
             ("weight_layout", .string("in_out")),
-        ])
+        ] + (blockSize.map { [("block_size", JSONValue.int($0))] } ?? []))
     }
 
     public static func parse(_ value: JSONValue) throws -> ModelConfig {
@@ -149,6 +164,10 @@ public struct ModelConfig: Equatable, Sendable {
         if let k = value["n_kv_heads"] {
             guard let i = k.intValue else { throw UnmaskError("config: \"n_kv_heads\" must be an integer") }
             c.nKVHeads = i
+        }
+        if let b = value["block_size"] {
+            guard let i = b.intValue else { throw UnmaskError("config: \"block_size\" must be an integer") }
+            c.blockSize = i
         }
         for (key, path) in [("linear_bias", \ModelConfig.linearBias), ("head_bias", \ModelConfig.headBias),
                             ("gated_mlp", \ModelConfig.gatedMLP), ("qkv_bias", \ModelConfig.qkvBias),

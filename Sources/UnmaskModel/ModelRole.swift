@@ -4,7 +4,7 @@ import UnmaskSupport
 ///
 /// | role      | attention     | head   |
 /// |-----------|---------------|--------|
-/// | denoiser  | bidirectional | tokens |
+/// | denoiser  | bidirectional or block_causal | tokens |
 /// | evaluator | causal        | tokens |
 /// | planner   | bidirectional | binary |
 ///
@@ -17,19 +17,23 @@ public enum ModelRole: String, Sendable, CaseIterable {
     /// The role a config is built for.
     public static func of(_ config: ModelConfig) -> ModelRole? {
         switch (config.attention, config.head) {
-        case (.bidirectional, .tokens): return .denoiser
+        case (.bidirectional, .tokens), (.blockCausal, .tokens): return .denoiser
         case (.causal, .tokens): return .evaluator
         case (.bidirectional, .binary): return .planner
-        case (.causal, .binary): return nil
+        case (.causal, .binary), (.blockCausal, .binary): return nil
         }
     }
 
     /// `config` made into a model for this role: its attention and head set, and a binary
-    /// head untied from the embeddings (it cannot be tied). Everything else is kept. The one
-    /// place this rule is written (training's objectives use it too).
+    /// head untied from the embeddings (it cannot be tied). Everything else is kept, a
+    /// denoiser's block-causal attention too. The one place this rule is written (training's
+    /// objectives use it too).
     public func configure(_ config: ModelConfig) -> ModelConfig {
         var c = config
-        c.attention = self == .evaluator ? .causal : .bidirectional
+        if !(self == .denoiser && c.attention == .blockCausal) {
+            c.attention = self == .evaluator ? .causal : .bidirectional
+            c.blockSize = nil
+        }
         c.head = self == .planner ? .binary : .tokens
         if c.head == .binary { c.tiedEmbeddings = false }
         return c
@@ -39,7 +43,7 @@ public enum ModelRole: String, Sendable, CaseIterable {
 
     var requirement: String {
         switch self {
-        case .denoiser: return "bidirectional attention and a token head"
+        case .denoiser: return "bidirectional or block-causal attention and a token head"
         case .evaluator: return "causal attention and a token head"
         case .planner: return "bidirectional attention and a binary head"
         }

@@ -35,10 +35,14 @@ public func referenceForward(config c: ModelConfig, source: TensorSource, ids: [
     }
     let w = ReferenceForward.Reader(source: source)
     let R = ReferenceForward.self
-    let causal: Bool
+    // Keys row i sees: 0 ..< seen(i).
+    let seen: (Int) -> Int
     switch c.attention {
-    case .causal: causal = true
-    case .bidirectional: causal = false
+    case .causal: seen = { $0 + 1 }
+    case .bidirectional: seen = { _ in L }
+    case .blockCausal:
+        let size = c.blockSize!
+        seen = { ($0 / size + 1) * size }
     }
 
     let table = try w.tensor("embed.weight", [c.vocabSize, d])                                        // (V, d)
@@ -58,7 +62,7 @@ public func referenceForward(config c: ModelConfig, source: TensorSource, ids: [
         case .learned: break  // added to the embeddings
         }
         let att = R.attention(qkv, batch: B, length: L, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,  // (B·L, d)
-                              causal: causal)
+                              seen: seen)
         let o = R.linear(att, rows: rows, weight: try w.matrix(p + "attn.out.weight", d, d), nIn: d, nOut: d,      // (B·L, d)
                          bias: c.linearBias ? try w.vector(p + "attn.out.bias", d) : nil)
         R.addResidual(&x, o, factors: branchFactors?[2 * l])
@@ -103,7 +107,7 @@ enum ReferenceForward {
         "vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "context_length",  // shapes
         "norm", "norm_eps",                                                  // norm
         "positions", "rope_theta",                                           // embedding, rotary
-        "n_kv_heads", "attention",                                           // attention
+        "n_kv_heads", "attention", "block_size",                             // attention
         "linear_bias", "qkv_bias",                                           // linear
         "activation", "gated_mlp",                                           // mlpHidden
         "tied_embeddings", "head", "head_bias", "shifted_logits",            // head, tiedHead, predictingRow
@@ -229,7 +233,7 @@ enum ReferenceForward {
     /// sequence sees positions 0...i when causal, all L otherwise.
     /// Returns (B·L, H·dh), head h in columns h·dh..<(h + 1)·dh.
     static func attention(_ qkv: [Double], batch B: Int, length L: Int, headDim dh: Int, heads H: Int, kvHeads KV: Int,
-                          causal: Bool) -> [Double] {
+                          seen: (Int) -> Int) -> [Double] {
         let width = (H + 2 * KV) * dh, queriesPerKV = H / KV
         var out = [Double](repeating: 0, count: B * L * H * dh)   // (B·L, H·dh)
         var weights = [Double](repeating: 0, count: L)             // (L) one query's softmax
@@ -238,7 +242,7 @@ enum ReferenceForward {
                 let kv = h / queriesPerKV
                 let q = h * dh, k = (H + kv) * dh, v = (H + KV + kv) * dh   // column offsets in a qkv row
                 for i in 0..<L {
-                    let seen = causal ? i + 1 : L
+                    let seen = min(L, seen(i))
                     var largest = -Double.infinity
                     for j in 0..<seen {
                         var dot = 0.0

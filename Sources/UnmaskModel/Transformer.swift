@@ -127,11 +127,17 @@ public final class Transformer {
     /// outputSize). `positions == nil` means every position. Only the requested rows go
     /// through the final norm and the head — the vocabulary projection is the largest
     /// matrix of a small model, and the first-hitting sampler needs one row per call.
-    public func forward(ids: [Int], batch: Int, length: Int, positions: [Int]? = nil) throws -> [Float] {
+    ///
+    /// `pattern` (default: the config's attention) may be block diffusion's training layout,
+    /// whose sequences are 2L rows (x_t then x_0) for L positions: `Evaluation` scores a
+    /// block-causal model's bound with it.
+    public func forward(ids: [Int], batch: Int, length: Int, positions: [Int]? = nil,
+                        pattern: AttentionPattern? = nil) throws -> [Float] {
         let wanted = positions ?? Array(0..<(batch * length))
-        try check(ids: ids, batch: batch, length: length, positions: wanted)
+        let pattern = try checkPattern(pattern)
+        try check(ids: ids, batch: batch, length: length, positions: wanted, rowsPerPosition: pattern.rowsPerPosition)
         workspace.reserve(batch: batch, length: length, headRows: wanted.count, threads: matmul.threads)
-        run(ids: ids, batch: batch, length: length, positions: wanted, arena: workspace)
+        run(ids: ids, batch: batch, length: length, positions: wanted, pattern: pattern, arena: workspace)
         return Array(UnsafeBufferPointer(start: workspace.logits, count: wanted.count * outputSize))
     }
 
@@ -140,18 +146,19 @@ public final class Transformer {
     /// `positions`, (positions.count, outputSize), inside the arena: the loss overwrites it
     /// with its gradient. Dropout factors, when the arena has them, must be filled first.
     public func forwardForTraining(ids: [Int], batch: Int, length: Int, positions: [Int], arena: ActivationArena,
-                                   dropout: Bool = false) throws -> UnsafeMutablePointer<Float> {
+                                   dropout: Bool = false, pattern: AttentionPattern? = nil) throws -> UnsafeMutablePointer<Float> {
+        let pattern = try checkPattern(pattern)
         precondition(arena.training, "forwardForTraining needs a training arena")
         guard matmul.compute == .fp32 else {
             throw UnmaskError("training runs in fp32 (--compute \(matmul.compute.rawValue) is for inference)")
         }
         if let what = config.trainingUnsupported { throw UnmaskError("training does not support \(what) yet (inference does)") }
-        try check(ids: ids, batch: batch, length: length, positions: positions)
+        try check(ids: ids, batch: batch, length: length, positions: positions, rowsPerPosition: pattern.rowsPerPosition)
         guard positions.count <= batch * length else {
             throw UnmaskError("training: \(positions.count) head rows for a \(batch)x\(length) batch")
         }
         arena.reserve(batch: batch, length: length, headRows: positions.count, threads: matmul.threads, dropout: dropout)
-        run(ids: ids, batch: batch, length: length, positions: positions, arena: arena)
+        run(ids: ids, batch: batch, length: length, positions: positions, pattern: pattern, arena: arena)
         return arena.logits
     }
 
@@ -188,11 +195,20 @@ public final class Transformer {
         head.refresh()
     }
 
-    func check(ids: [Int], batch: Int, length: Int, positions: [Int]) throws {
+    /// The pattern a forward runs: the config's, or block diffusion's training layout for a
+    /// block-causal model of the same block size.
+    func checkPattern(_ pattern: AttentionPattern?) throws -> AttentionPattern {
+        let own = AttentionPattern(config)
+        guard let pattern, pattern != own else { return own }
+        if case .blockDiffusionTraining(let b) = pattern, b == config.blockSize { return pattern }
+        throw UnmaskError("forward: attention \(pattern) does not fit this model's \(config.attention.rawValue) attention")
+    }
+
+    func check(ids: [Int], batch: Int, length: Int, positions: [Int], rowsPerPosition: Int = 1) throws {
         let c = config
         guard batch >= 1, length >= 1 else { throw UnmaskError("forward: empty batch") }
-        guard length <= c.contextLength else {
-            throw UnmaskError("sequence length \(length) exceeds the model's context of \(c.contextLength)")
+        guard length % rowsPerPosition == 0, length / rowsPerPosition <= c.contextLength else {
+            throw UnmaskError("sequence length \(length / rowsPerPosition) exceeds the model's context of \(c.contextLength)")
         }
         guard ids.count == batch * length else { throw UnmaskError("forward: \(ids.count) ids for a \(batch)x\(length) batch") }
         for id in ids where id < 0 || id >= c.vocabSize {
@@ -204,10 +220,18 @@ public final class Transformer {
 
     /// The forward pass. Pre-norm blocks; in training the block input, the norms'
     /// statistics and the pre-activation are kept (the arena's slots say where).
-    func run(ids: [Int], batch B: Int, length L: Int, positions: [Int], arena a: ActivationArena) {
+    /// Positions are row mod (L / pattern.rowsPerPosition): a training layout's x_0 copy
+    /// sits at the positions of its x_t.
+    /// With `cached`, the L rows of each sequence are positions first ..< first + L of a
+    /// longer text whose keys and values live in the cache (KeyValueCache.swift): the rows'
+    /// own are written there, and their queries attend to the cache.
+    func run(ids: [Int], batch B: Int, length L: Int, positions: [Int], pattern: AttentionPattern, arena a: ActivationArena,
+             cached: CachedRows? = nil) {
         let c = config, d = c.dModel, rows = B * L, threads = matmul.threads
+        let period = L / pattern.rowsPerPosition, first = cached?.first ?? 0
         let X = a.x!
-        EmbeddingLayer.forward(ids: ids, table: embed, positions: posEmbed, x: X, length: L, d: d, threads: threads)
+        EmbeddingLayer.forward(ids: ids, table: embed, positions: posEmbed.map { $0 + first * d }, x: X, length: period, d: d,
+                               threads: threads)
         let scale = 1 / Float(c.headDim).squareRoot()
         for (l, layer) in layers.enumerated() {
             let s = a.slot(l)
@@ -216,11 +240,26 @@ public final class Transformer {
             norm(layer.attnNorm, X, s.h1, rows: rows, rstd: s.rstd1, mean: s.mean1)
             matmul.linear(m: rows, a: s.h1, lda: d, weight: layer.qkv, c: s.qkv, ldc: c.qkvWidth)
             if let b = layer.qkvBias { BiasLayer.forward(s.qkv, bias: b, rows: rows, n: c.qkvWidth, threads: threads) }
-            RotaryLayer.forward(rotary, qkv: s.qkv, rows: rows, length: L, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,
-                                scale: scale, threads: threads)
-            AttentionLayer.forward(qkv: s.qkv, out: s.att, probs: s.probs, probsPerUnit: a.training, batch: B, length: L,
-                                   headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads, causal: c.attention == .causal,
-                                   matmul: matmul)
+            RotaryLayer.forward(cached?.rotary ?? rotary, qkv: s.qkv, rows: rows, length: period, offset: first, headDim: c.headDim,
+                                heads: c.nHeads, kvHeads: c.nKVHeads, scale: scale, threads: threads)
+            if let cached {
+                cached.cache.store(layer: l, qkv: s.qkv, ld: c.qkvWidth, queryWidth: d, slots: cached.slots, first: cached.cacheRow, rows: L)
+                AttentionLayer.forwardRows(q: s.qkv, ldq: c.qkvWidth, kv: cached.slots.map { cached.cache.rows(layer: l, slot: $0) },
+                                           kvStride: cached.cache.width, visible: cached.visible, headDim: c.headDim,
+                                           heads: c.nHeads, kvHeads: c.nKVHeads, out: s.att, scratch: cached.cache.scores,
+                                           maxKeys: cached.cache.capacity, threads: threads)
+            } else if case .blockCausal = pattern, !a.training {
+                // Row by row, as a cached step computes it (KeyValueCache.swift), so that
+                // cached and uncached generation give the same bits.
+                let ld = c.qkvWidth
+                AttentionLayer.forwardRows(q: s.qkv, ldq: ld, kv: (0..<B).map { UnsafePointer(s.qkv + $0 * L * ld + d) }, kvStride: ld,
+                                           visible: (0..<L).map { pattern.visible($0, rows: L).0.upperBound },
+                                           headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads, out: s.att,
+                                           scratch: s.probs, maxKeys: L, threads: threads)
+            } else {
+                AttentionLayer.forward(qkv: s.qkv, out: s.att, probs: s.probs, probsPerUnit: a.training, batch: B, length: L,
+                                       headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads, pattern: pattern, matmul: matmul)
+            }
             addBranch(input: s.att, weight: layer.out, bias: layer.outBias, keep: s.keepAttn, into: X, rows: rows, arena: a)
             // MLP branch: x ← x + drop(act(norm(x)·W_up)·W_down)
             s.xMid?.update(from: X, count: rows * d)
@@ -241,7 +280,7 @@ public final class Transformer {
         // Shifted logits (Dream): position p reads the output of p − 1 (p itself at a
         // sequence's start).
         for (j, p) in positions.enumerated() {
-            let row = c.shiftedLogits && p % L != 0 ? p - 1 : p
+            let row = c.shiftedLogits && p % period != 0 ? p - 1 : p
             (a.finalIn + j * d).update(from: X + row * d, count: d)
         }
         norm(finalNorm, a.finalIn, a.finalOut, rows: P, rstd: a.training ? a.finalRstd : nil, mean: a.training ? a.finalMean : nil)

@@ -7,9 +7,10 @@ extension Transformer {
     /// `grads`, laid out like the parameters (call `grads.data.update(repeating: 0, …)`
     /// first for a fresh step), through its named pointers (`grads.tensors`). The arena's
     /// logits must hold dLoss/dlogits (Loss.apply leaves them there). `ids`, `batch`,
-    /// `length` and `positions` are the forward's.
+    /// `length`, `positions` and `pattern` are the forward's.
     public func backward(ids: [Int], batch B: Int, length L: Int, positions: [Int], arena a: ActivationArena,
-                         grads: ParameterBuffer) throws {
+                         grads: ParameterBuffer, pattern: AttentionPattern? = nil) throws {
+        let period = L / (try checkPattern(pattern)).rowsPerPosition
         precondition(a.training, "backward needs a training arena")
         precondition(grads.config == config, "gradients laid out for another config")
         let c = config, d = c.dModel, F = c.dFF, rows = B * L, P = positions.count, threads = matmul.threads
@@ -48,7 +49,7 @@ extension Transformer {
             if let dBias = gl.outBias { biasBackward(dOut, rows: rows, n: d, into: dBias, a) }
             AttentionLayer.backward(dout: a.dh, qkv: s.qkv, probs: s.probs, dqkv: a.dqkv, scratch: a.dScores,
                                     batch: B, length: L, d: d, heads: c.nHeads, matmul: matmul)
-            RotaryLayer.backward(rotary, dqkv: a.dqkv, rows: rows, length: L, headDim: c.headDim, heads: c.nHeads,
+            RotaryLayer.backward(rotary, dqkv: a.dqkv, rows: rows, length: period, headDim: c.headDim, heads: c.nHeads,
                                  kvHeads: c.nKVHeads, scale: 1 / Float(c.headDim).squareRoot(), threads: threads)
             if let dBias = gl.qkvBias { biasBackward(a.dqkv, rows: rows, n: c.qkvWidth, into: dBias, a) }
             LinearLayer.backward(matmul: matmul, dy: a.dqkv, x: s.h1, rows: rows, weight: layer.qkv, dWeight: gl.qkv, dx: a.dh)
@@ -56,7 +57,7 @@ extension Transformer {
                                weight: layer.attnNorm.weight, dWeight: gl.attnNorm.weight, dBias: gl.attnNorm.bias, dx: dX,
                                accumulate: true, scratch: a.reductionScratch, threads: threads)
         }
-        EmbeddingLayer.backward(ids: ids, dx: dX, dTable: g.embed, dPositions: g.posEmbed, length: L, d: d)
+        EmbeddingLayer.backward(ids: ids, dx: dX, dTable: g.embed, dPositions: g.posEmbed, length: period, d: d)
     }
 
     private func biasBackward(_ dy: UnsafePointer<Float>, rows: Int, n: Int, into dBias: UnsafeMutablePointer<Float>,

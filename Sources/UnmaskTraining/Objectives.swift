@@ -11,6 +11,16 @@ public enum Objective: String, Sendable, CaseIterable {
     /// batch), each token masked with probability 1 − α(t), loss Σ_masked w(t)·(−log p(x₀)),
     /// w(t) = −α′(t)/(1 − α(t)) (1/t for the linear schedule), per token.
     case mdm
+    /// Block diffusion (BD3-LM, Arriola et al. 2025) for a block-causal model: the window in
+    /// blocks of the model's `block_size`, each block with its own t (stratified across the
+    /// batch's blocks), each token of block k masked with probability 1 − α(t_k), and every
+    /// block denoised given the clean blocks before it in one forward (the training layout
+    /// x_t ⊕ x_0, `AttentionPattern.blockDiffusionTraining`). Loss Σ_k Σ_masked
+    /// w(t_k)·(−log p(x₀)), per token: with t over (0, 1] it is the block ELBO, a bound on
+    /// −log p(x) summed over blocks. Training draws t from a clipped range [β, ω] instead
+    /// (`TrainingSettings.maskRates`): BD3-LM's lower-variance schedule; validation always
+    /// uses the full range, so its loss is the bound.
+    case bd3
     /// The DDPD planner: uniform-noise corruption at t ~ U(0,1); binary cross-entropy on
     /// "was this position corrupted". Label rule: a position is labelled corrupted only if
     /// its token actually changed — a resampled token that landed on the original value is
@@ -22,15 +32,34 @@ public enum Objective: String, Sendable, CaseIterable {
     public var role: ModelRole {
         switch self {
         case .ar: return .evaluator
-        case .mdm: return .denoiser
+        case .mdm, .bd3: return .denoiser
         case .planner: return .planner
         }
     }
-    public var attention: ModelConfig.Attention { role.configure(.standard).attention }
     public var head: ModelConfig.Head { role.configure(.standard).head }
 
-    /// The config a model trained with this objective has (`ModelRole.configure`).
-    public func configure(_ config: ModelConfig) -> ModelConfig { role.configure(config) }
+    /// The config a model trained with this objective has (`ModelRole.configure`); bd3
+    /// makes attention block-causal in blocks of `blockSize` (the config's own if it has one).
+    public func configure(_ config: ModelConfig, blockSize: Int? = nil) throws -> ModelConfig {
+        var c = config
+        if self == .bd3 {
+            guard let size = blockSize ?? c.blockSize else { throw UnmaskError("objective bd3 needs --block-size") }
+            c.attention = .blockCausal
+            c.blockSize = size
+            return c
+        }
+        if blockSize != nil { throw UnmaskError("--block-size is for objective bd3") }
+        if c.attention == .blockCausal { c.attention = .bidirectional; c.blockSize = nil }
+        return role.configure(c)
+    }
+
+    /// The attention a training forward runs: the training layout for bd3.
+    public func pattern(_ config: ModelConfig) -> AttentionPattern {
+        self == .bd3 ? .blockDiffusionTraining(config.blockSize!) : AttentionPattern(config)
+    }
+
+    /// Rows of the model input per window position: 2 for bd3 (x_t then x_0), else 1.
+    public var rowsPerPosition: Int { self == .bd3 ? 2 : 1 }
 
     /// Builds the model input and the loss targets for a batch of windows (each
     /// length + 1 tokens; only the objective `ar` uses the last one: position i's target is
@@ -40,8 +69,10 @@ public enum Objective: String, Sendable, CaseIterable {
     /// sit in the vocabulary; the planner's noise never draws them. `fixedPrefix` (mdm
     /// only): the first positions of every window are never masked nor scored (a label
     /// token), and the loss is per token of the rest.
+    /// bd3 returns (B, 2L) ids, x_t then x_0 per window, its t drawn from `maskRates`.
     public func batch(_ windows: [[Int]], length L: Int, config: ModelConfig, schedule: NoiseSchedule,
-                      seed: UInt64, step: Int, specialIds: Set<Int> = [], fixedPrefix: Int = 0) -> (ids: [Int], targets: TrainingTargets) {
+                      seed: UInt64, step: Int, specialIds: Set<Int> = [], fixedPrefix: Int = 0,
+                      maskRates: ClosedRange<Double> = 0...1) -> (ids: [Int], targets: TrainingTargets) {
         let B = windows.count
         var rng = Philox(seed: seed ^ 0x5EED_0B1E_C71E, stream: UInt64(bitPattern: Int64(step)) << 8 | 1)
         var ids: [Int] = []
@@ -71,6 +102,31 @@ public enum Objective: String, Sendable, CaseIterable {
                 }
             }
             return (ids, .tokens(positions: positions, targets: targets, weights: weights, excluded: config.maskTokenId))
+        case .bd3:
+            let size = config.blockSize!, blocks = (L + size - 1) / size, cells = B * blocks
+            let u = rng.uniform64()
+            var input: [Int] = []
+            input.reserveCapacity(2 * B * L)
+            var positions: [Int] = [], targets: [Int] = [], weights: [Float] = []
+            for b in 0..<B {
+                var noisy = Array(windows[b][0..<L])
+                for k in 0..<blocks {
+                    // The stratified grid over all the batch's blocks, mapped into the range.
+                    let cell = (u + Double(b * blocks + k) / Double(cells)).truncatingRemainder(dividingBy: 1)
+                    let t = max(maskRates.lowerBound + cell * (maskRates.upperBound - maskRates.lowerBound), 1e-4)
+                    let maskProbability = 1 - schedule.alpha(t)
+                    let w = Float(schedule.elboWeight(t) / Double(B * L))
+                    for i in (k * size)..<min(L, (k + 1) * size) where rng.uniform64() < maskProbability {
+                        positions.append(b * 2 * L + i)
+                        targets.append(noisy[i])
+                        weights.append(w)
+                        noisy[i] = config.maskTokenId
+                    }
+                }
+                input.append(contentsOf: noisy)
+                input.append(contentsOf: windows[b][0..<L])
+            }
+            return (input, .tokens(positions: positions, targets: targets, weights: weights, excluded: config.maskTokenId))
         case .planner:
             var labels = [Float](repeating: 0, count: B * L)
             // The tokenizers here always hold ordinary ids (at least the 256 byte tokens).

@@ -28,6 +28,8 @@ public struct TrainingSettings: Sendable {
     /// probability `labelDropout`.
     public var labels: ClassLabels?
     public var labelDropout = 0.1
+    /// bd3: the range training draws each block's t from (BD3-LM's clipped schedule).
+    public var maskRates: ClosedRange<Double> = 0.3...0.8
     /// Stop (after writing a checkpoint) once this many steps are done, as if killed.
     public var stopAfterSteps: Int?
 
@@ -159,7 +161,9 @@ public final class Trainer {
             let (ids, targets) = settings.objective.batch(part, length: config.contextLength, config: config,
                                                           schedule: settings.schedule, seed: settings.seed, step: -1 - k,
                                                           specialIds: data.specialIds, fixedPrefix: settings.labels == nil ? 0 : 1)
-            total += try trainingStep.validationLoss(ids: ids, batch: part.count, length: config.contextLength, targets: targets)
+            total += try trainingStep.validationLoss(ids: ids, batch: part.count,
+                                                     length: config.contextLength * settings.objective.rowsPerPosition,
+                                                     targets: targets, pattern: settings.objective.pattern(config))
                 * Double(part.count)
         }
         return total / Double(windows.count)
@@ -204,10 +208,11 @@ public final class Trainer {
             let windows = trainingBatchWindows(step: step)
             let (ids, targets) = settings.objective.batch(windows, length: L, config: config, schedule: settings.schedule,
                                                           seed: settings.seed, step: step, specialIds: data.specialIds,
-                                                          fixedPrefix: settings.labels == nil ? 0 : 1)
+                                                          fixedPrefix: settings.labels == nil ? 0 : 1, maskRates: settings.maskRates)
             trainingStep.zeroGradients()
             trainingStep.dropoutKey = dropoutSeedKey ^ UInt64(step)
-            let loss = try trainingStep.step(ids: ids, batch: settings.batch, length: L, targets: targets)
+            let loss = try trainingStep.step(ids: ids, batch: settings.batch, length: L * settings.objective.rowsPerPosition,
+                                             targets: targets, pattern: settings.objective.pattern(config))
             guard loss.isFinite else { throw UnmaskError("training diverged at step \(step + 1) (loss \(loss)); try a lower --lr") }
             optimizer.update(params: params, grads: trainingStep.grads)
             step += 1
@@ -320,7 +325,7 @@ public final class Trainer {
         | final train loss (mean of last 20 steps) | \(fixed(lastTrain, 4)) nats/token |
         | final validation loss | \(fixed(lastVal, 4)) nats/token |
 
-        Loss is \(settings.objective == .mdm ? "the continuous-time ELBO bound per token" : settings.objective == .ar ? "next-token cross-entropy" : "binary cross-entropy per position").
+        Loss is \(settings.objective == .bd3 ? "the block ELBO per token (training: t clipped to \(settings.maskRates.lowerBound)-\(settings.maskRates.upperBound); validation: the bound)" : settings.objective == .mdm ? "the continuous-time ELBO bound per token" : settings.objective == .ar ? "next-token cross-entropy" : "binary cross-entropy per position").
 
         ![loss curve](loss.svg)
 

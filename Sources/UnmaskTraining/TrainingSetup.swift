@@ -18,7 +18,7 @@ public enum TrainingSetup {
     /// `labels`: classes of a label-conditional denoiser; the vocabulary then holds
     /// `labels + 1` more ids past the tokenizer's (the classes and the null label).
     public static func config(configFile: String?, initFrom: String?, sizes: ModelConfig, objective: Objective,
-                              tokenizer: Tokenizer, batch: Int, labels: Int = 0) throws -> ModelConfig {
+                              tokenizer: Tokenizer, batch: Int, labels: Int = 0, blockSize: Int? = nil) throws -> ModelConfig {
         var c: ModelConfig
         if let configFile {
             c = try ModelConfig.load(path: configFile)
@@ -28,7 +28,7 @@ public enum TrainingSetup {
         } else {
             c = sizes
         }
-        c = objective.configure(c)
+        c = try objective.configure(c, blockSize: blockSize)
         if labels > 0 {
             guard objective == .mdm else { throw UnmaskError("--labels trains a label-conditional denoiser: objective mdm") }
             c.vocabSize = tokenizer.vocabSize + labels + 1
@@ -36,7 +36,9 @@ public enum TrainingSetup {
         try c.validate()
         try c.checkVocabulary(size: tokenizer.vocabSize, maskTokenId: tokenizer.maskId, modelName: "the model to train",
                               tokenizerName: "in use", padded: labels > 0)
-        try TrainingStep.checkFits(config: c, batch: batch)
+        // bd3's training layout doubles the rows and quadruples the attention: counted as a
+        // batch of 4× the sequences (an overestimate of the rows).
+        try TrainingStep.checkFits(config: c, batch: batch * objective.rowsPerPosition * objective.rowsPerPosition)
         return c
     }
 

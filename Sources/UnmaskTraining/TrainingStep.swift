@@ -60,24 +60,28 @@ public final class TrainingStep {
 
     /// One forward and backward pass; returns the loss. Gradients are added to `grads`
     /// (call `zeroGradients` first for a fresh step).
-    public func step(ids: [Int], batch B: Int, length L: Int, targets: TrainingTargets) throws -> Double {
+    /// `pattern`: the attention of the forward (block diffusion's training layout for bd3,
+    /// whose sequences are 2L rows); default the model's.
+    public func step(ids: [Int], batch B: Int, length L: Int, targets: TrainingTargets,
+                     pattern: AttentionPattern? = nil) throws -> Double {
         let positions = try checkedPositions(targets, batch: B, length: L)
         model.refreshWeights()
         model.prepare(arena: arena, batch: B, length: L, headRows: positions.count, dropout: dropout > 0)
         if let _ = arena.dropoutFactors(layer: 0) { drawDropoutFactors(rows: B * L) }
         let logits = try model.forwardForTraining(ids: ids, batch: B, length: L, positions: positions, arena: arena,
-                                                  dropout: dropout > 0)
+                                                  dropout: dropout > 0, pattern: pattern)
         let loss = try Loss.apply(targets, logits: logits, outputSize: model.outputSize, threads: matmul.threads)
-        try model.backward(ids: ids, batch: B, length: L, positions: positions, arena: arena, grads: grads)
+        try model.backward(ids: ids, batch: B, length: L, positions: positions, arena: arena, grads: grads, pattern: pattern)
         return loss
     }
 
     /// The loss alone, from the inference forward: no activations kept, no gradients, no
     /// dropout (validation sees the whole model).
-    public func validationLoss(ids: [Int], batch B: Int, length L: Int, targets: TrainingTargets) throws -> Double {
+    public func validationLoss(ids: [Int], batch B: Int, length L: Int, targets: TrainingTargets,
+                               pattern: AttentionPattern? = nil) throws -> Double {
         let positions = try checkedPositions(targets, batch: B, length: L)
         model.refreshWeights()
-        var logits = try model.forward(ids: ids, batch: B, length: L, positions: positions)
+        var logits = try model.forward(ids: ids, batch: B, length: L, positions: positions, pattern: pattern)
         return try logits.withUnsafeMutableBufferPointer { lb in
             try Loss.apply(targets, logits: lb.baseAddress!, outputSize: model.outputSize, threads: matmul.threads)
         }

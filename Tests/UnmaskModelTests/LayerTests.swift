@@ -141,7 +141,7 @@ final class LayerTests: XCTestCase {
             var out = [Float](repeating: 0, count: batch * L * d), probs = [Float](repeating: 0, count: batch * heads * L * L)
             let xf = floats(x)
             AttentionLayer.forward(qkv: xf, out: &out, probs: &probs, probsPerUnit: true, batch: batch, length: L, headDim: d / heads,
-                                   heads: heads, kvHeads: heads, causal: causal, matmul: MatMul(threads: 2))
+                                   heads: heads, kvHeads: heads, pattern: causal ? .causal : .full, matmul: MatMul(threads: 2))
             check("attention causal=\(causal) forward", out, referenceAttention(x, batch: batch, L: L, d: d, heads: heads, causal: causal))
             var dqkv = [Float](repeating: .nan, count: x.count), scratch = [Float](repeating: 0, count: 2 * L * L)
             AttentionLayer.backward(dout: floats(g), qkv: xf, probs: probs, dqkv: &dqkv, scratch: &scratch, batch: batch, length: L,

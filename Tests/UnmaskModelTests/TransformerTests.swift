@@ -73,6 +73,9 @@ final class TransformerTests: XCTestCase {
          { $0.norm = .layernorm; $0.linearBias = true; $0.tiedEmbeddings = false; $0.headBias = true }),
         ("LLaDA block: rms/SwiGLU/rotary θ 500000/GQA/untied",
          { $0.gatedMLP = true; $0.activation = .silu; $0.ropeTheta = 500_000; $0.nKVHeads = 2; $0.tiedEmbeddings = false; $0.normEps = 1e-5 }),
+        ("block-causal in blocks of 8 (BD3-LM)", { $0.attention = .blockCausal; $0.blockSize = 8 }),
+        ("block-causal in blocks of 5, learned positions, GQA, layer norm",
+         { $0.attention = .blockCausal; $0.blockSize = 5; $0.positions = .learned; $0.nKVHeads = 2; $0.norm = .layernorm }),
         ("Dream block: rms/SwiGLU/GQA/qkv biases/untied/shifted logits",
          { $0.gatedMLP = true; $0.activation = .silu; $0.nKVHeads = 2; $0.qkvBias = true; $0.tiedEmbeddings = false; $0.shiftedLogits = true; $0.normEps = 1e-6 }),
     ]
@@ -131,18 +134,27 @@ final class TransformerTests: XCTestCase {
         XCTAssertThrowsError(try referenceForward(config: c, source: p, ids: [1, 2, 3], batch: 1, length: 2))
     }
 
+    /// Changing token 15 changes the outputs of exactly the queries that see it: every
+    /// position (bidirectional), 15 onwards (causal), 12 onwards in blocks of 4
+    /// (block-causal: its block is 12..<16).
     func testCausalMaskHidesTheFutureAndBidirectionalDoesNot() throws {
         for attention in ModelConfig.Attention.allCases {
-            let (c, p) = try TransformerTests.randomModel { $0.attention = attention }
+            let (c, p) = try TransformerTests.randomModel {
+                $0.attention = attention
+                if attention == .blockCausal { $0.blockSize = 4 }
+            }
             let model = try Transformer(config: c, source: p)
             var ids = (0..<20).map { ($0 * 37) % c.vocabSize }
             let before = try model.forward(ids: ids, batch: 1, length: 20)
             ids[15] = (ids[15] + 1) % c.vocabSize
             let after = try model.forward(ids: ids, batch: 1, length: 20)
             let V = c.vocabSize
-            let earlierChanged = (0..<(15 * V)).contains { before[$0] != after[$0] }
-            XCTAssertEqual(earlierChanged, attention == .bidirectional, "\(attention)")
-            XCTAssertTrue((15 * V..<20 * V).contains { before[$0] != after[$0] })
+            // The first position whose output may change: 0, the token itself, or its block's start (12).
+            let firstSeeing = attention == .bidirectional ? 0 : attention == .causal ? 15 : 12
+            XCTAssertFalse((0..<(firstSeeing * V)).contains { before[$0] != after[$0] }, "\(attention)")
+            for i in firstSeeing..<20 {
+                XCTAssertTrue((i * V..<(i + 1) * V).contains { before[$0] != after[$0] }, "\(attention): position \(i)")
+            }
         }
     }
 

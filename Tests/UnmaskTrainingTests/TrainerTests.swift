@@ -28,7 +28,7 @@ final class TrainerTests: XCTestCase {
     func trainer(_ objective: Objective, out: String, steps: Int, stopAfter: Int? = nil, dropout: Double = 0) throws -> Trainer {
         let corpus = try corpusFile()
         let tok = try tokenizer(corpus)
-        let c = objective.configure(ModelConfig(vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, dFF: 24,
+        let c = try objective.configure(ModelConfig(vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, dFF: 24,
                                                 contextLength: 16, maskTokenId: tok.maskId))
         var s = TrainingSettings(objective: objective)
         s.batch = 4
@@ -111,7 +111,7 @@ final class TrainerTests: XCTestCase {
         try String(repeating: "one two three four five. ", count: 400).write(toFile: b, atomically: true, encoding: .utf8)
         let tok = try BPETrainer(vocabSize: 300).train(texts: [Files.read(a), Files.read(b)])
         let labels = try ClassLabels(classes: ["a", "b"], firstId: tok.vocabSize)
-        let c = Objective.mdm.configure(ModelConfig(vocabSize: tok.vocabSize + 3, dModel: 8, nLayers: 1, nHeads: 2, dFF: 8,
+        let c = try Objective.mdm.configure(ModelConfig(vocabSize: tok.vocabSize + 3, dModel: 8, nLayers: 1, nHeads: 2, dFF: 8,
                                                     contextLength: 16, maskTokenId: tok.maskId))
         let data = try TrainingData(corpus: [a, b], tokenizer: tok, window: 16, labeled: true)
         var s = TrainingSettings(objective: .mdm)

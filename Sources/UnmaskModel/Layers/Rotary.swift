@@ -9,11 +9,13 @@ import Glibc
 /// also multiplied by the attention scale here, while the row is in registers: the score
 /// matrix Q·Kᵀ then needs no extra pass. With learned positions only the scale applies.
 struct RotaryLayer {
+    let length: Int        // positions the tables cover
     let half: Int          // dh/2
     let cos: [Float]       // (context, dh/2)
     let sin: [Float]       // (context, dh/2)
 
     init(length: Int, headDim dh: Int, theta: Double) {
+        self.length = length
         half = dh / 2
         var c = [Float](repeating: 0, count: length * half), s = c
         for pos in 0..<length {
@@ -27,12 +29,13 @@ struct RotaryLayer {
     }
 
     /// qkv (B·L, (heads + 2·kvHeads)·dh), in place: q ← R(pos)·q·scale for the `heads`
-    /// query heads and k ← R(pos)·k for the `kvHeads` key heads, pos = row mod L.
+    /// query heads and k ← R(pos)·k for the `kvHeads` key heads, pos = offset + row mod L
+    /// (offset: the first position of rows that continue a cached text).
     /// `rotary == nil` (learned positions): q ← q·scale only.
-    static func forward(_ rotary: RotaryLayer?, qkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, headDim: Int,
-                        heads: Int, kvHeads: Int, scale: Float, threads: Int) {
-        apply(rotary, qkv, rows: rows, length: L, headDim: headDim, heads: heads, kvHeads: kvHeads, scale: scale, inverse: false,
-              threads: threads)
+    static func forward(_ rotary: RotaryLayer?, qkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, offset: Int = 0,
+                        headDim: Int, heads: Int, kvHeads: Int, scale: Float, threads: Int) {
+        apply(rotary, qkv, rows: rows, length: L, offset: offset, headDim: headDim, heads: heads, kvHeads: kvHeads, scale: scale,
+              inverse: false, threads: threads)
     }
 
     /// Gradient of `forward`, in place on dqkv (B·L, 3d) (the values are left alone): a
@@ -40,11 +43,12 @@ struct RotaryLayer {
     /// multiplied in again.
     static func backward(_ rotary: RotaryLayer?, dqkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, headDim: Int,
                          heads: Int, kvHeads: Int, scale: Float, threads: Int) {
-        apply(rotary, dqkv, rows: rows, length: L, headDim: headDim, heads: heads, kvHeads: kvHeads, scale: scale, inverse: true,
-              threads: threads)
+        apply(rotary, dqkv, rows: rows, length: L, offset: 0, headDim: headDim, heads: heads, kvHeads: kvHeads, scale: scale,
+              inverse: true, threads: threads)
     }
 
-    private static func apply(_ rotary: RotaryLayer?, _ qkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, headDim dh: Int,
+    private static func apply(_ rotary: RotaryLayer?, _ qkv: UnsafeMutablePointer<Float>, rows: Int, length L: Int, offset: Int,
+                              headDim dh: Int,
                               heads: Int, kvHeads: Int, scale: Float, inverse: Bool, threads: Int) {
         let d = heads * dh, ld = (heads + 2 * kvHeads) * dh
         guard let rotary else {
@@ -59,7 +63,8 @@ struct RotaryLayer {
             let cosTable = cb.baseAddress!, sinTable = sb.baseAddress!
             Parallel.rows(rows, width: 2 * d, threads: threads) { range in
                 for r in range {
-                    let c = cosTable + (r % L) * half, s = sinTable + (r % L) * half
+                    let pos = offset + r % L
+                    let c = cosTable + pos * half, s = sinTable + pos * half
                     for h in 0..<heads {        // queries, with the attention scale
                         rotate(qkv + r * ld + h * dh, half: half, cos: c, sin: s, factor: scale, inverse: inverse)
                     }
