@@ -40,6 +40,10 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Write only shard I of N (0 <= I < N) of the --samples: exactly the samples a single run writes at those indices.", transform: Shard.parse)
     var shard: Shard?
     @Option(parsing: .unconditional, help: "Past the context, generate in blocks of this many tokens (default: half the context), each seeing the last context − block tokens.") var block: Int?
+    @Option(help: "Keys and values kept between calls: exact (block-causal models, the default there: bit-identical to off), off, or Fast-dLLM's prefix | dual for a bidirectional model with a block=K sampler (approximate; docs/samplers.md measures by how much).")
+    var cache: KeyValueCaching?
+    @Option(help: "A block-causal model past its context: recompute (each block's window afresh, exact; default) or slide (the cache keeps its keys, stale).")
+    var pastContext: PastContext?
     @Option(parsing: .unconditional, help: "Seed, 0...2^64−1, default 1 (sample i uses stream i of it).", transform: Seed.parse) var seed: Seed = Seed(1)
     @Option(parsing: .unconditional, help: "Sampling temperature > 0 (overrides the spec).") var temperature: Double?
     @Option(parsing: .unconditional, help: "Nucleus sampling threshold in (0, 1] (overrides the spec).") var topP: Double?
@@ -118,8 +122,16 @@ struct GenerateCommand: ParsableCommand {
         defer { if inLiveView { Terminal.leaveLiveView() } }
         // Each sample is written as soon as its batch is done: the first line arrives after
         // one batch, and memory depends on --batch, not on --samples.
+        let blockCausal = Generation.blockCausalModel(denoiser) != nil
+        if pastContext != nil && !blockCausal {
+            throw UnmaskError("--past-context is for block-causal models; a bidirectional model past its context writes in windows (--block)")
+        }
+        // What the JSON reports: the cache used, and past the context how.
+        let cacheUsed = cache ?? (blockCausal ? .exact : .off)
+        let pastMode: JSONValue = blockCausal && canvas.count > denoiser.maxLength ? .string((pastContext ?? .recompute).rawValue) : .null
         try Generation.run(sampler: sampler, denoiser: denoiser, canvas: canvas, count: indices.count, batch: batch,
-                           seed: seed.value, block: block, first: indices.lowerBound, observer: { first, seqs in
+                           seed: seed.value, block: block, first: indices.lowerBound, caching: cache,
+                           pastContext: pastContext ?? .recompute, observer: { first, seqs in
             if screen != nil && !inLiveView { Terminal.enterLiveView(); inLiveView = true }
             observer(first, seqs)
         }) { i, ids, nfe, seconds in
@@ -129,6 +141,7 @@ struct GenerateCommand: ParsableCommand {
             if json {
                 StandardOutput.writeLine(JSON.line([("text", .string(text)), ("ids", .array(ids.map { .int($0) })), ("nfe", .int(nfe)),
                                                     ("seconds", .double(seconds)), ("sampler", .string(spec.description)),
+                                                    ("cache", .string(cacheUsed.rawValue)), ("past_context", pastMode),
                                                     ("seed", .uint64(seed.value)), ("sample", .int(i))]))
             } else {
                 StandardOutput.writeLine((samples > 1 ? "--- sample \(i + 1) (nfe \(nfe)) ---\n" : "") + text)
@@ -191,6 +204,8 @@ struct GenerateCommand: ParsableCommand {
 }
 
 extension SamplingPrecision: ExpressibleByArgument {}
+extension KeyValueCaching: ExpressibleByArgument {}
+extension PastContext: ExpressibleByArgument {}
 
 /// `--shard I/N`: the I-th of N contiguous shares of the sample indices (0-based, as a
 /// Kubernetes indexed job or `$SLURM_ARRAY_TASK_ID` with `--array=0-…` counts).

@@ -1,10 +1,15 @@
 import UnmaskModel
 import UnmaskSupport
 
-/// How a block-causal model's text is generated: with its keys and values cached, or each
-/// call recomputing every row before the block (the reference the cache is tested against).
+/// Which keys and values a generation keeps between network calls.
+/// - `exact`: a block-causal model's finished blocks (BlockCausalGeneration); the tokens are
+///   those of `off`, bit for bit.
+/// - `off`: none; every call computes every row it depends on.
+/// - `prefix`, `dual`: Fast-dLLM's caches for a bidirectional model generating in blocks
+///   (FastDLLMCache.swift): the rows before the current block, or before and after it, are
+///   computed at the block's first call and reused, stale, for its other calls.
 public enum KeyValueCaching: String, Sendable, CaseIterable {
-    case on, off
+    case exact, off, prefix, dual
 }
 
 /// What a block-causal model does once the text is longer than its context.
@@ -39,11 +44,14 @@ enum BlockCausalGeneration {
         if sampler.spec.kind == .ddpd {
             throw UnmaskError("sampler ddpd plans over the whole canvas with its own model; a block-causal model generates block by block: use another sampler")
         }
+        if caching == .prefix || caching == .dual {
+            throw UnmaskError("--cache \(caching.rawValue) is Fast-dLLM's approximate cache for bidirectional models; a block-causal model caches exactly (--cache exact)")
+        }
         if pastContext == .slide && N > C && caching == .off {
-            throw UnmaskError("--past-context slide is a property of the cache: it needs --kv-cache on")
+            throw UnmaskError("--past-context slide is a property of the cache: it needs --cache exact")
         }
         let steps = BlockSteps(denoiser: denoiser, size: size, length: N, caching: caching, pastContext: pastContext)
-        if caching == .on {
+        if caching == .exact {
             steps.cache = try KeyValueCache(model: model, slots: size, capacity: min(C, (N + K - 1) / K * K),
                                             positions: pastContext == .slide ? N : nil)
         }
@@ -133,7 +141,7 @@ final class BlockSteps: Denoiser {
         // are one forward; a sample's rows never depend on the others'.
         var groups: [(first: Int, members: [Int])] = []
         for b in wanted {
-            let first = caching == .on ? pending[b] : windowStart
+            let first = caching == .exact ? pending[b] : windowStart
             if let g = groups.firstIndex(where: { $0.first == first }) { groups[g].members.append(b) } else { groups.append((first, [b])) }
         }
         var rowsOf: [Int: [Float]] = [:]
@@ -150,7 +158,7 @@ final class BlockSteps: Denoiser {
             // Row r (position first + r) sees the window up to the end of its block.
             let visible = (first..<block.upperBound).map { min(length, ($0 / K + 1) * K) - windowStart }
             var out: [Float]
-            if caching == .on, let cache {
+            if caching == .exact, let cache {
                 out = try model.forwardCached(ids: ids, slots: members, length: rows, first: first - positionBase,
                                               cacheRow: first - windowStart, visible: visible, positions: flat, cache: cache)
                 for b in members { pending[b] = block.lowerBound }

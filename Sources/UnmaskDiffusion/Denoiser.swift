@@ -77,7 +77,7 @@ public final class TransformerDenoiser: Denoiser {
     }
 
     /// Sets the padding ids' logits of `rows` output rows to −∞.
-    func maskPadding(_ out: inout [Float], rows: Int) {
+    public func maskPadding(_ out: inout [Float], rows: Int) {
         let v = vocabSize
         if tokenizerSize < v {
             for r in 0..<rows { for i in tokenizerSize..<v { out[r * v + i] = -.infinity } }

@@ -29,7 +29,8 @@ public enum Generation {
     /// `observer(firstSample, sequences)`: after every step, the batch's full sequences.
     public static func run(sampler: DiffusionSampler, denoiser: Denoiser, canvas: [Int], count: Int, batch: Int,
                            seed: UInt64, block: Int? = nil, first start: Int = 0,
-                           caching: KeyValueCaching = .on, pastContext: PastContext = .recompute,
+                           caching: KeyValueCaching? = nil, pastContext: PastContext = .recompute,
+                           cacheError: CacheError? = nil,
                            observer: ((Int, [[Int]]) -> Void)? = nil,
                            emit: (Int, [Int], Int, Double) throws -> Void) throws {
         guard count >= 1, batch >= 1 else { throw UnmaskError("count and batch must be at least 1") }
@@ -41,6 +42,22 @@ public enum Generation {
         if let size = blockCausal?.model.config.blockSize, let block, block != size {
             throw UnmaskError("--block \(block) does not match the model's block layout: it is block-causal in blocks of \(size)")
         }
+        // Fast-dLLM's caches wrap the denoiser; they need the LLaDA schedule inside the context.
+        var fastCache: FastDLLMCache?
+        if blockCausal == nil, let caching, caching != .off {
+            guard caching != .exact else {
+                throw UnmaskError("--cache exact needs a block-causal model (block diffusion); for a bidirectional one, --cache prefix or dual is Fast-dLLM's approximate cache")
+            }
+            guard let t = denoiser as? TransformerDenoiser else { throw UnmaskError("--cache \(caching.rawValue) needs a transformer denoiser") }
+            guard let size = sampler.spec.block else {
+                throw UnmaskError("--cache \(caching.rawValue) is refreshed at each block: give a planner sampler with block=K (e.g. confidence:block=32)")
+            }
+            guard canvas.count <= L, block == nil else {
+                throw UnmaskError("--cache \(caching.rawValue) runs inside the context (\(canvas.count) tokens > \(L), or --block given): past it, text is written in windows")
+            }
+            fastCache = try FastDLLMCache(denoiser: t, mode: caching, blockSize: size)
+            fastCache!.meter = cacheError
+        }
         guard canvas.contains(denoiser.maskId) else { throw UnmaskError("nothing to generate: the canvas has no masked position") }
         guard start >= 0 else { throw UnmaskError("the first sample index must be at least 0") }
         var first = start
@@ -48,9 +65,11 @@ public enum Generation {
             let b = min(batch, start + count - first)
             let (sequences, nfe, seconds) = try blockCausal.map {
                 try BlockCausalGeneration.generateBatch(sampler: sampler, denoiser: $0, canvas: canvas, size: b, firstSample: first,
-                                                        seed: seed, caching: caching, pastContext: pastContext, observer: observer)
-            } ?? generateBatch(sampler: sampler, denoiser: denoiser, canvas: canvas, size: b,
+                                                        seed: seed, caching: caching ?? .exact, pastContext: pastContext,
+                                                        observer: observer)
+            } ?? generateBatch(sampler: sampler, denoiser: fastCache ?? denoiser, canvas: canvas, size: b,
                                firstSample: first, seed: seed, block: block, observer: observer)
+            fastCache?.reset()
             for j in 0..<b { try emit(first + j, sequences[j], nfe[j], seconds / Double(b)) }
             first += b
         }

@@ -42,6 +42,10 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
     /// Fast-dLLM's parallel decoding: each call unmasks every candidate whose top
     /// probability is at least this (and at least the planner's own choice).
     public var threshold: Double?
+    /// Fast-dLLM's factor rule: candidates ranked by top probability, the n-th (from 1) is
+    /// unmasked while it and every one before it reach 1 − f/(n + 1) (so one sure token
+    /// needs 1 − f/2, two need 1 − f/3 for the second, …), else the planner's own choice.
+    public var factor: Double?
     /// ReMDM-style remasking: while the fraction of free positions filled is within
     /// `remaskWindow`, after each step one committed token, drawn uniformly, is masked
     /// again with probability `remask`, so the sampler can revise it.
@@ -55,7 +59,7 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
     static func allowedKeys(_ kind: Kind) -> [String] {
         switch kind {
         case .ancestral: return ["steps", "schedule", "cache"] + drawKeys
-        case .fhs, .uniform, .confidence, .margin, .entropy: return ["k", "block", "threshold", "remask", "remask_window"] + drawKeys
+        case .fhs, .uniform, .confidence, .margin, .entropy: return ["k", "block", "threshold", "factor", "remask", "remask_window"] + drawKeys
         case .ddpd: return ["steps"] + drawKeys
         case .p2: return ["steps", "eta"] + drawKeys
         }
@@ -78,6 +82,8 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
     Faster decoding, on fhs, uniform, confidence, margin and entropy:
       block       K >= 1: LLaDA's schedule, blocks of K unmasked left to right
       threshold   in (0, 1]: Fast-dLLM, unmask every position this sure per call
+      factor      > 0: Fast-dLLM's factor rule, the n-th surest position is
+                  unmasked if it and those before reach 1 - factor/(n+1)
       remask      in (0, 1): ReMDM-style, remask one committed token with this
                   probability per step while remask_window (default 0.5-0.9)
                   of the positions are filled
@@ -143,6 +149,10 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
                 let v = try double()
                 guard v > 0 && v <= 1 else { throw UnmaskError("sampler \(name): threshold must be in (0, 1], got \(v)") }
                 spec.threshold = v
+            case "factor":
+                let v = try double()
+                guard v > 0 && v <= 2 else { throw UnmaskError("sampler \(name): factor must be in (0, 2], got \(v)") }
+                spec.factor = v
             case "remask":
                 let v = try double()
                 guard v > 0 && v < 1 else { throw UnmaskError("sampler \(name): remask must be a probability in (0, 1), got \(v)") }
@@ -175,6 +185,9 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
             default: break
             }
         }
+        if spec.threshold != nil && spec.factor != nil {
+            throw UnmaskError("sampler \(name): threshold and factor are two parallel-decoding rules; give one")
+        }
         do {
             try spec.draw.validate()
         } catch let e as UnmaskError {
@@ -195,6 +208,7 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
         if kind == .p2 && eta != 1 { parts.append("eta=\(eta)") }
         if let block { parts.append("block=\(block)") }
         if let threshold { parts.append("threshold=\(threshold)") }
+        if let factor { parts.append("factor=\(factor)") }
         if let remask {
             parts.append("remask=\(remask)")
             if remaskWindow != 0.5...0.9 { parts.append("remask_window=\(remaskWindow.lowerBound)-\(remaskWindow.upperBound)") }

@@ -345,6 +345,8 @@ final class SamplingRun {
     /// - `block`: only positions of the leftmost block that still has a mask are candidates.
     /// - `threshold`: the denoiser is asked at every candidate, and every candidate whose
     ///   top probability is at least τ is drawn, or, if none is, the planner's choice.
+    /// - `factor`: the same, with Fast-dLLM's factor rule choosing the candidates: ranked
+    ///   by top probability c₁ ≥ c₂ ≥ …, the first n with c_i ≥ 1 − f/(i + 1) for every i ≤ n.
     /// - `remask`: while the filled fraction of the free positions is inside the window,
     ///   after each step one committed free token, drawn uniformly, is masked again with
     ///   probability `remask`.
@@ -355,7 +357,7 @@ final class SamplingRun {
     /// samples the joint exactly, whatever the planner and with or without `block`. Remasking
     /// keeps it exact too: masking a token chosen without looking at its value leaves the
     /// others distributed as their joint marginal, and the token is later redrawn from its
-    /// conditional (tested on the exact toy). `k > 1` and `threshold` are not exact: tokens
+    /// conditional (tested on the exact toy). `k > 1`, `threshold` and `factor` are not exact: tokens
     /// drawn in the same call are drawn independently, from their marginals. For a trained
     /// network no sampler is exact; these statements say what each rule adds.
     func plannerLoop(_ planner: Planner, spec rules: SamplerSpec) throws {
@@ -375,13 +377,15 @@ final class SamplingRun {
                     masked[b] = masked[b].filter { $0 / K == current }
                 }
             }
-            if planner.needsDenoiserEverywhere || rules.threshold != nil {
+            if planner.needsDenoiserEverywhere || rules.threshold != nil || rules.factor != nil {
                 let rows = try call(masked)
                 for b in 0..<B where !masked[b].isEmpty {
                     let lps = rows[b].map { logProbabilities($0, options) }
                     var chosen: [Int] = []
                     if let tau = rules.threshold {
                         for (j, i) in masked[b].enumerated() where exp(lps[j].max() ?? -.infinity) >= tau { chosen.append(i) }
+                    } else if let f = rules.factor {
+                        chosen = SamplingRun.factorRule(masked[b], confidences: lps.map { exp($0.max() ?? -.infinity) }, factor: f)
                     }
                     if chosen.isEmpty {
                         chosen = planner.choose(masked: masked[b], logProbabilities: lps, count: k, rng: &rngs[b])
@@ -417,6 +421,20 @@ final class SamplingRun {
             }
             observer?(seqs)
         }
+    }
+
+    /// Fast-dLLM's factor rule: positions ranked by confidence (ties: lower position first);
+    /// the longest prefix of the ranking whose i-th (from 1) has confidence ≥ 1 − f/(i + 1).
+    static func factorRule(_ positions: [Int], confidences: [Double], factor f: Double) -> [Int] {
+        let order = positions.indices.sorted {
+            confidences[$0] != confidences[$1] ? confidences[$0] > confidences[$1] : positions[$0] < positions[$1]
+        }
+        var chosen: [Int] = []
+        for (rank, j) in order.enumerated() {
+            guard confidences[j] >= 1 - f / Double(rank + 2) else { break }
+            chosen.append(positions[j])
+        }
+        return chosen
     }
 
     // MARK: DDPD

@@ -57,6 +57,9 @@ public enum Evaluation {
     /// The denoiser's continuous-time ELBO on a token stream, in nats per token: an upper
     /// bound on −log p per token, so exp of it bounds the perplexity.
     ///
+    /// A block-causal denoiser's bound is block diffusion's: each block's ELBO given the clean
+    /// text before it in the window, summed (`blockELBOLogits`).
+    ///
     /// The stream is cut into non-overlapping windows of the context length. Each window is
     /// scored under `draws` random masks at stratified times t_k = (k + u)/draws (linear
     /// schedule, weight 1/t), Σ_masked (1/t)·(−log p(x₀ | x_t)) / L. The mean over windows
@@ -140,7 +143,8 @@ public enum Evaluation {
                 for (d, model) in denoisers.enumerated() {
                     var sum = 0.0
                     if !positions.isEmpty {
-                        let logits = try model.logits(sequences: [ids], positions: [positions])
+                        let logits = try blockELBOLogits(model, noisy: ids, clean: window, positions: positions)
+                            ?? model.logits(sequences: [ids], positions: [positions])
                         for (j, i) in positions.enumerated() { sum += nll(logits, row: j, vocab: V, target: window[i], excluded: mask) }
                     }
                     values[d].append(weight(t) * sum / Double(window.count))
@@ -151,6 +155,18 @@ public enum Evaluation {
             progress?(min(start, tokens.count), tokens.count)
         }
         return (values, scoredTokens)
+    }
+
+    /// For a block-causal denoiser, its outputs at `positions` with every block denoised
+    /// given the clean blocks before it (block diffusion's training layout, one forward):
+    /// the window's bound is then the sum of its blocks' ELBOs (BD3-LM), all at the draw's t.
+    /// Nil for other denoisers.
+    static func blockELBOLogits(_ model: Denoiser, noisy: [Int], clean: [Int], positions: [Int]) throws -> [Float]? {
+        guard let bc = Generation.blockCausalModel(model) else { return nil }
+        var out = try bc.model.forward(ids: noisy + clean, batch: 1, length: 2 * clean.count, positions: positions,
+                                       pattern: .blockDiffusionTraining(bc.model.config.blockSize!))
+        bc.maskPadding(&out, rows: positions.count)
+        return out
     }
 
     /// Unigram entropy of one sample: the entropy (nats) of its token histogram. The terms

@@ -131,6 +131,11 @@ public final class SteeringEngine {
         guard !canvas.isEmpty, canvas.count <= denoiser.maxLength else {
             throw UnmaskError("the canvas is \(canvas.count) tokens; steering needs 1...\(denoiser.maxLength) (the model's context)")
         }
+        // The kernel unmasks anywhere in the canvas; a block-causal model's distributions are
+        // only defined for a block given clean text before it.
+        for model in [denoiser, unconditional].compactMap({ $0 }) where Generation.blockCausalModel(model) != nil {
+            throw UnmaskError("steering runs its kernel over the whole canvas, and a block-causal model generates block by block: steer a bidirectional denoiser")
+        }
         for id in canvas where id < 0 || id >= denoiser.vocabSize {
             throw UnmaskError("token id \(id) is outside the vocabulary (0..<\(denoiser.vocabSize))")
         }

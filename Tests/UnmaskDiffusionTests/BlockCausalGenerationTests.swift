@@ -49,7 +49,7 @@ final class BlockCausalGenerationTests: XCTestCase {
                 for canvas in [short, long] {
                     let off = try run(spec, d, canvas: canvas, caching: .off)
                     for batch in [1, 3] {
-                        let on = try run(spec, d, canvas: canvas, batch: batch, caching: .on)
+                        let on = try run(spec, d, canvas: canvas, batch: batch, caching: .exact)
                         XCTAssertEqual(on.samples, off.samples, "\(spec) \(compute) \(threads) threads, \(canvas.count) positions, batch \(batch)")
                         XCTAssertEqual(on.nfe, off.nfe, "\(spec): NFE")
                     }
@@ -60,7 +60,7 @@ final class BlockCausalGenerationTests: XCTestCase {
                 }
             }
             // The samples differ from each other (the streams are used).
-            XCTAssertGreaterThan(Set(try run("fhs", d, canvas: short, caching: .on).samples).count, 1)
+            XCTAssertGreaterThan(Set(try run("fhs", d, canvas: short, caching: .exact).samples).count, 1)
         }
     }
 
@@ -70,8 +70,8 @@ final class BlockCausalGenerationTests: XCTestCase {
     func testEarlierBlocksDoNotDependOnTheCanvasLength() throws {
         let d = try BlockCausalGenerationTests.denoiser()
         let m = 299
-        let a = try run("fhs", d, canvas: [5, 17] + [Int](repeating: m, count: 22), caching: .on).samples
-        let b = try run("fhs", d, canvas: [5, 17] + [Int](repeating: m, count: 38), caching: .on).samples
+        let a = try run("fhs", d, canvas: [5, 17] + [Int](repeating: m, count: 22), caching: .exact).samples
+        let b = try run("fhs", d, canvas: [5, 17] + [Int](repeating: m, count: 38), caching: .exact).samples
         for (x, y) in zip(a, b) { XCTAssertEqual(x, Array(y[0..<24])) }
     }
 
@@ -81,10 +81,10 @@ final class BlockCausalGenerationTests: XCTestCase {
         let d = try BlockCausalGenerationTests.denoiser()
         let m = 299
         let canvas = [5, 17] + [Int](repeating: m, count: 78)
-        let slide = try run("fhs", d, canvas: canvas, caching: .on, pastContext: .slide)
-        XCTAssertEqual(try run("fhs", d, canvas: canvas, batch: 3, caching: .on, pastContext: .slide).samples, slide.samples)
+        let slide = try run("fhs", d, canvas: canvas, caching: .exact, pastContext: .slide)
+        XCTAssertEqual(try run("fhs", d, canvas: canvas, batch: 3, caching: .exact, pastContext: .slide).samples, slide.samples)
         for s in slide.samples { XCTAssertFalse(s.contains(m)) }
-        let recompute = try run("fhs", d, canvas: canvas, caching: .on, pastContext: .recompute)
+        let recompute = try run("fhs", d, canvas: canvas, caching: .exact, pastContext: .recompute)
         XCTAssertEqual(slide.samples.map { Array($0[0..<40]) }, recompute.samples.map { Array($0[0..<40]) },
                        "inside the context the two agree")
         XCTAssertNotEqual(slide.samples, recompute.samples)
@@ -101,10 +101,10 @@ final class BlockCausalGenerationTests: XCTestCase {
         XCTAssertTrue(message {
             try Generation.run(sampler: DiffusionSampler("fhs"), denoiser: d, canvas: canvas, count: 1, batch: 1, seed: 1, block: 4) { _, _, _, _ in }
         }.contains("does not match the model's block layout"))
-        XCTAssertTrue(message { _ = try run("fhs", d, canvas: canvas, caching: .off, pastContext: .slide) }.contains("needs --kv-cache on"))
+        XCTAssertTrue(message { _ = try run("fhs", d, canvas: canvas, caching: .off, pastContext: .slide) }.contains("needs --cache exact"))
         let learned = try BlockCausalGenerationTests.denoiser(positions: .learned)
-        XCTAssertTrue(message { _ = try run("fhs", learned, canvas: canvas, caching: .on, pastContext: .slide) }.contains("rotary"))
+        XCTAssertTrue(message { _ = try run("fhs", learned, canvas: canvas, caching: .exact, pastContext: .slide) }.contains("rotary"))
         // Inside the context a learned-position model slides nothing and runs.
-        XCTAssertNoThrow(try run("fhs", learned, canvas: Array(canvas[0..<40]), caching: .on, pastContext: .slide))
+        XCTAssertNoThrow(try run("fhs", learned, canvas: Array(canvas[0..<40]), caching: .exact, pastContext: .slide))
     }
 }

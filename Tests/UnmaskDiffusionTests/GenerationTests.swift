@@ -70,8 +70,36 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(try SamplerSpec.parse("fhs:remask=0.1:remask_window=0.2-0.8").description, "fhs:remask=0.1:remask_window=0.2-0.8")
         for bad in ["confidence:threshold=0", "confidence:threshold=1.5", "confidence:threshold=nan", "fhs:block=0",
                     "fhs:remask=1", "fhs:remask=nan", "fhs:remask=0.1:remask_window=0.5-1.5", "fhs:remask=0.1:remask_window=-0.1-0.5",
-                    "fhs:remask=0.1:remask_window=0.8-0.2", "ancestral:threshold=0.9", "p2:block=4"] {
+                    "fhs:remask=0.1:remask_window=0.8-0.2", "ancestral:threshold=0.9", "p2:block=4",
+                    "confidence:factor=0", "confidence:factor=3", "confidence:factor=1:threshold=0.9", "ddpd:factor=1"] {
             XCTAssertThrowsError(try SamplerSpec.parse(bad), bad)
         }
+        XCTAssertEqual(try SamplerSpec.parse("confidence:block=32:factor=1").description, "confidence:block=32:factor=1.0")
+    }
+
+    /// Fast-dLLM's factor rule, worked by hand: the i-th ranked position needs 1 − f/(i + 1).
+    /// f = 0.5: 0.95 ≥ 0.75, then 0.8 < 0.833: one position. f = 1: 0.95 ≥ 0.5, 0.8 ≥ 0.667,
+    /// then 0.7 < 0.75: two. None sure enough: none (the planner then chooses).
+    func testFactorRule() {
+        let positions = [3, 5, 8, 9], confidences = [0.95, 0.7, 0.8, 0.5]
+        XCTAssertEqual(SamplingRun.factorRule(positions, confidences: confidences, factor: 0.5), [3])
+        XCTAssertEqual(SamplingRun.factorRule(positions, confidences: confidences, factor: 1), [3, 8])
+        XCTAssertEqual(SamplingRun.factorRule(positions, confidences: [0.3, 0.2, 0.1, 0.1], factor: 1), [])
+        XCTAssertEqual(SamplingRun.factorRule([1, 2], confidences: [0.9, 0.9], factor: 2), [1, 2], "ties: lower position first")
+    }
+
+    /// With the factor rule a call unmasks one position or more, and the run finishes with
+    /// fewer calls than positions on a confident model (the toy's conditionals are peaked
+    /// enough for some calls to take two).
+    func testFactorRuleRuns() throws {
+        let m = GenerationTests.toy.maskId
+        var nfe: [Int] = []
+        try Generation.run(sampler: DiffusionSampler("confidence:factor=2"), denoiser: GenerationTests.toy, canvas: [m, m, m, m],
+                           count: 20, batch: 4, seed: 3) { _, s, n, _ in
+            XCTAssertFalse(s.contains(m))
+            nfe.append(n)
+        }
+        XCTAssertTrue(nfe.allSatisfy { $0 >= 1 && $0 <= 4 })
+        XCTAssertLessThan(nfe.reduce(0, +), 20 * 4)
     }
 }
