@@ -36,7 +36,9 @@ struct CompareCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .customLong("sampler"), help: "Sampler spec (repeatable).") var samplers: [String] = []
+    @Option(name: .customLong("sampler"), help: "Sampler spec (repeatable); SPEC@CACHE runs it with that --cache (exact, off, prefix, dual), e.g. confidence:block=32@dual.") var samplers: [String] = []
+    @Flag(help: "Rows with a prefix or dual cache run once more, on the same seeds, with the uncached forward beside every call: KL, argmax agreement and threshold-set overlap.")
+    var cacheError = false
     @Option(name: .customLong("steer"), help: "Steering method (repeatable); methods below.") var steers: [String] = []
     @Option(help: "Text every sample continues (steering rows need it for cfg).") var prompt: String?
     @Option(help: "A second classifier to check the class percentages with (e.g. models/classifier-odd).") var checkClassifier: String?
@@ -98,7 +100,8 @@ struct CompareCommand: ParsableCommand {
             try runSteering()
             return
         }
-        let specs = try samplers.map { try SamplerSpec.parse($0) }
+        let parsed = try samplers.map { try CompareCommand.parseEntry($0) }
+        let specs = parsed.map(\.spec)
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
                                   evaluator: .required, planner: specs.contains { $0.kind == .ddpd } ? .required : .unused)
         let vocab = set.tokenizer, denoiser = set.denoiser!, scoring = set.evaluator!
@@ -109,15 +112,30 @@ struct CompareCommand: ParsableCommand {
                                                    samples: samples, length: length, name: $0)
         }
         let plannerModel: CorruptionDetector? = set.planner
-        let entries = try specs.map { (name: $0.description, sampler: try DiffusionSampler(spec: $0, corruptionDetector: plannerModel)) }
+        let entries = try parsed.map {
+            (name: $0.spec.description + ($0.cache.map { "@" + $0.rawValue } ?? ""),
+             sampler: try DiffusionSampler(spec: $0.spec, corruptionDetector: plannerModel))
+        }
         let ownRow = SamplerComparison.evaluatorRowFits(length: length, evaluator: evaluator)
         let bar = ProgressBar("compare", total: samples * (specs.count + (ownRow ? 1 : 0)))
         let rows = try SamplerComparison.run(samplers: entries, denoiser: denoiser, evaluator: evaluator, samples: samples,
                                              length: length, seed: seed.value, endOfText: scoring.endOfText,
                                              referenceWindows: referenceWindows, batch: batch, block: block,
+                                             caching: parsed.map(\.cache), measureCacheError: cacheError,
                                              retokenizing: scoring.ownTokenizer.map { (vocab.tokenizer, $0) }) { done, _ in bar.update(done) }
         bar.finish()
         try report(rows, samples: samples, length: length)
+    }
+
+    /// `SPEC` or `SPEC@CACHE`.
+    static func parseEntry(_ text: String) throws -> (spec: SamplerSpec, cache: KeyValueCaching?) {
+        let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let spec = try SamplerSpec.parse(parts[0])
+        guard parts.count == 2 else { return (spec, nil) }
+        guard let cache = KeyValueCaching(rawValue: parts[1]) else {
+            throw UnmaskError("--sampler \(text): the cache after @ must be one of \(KeyValueCaching.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return (spec, cache)
     }
 
     /// Steering rows, a prompt, a reward or a class: the steering comparison's table.

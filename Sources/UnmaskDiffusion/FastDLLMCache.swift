@@ -122,6 +122,12 @@ public final class CacheError {
 
     public init(threshold: Double = 0.9) { self.threshold = threshold }
 
+    /// The figures, as a value.
+    public var summary: CacheErrorSummary {
+        CacheErrorSummary(meanKL: meanKL, maxKL: klMax, argmaxAgreement: argmaxAgreement, thresholdOverlap: thresholdOverlap,
+                          threshold: threshold, positions: positions)
+    }
+
     public var meanKL: Double { positions == 0 ? 0 : klSum / Double(positions) }
     public var argmaxAgreement: Double { positions == 0 ? 1 : Double(argmaxAgreements) / Double(positions) }
     /// |A ∩ B| / |A ∪ B| over all calls (1 when both sets are always empty).
@@ -160,4 +166,10 @@ public final class CacheError {
         for v in 0..<V where v != mask { out[v] = Double(logits[row * V + v]) - lse }
         return out
     }
+}
+
+/// `CacheError`'s figures.
+public struct CacheErrorSummary: Sendable, Equatable {
+    public var meanKL: Double, maxKL: Double, argmaxAgreement: Double, thresholdOverlap: Double, threshold: Double
+    public var positions: Int
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import UnmaskDiffusion
 import UnmaskTokenizer
 import UnmaskSupport
@@ -12,6 +15,8 @@ public enum SamplerComparison {
         public var genPPL: Double, pplError: Double
         public var entropy: Double, entropyError: Double
         public var nfe: Double?, secondsPerSample: Double?
+        /// A Fast-dLLM cache's error on this row's own states (`--cache-error`).
+        public var cacheError: CacheErrorSummary?
 
         public init(name: String, statistics s: SampleStatistics, nfe: Double?, secondsPerSample: Double?) {
             self.name = name
@@ -28,7 +33,11 @@ public enum SamplerComparison {
                        ("entropy", .double(entropy)), ("entropy_se", .double(entropyError)),
                        ("nfe", nfe.map { .double($0) } ?? .null),
                        ("seconds_per_sample", secondsPerSample.map { .double($0) } ?? .null),
-                       ("samples", .int(samples)), ("length", .int(length))])
+                       ("samples", .int(samples)), ("length", .int(length))]
+                      + (cacheError.map { e in [("cache_mean_kl", JSONValue.double(e.meanKL)), ("cache_max_kl", .double(e.maxKL)),
+                                                ("cache_argmax_agreement", .double(e.argmaxAgreement)),
+                                                ("cache_threshold_overlap", .double(e.thresholdOverlap)),
+                                                ("cache_threshold", .double(e.threshold)), ("cache_positions", .int(e.positions))] } ?? []))
         }
     }
 
@@ -52,9 +61,15 @@ public enum SamplerComparison {
     /// and scored with the evaluator's sliding window (`Evaluation.causalNLL`). The
     /// evaluator's own samples are a row only when they fit in its context.
     /// `progress(done, total)` counts samples.
+    ///
+    /// `caching[i]` is sampler i's cache (nil: the model's default). With
+    /// `measureCacheError`, a row with a Fast-dLLM cache is run a second time on the same
+    /// seeds with a `CacheError` meter (after the timed run: the meter runs the uncached
+    /// forward too), and the row carries the measured error.
     public static func run(samplers: [(name: String, sampler: DiffusionSampler)], denoiser: Denoiser,
                            evaluator: CausalEvaluator, samples: Int, length: Int, seed: UInt64, endOfText: Int,
                            referenceWindows: [[Int]]?, batch: Int = 8, block: Int? = nil,
+                           caching: [KeyValueCaching?]? = nil, measureCacheError: Bool = false,
                            retokenizing: (samples: Tokenizer, evaluator: Tokenizer)? = nil,
                            progress: ((Int, Int) -> Void)? = nil) throws -> [Row] {
         // An evaluator with a tokenizer of its own (a Hugging Face GPT-2) scores text by the
@@ -74,15 +89,23 @@ public enum SamplerComparison {
         for (i, entry) in samplers.enumerated() {
             var tally = newTally()
             var calls = 0, seconds = 0.0
+            let cache = caching?[i] ?? nil
             try Generation.run(sampler: entry.sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch,
-                               seed: seed, block: block) { j, sequence, nfe, time in
+                               seed: seed, block: block, caching: cache) { j, sequence, nfe, time in
                 try add(sequence, to: &tally)
                 calls += nfe
                 seconds += time
                 progress?(i * samples + j + 1, total)
             }
-            rows.append(Row(name: entry.name, statistics: tally.statistics, nfe: Double(calls) / Double(samples),
-                            secondsPerSample: seconds / Double(samples)))
+            var row = Row(name: entry.name, statistics: tally.statistics, nfe: Double(calls) / Double(samples),
+                          secondsPerSample: seconds / Double(samples))
+            if measureCacheError, let cache, cache == .prefix || cache == .dual {
+                let meter = CacheError(threshold: entry.sampler.spec.threshold ?? 0.9)
+                try Generation.run(sampler: entry.sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch,
+                                   seed: seed, block: block, caching: cache, cacheError: meter) { _, _, _, _ in }
+                row.cacheError = meter.summary
+            }
+            rows.append(row)
         }
         if let referenceWindows {
             var tally = newTally()
@@ -129,12 +152,25 @@ public enum SamplerComparison {
         return (rows, samples, length)
     }
 
+    /// Three significant digits, as m·10^e below 0.001.
+    static func significant(_ x: Double) -> String {
+        guard x != 0, abs(x) < 1e-3, x.isFinite else { return fixed(x, 4) }
+        let e = Int((log10(abs(x))).rounded(.down))
+        return fixed(x / pow(10, Double(e)), 2) + "e" + String(e)
+    }
+
     /// The text table, one line a row, with a header.
     public static func table(_ rows: [Row], samples: Int, length: Int, seed: UInt64) -> [String] {
         var lines = ["\(samples) samples × \(length) tokens, seed \(seed); ± = one standard error",
                      "\(padRight("sampler", 40)) \(padLeft("gen ppl", 16)) \(padLeft("entropy", 15)) \(padLeft("NFE", 7)) \(padLeft("s/sample", 9))"]
+        let errors = rows.contains { $0.cacheError != nil }
+        if errors { lines[1] += "  cache error: mean KL / max KL (nats), argmax agreement, threshold-set overlap" }
         for r in rows {
-            lines.append("\(padRight(r.name, 40)) \(padLeft(fixed(r.genPPL, 1) + " ± " + fixed(r.pplError, 1), 16)) \(padLeft(fixed(r.entropy, 3) + " ± " + fixed(r.entropyError, 3), 15)) \(padLeft(r.nfe.map { fixed($0, 1) } ?? "-", 7)) \(padLeft(r.secondsPerSample.map { fixed($0, 3) } ?? "-", 9))")
+            var line = "\(padRight(r.name, 40)) \(padLeft(fixed(r.genPPL, 1) + " ± " + fixed(r.pplError, 1), 16)) \(padLeft(fixed(r.entropy, 3) + " ± " + fixed(r.entropyError, 3), 15)) \(padLeft(r.nfe.map { fixed($0, 1) } ?? "-", 7)) \(padLeft(r.secondsPerSample.map { fixed($0, 3) } ?? "-", 9))"
+            if let e = r.cacheError {
+                line += "  \(significant(e.meanKL)) / \(significant(e.maxKL)), \(fixed(100 * e.argmaxAgreement, 1))%, \(fixed(100 * e.thresholdOverlap, 1))% (τ \(e.threshold))"
+            }
+            lines.append(line)
         }
         return lines
     }
