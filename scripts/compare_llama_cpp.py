@@ -270,11 +270,13 @@ def run_llama(args, gguf_path, prompt, length, steps, algorithm, seed):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_unmask(args, folder, prompt_text, length, steps, compute, sampler, seed):
-    spec = f"{sampler}:k={length // steps}"
+def run_unmask(args, folder, prompt_text, length, steps, compute, sampler, seed, cache=None):
+    spec = f"{sampler}:k={length // steps}" if length // steps != 1 else sampler
     cmd = ["/usr/bin/time", "-f", "%M %e", args.unmask, "generate", "--model", folder, "--compute", compute,
            "--length", str(length), "--samples", "1", "--sampler", spec,
            "--threads", str(args.threads), "--seed", str(seed), "--json", prompt_text]
+    if cache:
+        cmd[3:3] = ["--cache", cache]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit("unmask run failed: " + out.stderr[-2000:])
@@ -283,6 +285,52 @@ def run_unmask(args, folder, prompt_text, length, steps, compute, sampler, seed)
     gen = rec["seconds"]
     return {"load_s": float(wall) - gen, "total_s": gen, "steps": rec["nfe"], "call_s": gen / rec["nfe"],
             "step_s": gen / rec["nfe"], "peak_rss": int(rss_kb) * 1024}
+
+
+def per_token(args, ggufs, prompt_of):
+    """The block-generation job at one token per step: seconds per generated token."""
+    job, block = args.job.split(":")
+    p, a = (int(x) for x in job.split("+"))
+    block = int(block)
+    prompt_text, prompt_ids = prompt_of(p)
+    pairs = [x.split(":") for x in args.pairs.split(",")]
+    caches = args.caches.split(",")
+    results = {}
+    for r in range(args.rounds):
+        for ltype, compute in pairs:
+            key = ("llama.cpp " + ltype, "none")
+            if ltype and (key not in results or len(results[key]) <= r):
+                run = run_llama(args, ggufs[ltype], prompt_ids, a, args.llama_steps, "confidence", r + 1)
+                run["token_s"] = run["step_s"]          # one token per step: a step per token
+                run["answer_s"] = run["step_s"] * a      # projected: every step decodes the same canvas
+                results.setdefault(key, []).append(run)
+                print("# " + json.dumps({"run": key, **run}), flush=True)
+            for cache in caches:
+                steps = a // block if cache == "off" else a
+                run = run_unmask(args, args.folder, prompt_text, a, steps, compute, f"confidence:block={block}", r + 1, cache)
+                run["token_s"] = run["step_s"] if cache == "off" else run["total_s"] / a
+                run["answer_s"] = run["step_s"] * a if cache == "off" else run["total_s"]
+                key = ("unmask --compute " + compute, cache)
+                results.setdefault(key, []).append(run)
+                print("# " + json.dumps({"run": key, **run}), flush=True)
+    print(f"| job | runtime | cache | s per step | s per generated token | s per answer | peak RSS GB |")
+    print("|---|---|---|---|---|---|---|")
+    rng = lambda v: f"{min(v):.3f}–{max(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
+    for (name, cache), runs in results.items():
+        projected = name.startswith("llama.cpp") or cache == "off"
+        print(f"| {p}+{a}, blocks of {block} | {name} | {cache} | {rng([x['step_s'] for x in runs])} | "
+              f"{rng([x['token_s'] for x in runs])} | {rng([x['answer_s'] for x in runs])}{' (steps × s/step)' if projected else ''} | "
+              f"{max(x['peak_rss'] for x in runs) / 1e9:.1f} |")
+    print()
+    print("| pair | cache | llama.cpp s/token ÷ Unmask s/token |")
+    print("|---|---|---|")
+    for ltype, compute in pairs:
+        if not ltype:
+            continue
+        lt = float(np.median([x["token_s"] for x in results[("llama.cpp " + ltype, "none")]]))
+        for cache in caches:
+            ut = float(np.median([x["token_s"] for x in results[("unmask --compute " + compute, cache)]]))
+            print(f"| {ltype} / {compute} | {cache} | {lt / ut:.1f}x |")
 
 
 def cpu_model():
@@ -308,6 +356,12 @@ def main():
     ap.add_argument("--unmask", default=os.path.join(ROOT, ".build", "release", "unmask"))
     ap.add_argument("--llama-source", help="the unpacked llama-cpp-python source distribution: its vendor/llama.cpp "
                     "is a git checkout, whose commit is then printed (the installed package does not record it)")
+    ap.add_argument("--job", help="PROMPT+ANSWER:BLOCK, e.g. 128+256:32: the per-token comparison instead of the tables "
+                    "above: one token per step in blocks, llama.cpp (no cache: every step decodes the whole canvas, "
+                    "timed over --llama-steps steps) beside Unmask with --cache off (timed over answer/block steps of "
+                    "a block each, the same work per step) and prefix and dual (the whole answer, one token per step)")
+    ap.add_argument("--llama-steps", type=int, default=4)
+    ap.add_argument("--caches", default="off,prefix,dual")
     ap.add_argument("--llama-run", help=argparse.SUPPRESS)
     ap.add_argument("--prompt-ids", help=argparse.SUPPRESS)
     ap.add_argument("--length", type=int, help=argparse.SUPPRESS)
@@ -338,7 +392,9 @@ def main():
 
     # A prompt of N tokens: the start of a fixed text, cut at N ids by the folder's tokenizer.
     text = ("It is a truth universally acknowledged, that a single man in possession of a good fortune, "
-            "must be in want of a wife. However little known the feelings or views of such a man may be")
+            "must be in want of a wife. However little known the feelings or views of such a man may be "
+            "on his first entering a neighbourhood, this truth is so well fixed in the minds of the surrounding "
+            "families, that he is considered the rightful property of some one or other of their daughters.")
     vocab = os.path.join(args.folder, "tokenizer.json")
 
     def prompt_of(n):
@@ -360,6 +416,9 @@ def main():
                                "--format=%H %cs"], capture_output=True, text=True).stdout.strip()
         print(f"# llama.cpp commit carried by that package: {head or 'unknown (no git checkout there)'}")
     print(f"# model: {args.folder} (random weights, LLaDA-8B shape); GGUF {bf16_path}, {q8_path}")
+    if args.job:
+        per_token(args, ggufs, prompt_of)
+        return
     canvases = [tuple(int(x) for x in c.split("+")) for c in args.canvases.split(",")]
     steps_list = [int(s) for s in args.steps.split(",")] if args.steps else [a for _, a in canvases]
     pairs = [p.split(":") for p in args.pairs.split(",")]

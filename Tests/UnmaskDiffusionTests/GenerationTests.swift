@@ -102,4 +102,34 @@ final class GenerationTests: XCTestCase {
         XCTAssertTrue(nfe.allSatisfy { $0 >= 1 && $0 <= 4 })
         XCTAssertLessThan(nfe.reduce(0, +), 20 * 4)
     }
+
+    /// The vocabulary head runs only where a sampler reads it: one row per call for the
+    /// first-hitting sampler, the current block's masked positions for a confidence planner
+    /// with block=K, never every position.
+    func testHeadRowsAreOnlyThoseTheSamplerReads() throws {
+        final class Recorder: Denoiser {
+            let vocabSize = 5, maskId = 4, maxLength = 24
+            var requests: [[Int]] = []
+            func logits(sequences: [[Int]], positions: [[Int]]) throws -> [Float] {
+                for (s, p) in zip(sequences, positions) where !p.isEmpty {
+                    requests.append(p)
+                    XCTAssertTrue(p.allSatisfy { s[$0] == 4 }, "a row asked for an unmasked position")
+                }
+                return [Float](repeating: 0, count: positions.reduce(0) { $0 + $1.count } * vocabSize)
+            }
+        }
+        let canvas = [Int](repeating: 4, count: 24)
+        let fhs = Recorder()
+        _ = try DiffusionSampler("fhs").sample(canvases: [canvas], denoiser: fhs, seed: 1)
+        XCTAssertEqual(fhs.requests.count, 24)
+        XCTAssertTrue(fhs.requests.allSatisfy { $0.count == 1 })
+        let confidence = Recorder()
+        _ = try DiffusionSampler("confidence:block=8").sample(canvases: [canvas], denoiser: confidence, seed: 1)
+        XCTAssertEqual(confidence.requests.count, 24)
+        for (step, rows) in confidence.requests.enumerated() {
+            let block = step / 8
+            XCTAssertEqual(rows.count, 8 - step % 8, "step \(step)")
+            XCTAssertTrue(rows.allSatisfy { $0 / 8 == block })
+        }
+    }
 }
