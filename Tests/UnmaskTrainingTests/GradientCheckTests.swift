@@ -139,6 +139,65 @@ final class GradientCheckTests: XCTestCase {
             $0.attention = .causal
         }
     }
+    /// Block diffusion's training layout (x_t ⊕ x_0, one forward): its gradient against
+    /// finite differences of what the layout stands for — the reference forward run block
+    /// by block on the clean blocks before b and block b's noisy tokens, the losses of the
+    /// masked positions summed — so both the mask and the shared positions are checked.
+    /// Same threshold as above.
+    func testBlockDiffusionObjective() throws {
+        var c = ModelConfig(vocabSize: 13, dModel: 8, nLayers: 2, nHeads: 2, dFF: 12, contextLength: 6, maskTokenId: 12)
+        c.attention = .blockCausal
+        c.blockSize = 2
+        let p = ParameterBuffer.random(config: c, seed: 23)
+        var rng = SplitMix64(seed: 6)
+        for i in 0..<p.count { p.data[i] += Float((rng.nextDouble() - 0.5) * 0.6) }
+        let L = 6, K = 2
+        let clean = (0..<L).map { ($0 * 5 + 3) % 12 }
+        var noisy = clean
+        let masked = [0, 3, 4, 5]
+        for i in masked { noisy[i] = 12 }
+        let weights: [Float] = [0.5, 1.5, 1, 2]
+        let targets = TrainingTargets.tokens(positions: masked, targets: masked.map { clean[$0] }, weights: weights, excluded: 12)
+        let bp = TrainingStep(params: p)
+        bp.zeroGradients()
+        let loss = try bp.step(ids: noisy + clean, batch: 1, length: 2 * L, targets: targets, pattern: .blockDiffusionTraining(K))
+        func blockwiseLoss() throws -> Double {
+            var total = 0.0
+            for (j, i) in masked.enumerated() {
+                let b = i / K
+                let text = Array(clean[0..<(b * K)]) + Array(noisy[(b * K)..<((b + 1) * K)])
+                let row = try referenceForward(config: c, source: p, ids: text, batch: 1, length: text.count)
+                let V = c.vocabSize
+                let logits = (0..<V).filter { $0 != 12 }.map { row[i * V + $0] }
+                let mx = logits.max()!
+                total += Double(weights[j]) * (mx + log(logits.reduce(0) { $0 + exp($1 - mx) }) - row[i * V + clean[i]])
+            }
+            return total
+        }
+        XCTAssertEqual(loss, try blockwiseLoss(), accuracy: 1e-4 * max(1, abs(loss)), "loss")
+        var worst = 0.0
+        for t in p.layout {
+            let n = t.shape.reduce(1, *)
+            let grad = bp.grads.data + t.offset
+            var rms = 0.0
+            for i in 0..<n { rms += Double(grad[i]) * Double(grad[i]) }
+            rms = (rms / Double(n)).squareRoot()
+            for k in 0..<min(n, 6) {
+                let i = t.offset + (k * 7919) % n
+                let original = p.data[i]
+                p.data[i] = original + 1e-3
+                let up = Double(p.data[i]), lossUp = try blockwiseLoss()
+                p.data[i] = original - 1e-3
+                let down = Double(p.data[i]), lossDown = try blockwiseLoss()
+                p.data[i] = original
+                let numeric = (lossUp - lossDown) / (up - down), analytic = Double(bp.grads.data[i])
+                let scale = max(abs(numeric), 0.05 * rms)
+                worst = max(worst, scale > 0 ? abs(analytic - numeric) / scale : 0)
+                XCTAssertLessThanOrEqual(abs(analytic - numeric), 2e-3 * scale, "bd3 \(t.name)[\(i - t.offset)]: analytic \(analytic) numeric \(numeric)")
+            }
+        }
+        print("gradient check bd3 (training layout vs block-by-block reference): \(p.layout.count) tensors, worst relative error \(worst)")
+    }
     func testPlannerObjective() throws { try check(.planner) { $0.head = .binary; $0.tiedEmbeddings = false } }
     func testOpenBLASBackendGivesTheSameGradients() throws {
         let c = ModelConfig(vocabSize: 13, dModel: 8, nLayers: 1, nHeads: 2, dFF: 12, contextLength: 6, maskTokenId: 12)
@@ -163,6 +222,10 @@ final class TrainingStepDeterminismTests: XCTestCase {
         for attention in ModelConfig.Attention.allCases {
             for norm in [ModelConfig.Norm.rmsnorm, .layernorm] {
                 c.attention = attention
+                // Block-causal models train on block diffusion's layout: 2 sequences of 2·32 rows.
+                c.blockSize = attention == .blockCausal ? 8 : nil
+                let (batch, length) = attention == .blockCausal ? (2, 64) : (4, 32)
+                let pattern: AttentionPattern? = attention == .blockCausal ? .blockDiffusionTraining(8) : nil
                 c.norm = norm
                 c.positions = norm == .layernorm ? .learned : .rotary
                 let p = ParameterBuffer.random(config: c, seed: 8)
@@ -172,12 +235,12 @@ final class TrainingStepDeterminismTests: XCTestCase {
                                                      weights: positions.map { _ in 0.01 }, excluded: 299)
                 let one = TrainingStep(params: p, matmul: MatMul(threads: 1))
                 one.zeroGradients()
-                let l1 = try one.step(ids: ids, batch: 4, length: 32, targets: targets)
+                let l1 = try one.step(ids: ids, batch: batch, length: length, targets: targets, pattern: pattern)
                 let g1 = Array(UnsafeBufferPointer(start: one.grads.data, count: p.count)).map(\.bitPattern)
                 for threads in [2, 3] {
                     let many = TrainingStep(params: p, matmul: MatMul(threads: threads))
                     many.zeroGradients()
-                    let l2 = try many.step(ids: ids, batch: 4, length: 32, targets: targets)
+                    let l2 = try many.step(ids: ids, batch: batch, length: length, targets: targets, pattern: pattern)
                     XCTAssertEqual(l1.bitPattern, l2.bitPattern, "\(attention) \(norm) \(threads) threads")
                     XCTAssertEqual(g1, Array(UnsafeBufferPointer(start: many.grads.data, count: p.count)).map(\.bitPattern),
                                    "\(attention) \(norm) \(threads) threads")

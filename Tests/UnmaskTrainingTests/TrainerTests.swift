@@ -29,7 +29,7 @@ final class TrainerTests: XCTestCase {
         let corpus = try corpusFile()
         let tok = try tokenizer(corpus)
         let c = try objective.configure(ModelConfig(vocabSize: tok.vocabSize, dModel: 16, nLayers: 1, nHeads: 2, dFF: 24,
-                                                contextLength: 16, maskTokenId: tok.maskId))
+                                                contextLength: 16, maskTokenId: tok.maskId), blockSize: objective == .bd3 ? 4 : nil)
         var s = TrainingSettings(objective: objective)
         s.batch = 4
         s.steps = steps
