@@ -6,6 +6,8 @@ on fixed ids. The Swift tests load each folder and must match without Python.
         safetensors omegaconf einops huggingface_hub
     git clone https://github.com/kuleshov-group/mdlm /tmp/mdlm     # for the DiT fixture
     scratch/torchenv/bin/python scripts/make_hf_fixtures.py /tmp/mdlm
+    git clone https://github.com/kuleshov-group/bd3lms /tmp/bd3lms   # for the block-diffusion fixture
+    scratch/torchenv/bin/python scripts/make_hf_fixtures.py --bd3lm /tmp/bd3lms   # bd3lm-tiny only
     scratch/torchenv/bin/python scripts/make_hf_fixtures.py --llada /tmp/llada_ref   # llada-tiny only
 
 A tiny byte-level BPE tokenizer in GPT-2's configuration is trained with `tokenizers` on a
@@ -351,14 +353,75 @@ def llada_tiny(llada_dir):
     print("llada-tiny:", sorted(os.listdir(out)), "mask", mask, {k: tuple(v.shape) for k, v in state.items()})
 
 
+def bd3lm_tiny(repo):
+    """BD3-LM (models/hf/modeling_bd3lm.py of github.com/kuleshov-group/bd3lms, imported from
+    a local checkout given on the command line), in the layout of the Hugging Face
+    kuleshov-group/bd3lm-owt-block_size* folders: config.json with model_type "bd3lm" and its
+    keys, the model's own state_dict (tensors under "backbone." and the sampling_eps_min/max
+    buffers). Blocks of 4, model_length 16, random weights with the zero-initialised adaLN
+    and output layers drawn too. Two goldens: the training layout (x_t ⊕ x_0, 2 × 32 ids,
+    logits of the noisy half) and sample mode without a cache (a 12-token prefix: two clean
+    blocks and a noisy one), both at σ = 0 in float32, attention by SDPA on the CPU."""
+    import importlib.util, subprocess, sys
+    import safetensors.torch
+    hf = os.path.join(repo, "models", "hf")
+    spec = importlib.util.spec_from_file_location("bd3lm_hf", os.path.join(hf, "__init__.py"), submodule_search_locations=[hf])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["bd3lm_hf"] = package
+    spec.loader.exec_module(package)
+    commit = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    torch.manual_seed(0)
+    tok = tiny_tokenizer()
+    vocab = tok.get_vocab_size() + 1  # the mask appended after the tokenizer's ids, as for MDLM
+    config = package.BD3LMConfig(block_size=4, vocab_size=vocab, model_length=16, hidden_dim=32, cond_dim=16, n_blocks=2,
+                                 n_heads=4, dropout=0.0, attn_backend="sdpa", adaln=True, cross_attn=True,
+                                 time_conditioning=False, var_min=True, sampling_eps_min=0.3, sampling_eps_max=0.8,
+                                 return_dict=False)
+    model = package.BD3LM(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.randn_like(p) * (0.3 if "adaLN" in name or "output_layer" in name else 0.2))
+            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name.endswith("norm_final.weight"):
+                p.add_(1.0)
+    out = os.path.join(OUT, "bd3lm-tiny")
+    os.makedirs(out, exist_ok=True)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    safetensors.torch.save_file(state, os.path.join(out, "model.safetensors"))
+    config.architectures = ["BD3LM"]
+    config.save_pretrained(out)
+    tok.save(os.path.join(out, "tokenizer.json"))
+    g = torch.Generator().manual_seed(2)
+    clean = torch.randint(0, vocab - 1, (2, 16), generator=g)
+    noisy = clean.clone()
+    noisy[0, 1:7] = vocab - 1
+    noisy[1, 9:12] = vocab - 1
+    noisy[1, 14] = vocab - 1
+    sigma = torch.zeros(2)
+    with torch.no_grad():
+        layout = model(torch.cat([noisy, clean], dim=1), sigma)
+        prefix = torch.cat([clean[:, :8], noisy[:, 8:12]], dim=1)
+        sampled = model(prefix, sigma, sample_mode=True)
+    layout = layout[0] if isinstance(layout, tuple) else layout
+    sampled = sampled[0] if isinstance(sampled, tuple) else sampled
+    golden = {"bd3lms_commit": commit, "torch": torch.__version__, "noisy": noisy.tolist(), "clean": clean.tolist(),
+              "layout_logits": layout.float().flatten().tolist(), "prefix": prefix.tolist(),
+              "prefix_logits": sampled.float().flatten().tolist()}
+    with open(os.path.join(out, "golden.json"), "w") as f:
+        json.dump(golden, f)
+    print("bd3lm-tiny:", sorted(os.listdir(out)), "commit", commit, tuple(layout.shape), tuple(sampled.shape))
+
+
 if __name__ == "__main__":
     import argparse
     parser = argparse.ArgumentParser()
     parser.add_argument("mdlm", nargs="?", help="a checkout of github.com/kuleshov-group/mdlm (adds mdlm-tiny)")
+    parser.add_argument("--bd3lm", metavar="CHECKOUT", help="a checkout of github.com/kuleshov-group/bd3lms: writes bd3lm-tiny only")
     parser.add_argument("--llada", metavar="DIR", help="a folder with LLaDA's modeling_llada.py and "
                         "configuration_llada.py: writes llada-tiny only")
     args = parser.parse_args()
-    if args.llada:
+    if args.bd3lm:
+        bd3lm_tiny(args.bd3lm)
+    elif args.llada:
         llada_tiny(args.llada)
     else:
         gpt2_tiny()

@@ -89,6 +89,72 @@ final class HuggingFaceDiTTests: XCTestCase {
     }
 }
 
+/// A tiny random BD3-LM (blocks of 4, model_length 16), written by BD3-LM's own
+/// models/hf/modeling_bd3lm.py (commit and torch version in golden.json;
+/// scripts/make_hf_fixtures.py --bd3lm), in the bd3lm-owt folder layout, against that code's
+/// logits at σ = 0: its training layout (x_t ⊕ x_0) and its sample mode without a cache (a
+/// 12-token prefix). Tolerance 1e-4 relative to the largest logit, as for MDLM (float32
+/// against float32 in another order; max diff printed).
+final class HuggingFaceBD3LMTests: XCTestCase {
+    let folder = huggingFaceFixture("bd3lm-tiny")
+
+    func ints(_ v: JSONValue?) throws -> [Int] {
+        try XCTUnwrap(v?.arrayValue).flatMap { try XCTUnwrap($0.arrayValue).map { try XCTUnwrap($0.intValue) } }
+    }
+    func floats(_ v: JSONValue?) throws -> [Float] { try XCTUnwrap(v?.arrayValue).map { Float(try XCTUnwrap($0.doubleValue)) } }
+
+    func testFoldedBD3LMMatchesBD3LM() throws {
+        let json = try JSON.parse(Files.read(folder + "/golden.json"))
+        let info = try HuggingFaceFolder.open(directory: folder)
+        XCTAssertEqual(info.family, .bd3lm)
+        XCTAssertEqual(info.config.attention, .blockCausal)
+        XCTAssertEqual(info.config.blockSize, 4)
+        XCTAssertEqual(info.config.contextLength, 16)
+        XCTAssertEqual(info.config.maskTokenId, info.config.vocabSize - 1)
+        XCTAssertEqual(ModelRole.of(info.config), .denoiser)
+        let noisy = try ints(json["noisy"]), clean = try ints(json["clean"]), prefix = try ints(json["prefix"])
+        let layoutGolden = try floats(json["layout_logits"]), prefixGolden = try floats(json["prefix_logits"])
+        let commit = json["bd3lms_commit"]?.stringValue ?? "?"
+        for threads in [1, 2] {
+            let model = try Transformer.load(directory: folder, matmul: MatMul(threads: threads))
+            var layoutIds: [Int] = [], positions: [Int] = []
+            for b in 0..<2 {
+                layoutIds += noisy[(b * 16)..<((b + 1) * 16)]
+                layoutIds += clean[(b * 16)..<((b + 1) * 16)]
+                positions += (0..<16).map { b * 32 + $0 }
+            }
+            let layout = try model.forward(ids: layoutIds, batch: 2, length: 32, positions: positions, pattern: .blockDiffusionTraining(4))
+            let sampled = try model.forward(ids: prefix, batch: 2, length: 12)
+            let pairs: [(String, [Float], [Float])] = [("training layout", layout, layoutGolden),
+                                                        ("sample mode, 12-token prefix", sampled, prefixGolden)]
+            for (name, ours, golden) in pairs {
+                XCTAssertEqual(ours.count, golden.count, name)
+                let scale = Double(golden.map(abs).max()!)
+                let diff = zip(ours, golden).map { Double(abs($0 - $1)) }.max()!
+                print("bd3lm-tiny \(name) [\(threads) threads] vs BD3-LM modeling_bd3lm.py \(commit): max logit diff \(diff) (largest logit \(scale))")
+                XCTAssertLessThanOrEqual(diff, 1e-4 * scale, name)
+            }
+        }
+    }
+
+    /// A BD3-LM folder whose config does not describe block diffusion is refused by name.
+    func testBadConfigsAreRefused() throws {
+        let dir = NSTemporaryDirectory() + "unmask-bd3lm-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.copyItem(atPath: folder + "/model.safetensors", toPath: dir + "/model.safetensors")
+        let original = try String(contentsOfFile: folder + "/config.json", encoding: .utf8)
+        for (from, to, needle) in [("\"block_size\": 4", "\"block_size\": 5", "must divide model_length"),
+                                   ("\"cross_attn\": true", "\"cross_attn\": false", "cross_attn"),
+                                   ("\"causal\": false", "\"causal\": true", "causal"),
+                                   ("\"time_conditioning\": false", "\"time_conditioning\": true", "time-conditioned")] {
+            try original.replacingOccurrences(of: from, with: to).write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try Transformer.load(directory: dir)) { XCTAssertTrue("\($0)".contains(needle), "\($0)") }
+        }
+    }
+}
+
 /// A tiny random Dream (Qwen2 blocks: grouped-query attention with 4 query and 2 key/value
 /// heads, qkv biases, SwiGLU, RMSNorm, an untied head; mask id 1) written by transformers'
 /// Qwen2ForCausalLM, against that code's logits with attention over every position,

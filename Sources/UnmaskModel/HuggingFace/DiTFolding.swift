@@ -23,13 +23,26 @@ import UnmaskSupport
 ///
 /// The fold is computed in Double from the stored weights and kept in one F32 buffer in
 /// our layout (a copy: 4 bytes per parameter).
+///
+/// BD3-LM (github.com/kuleshov-group/bd3lms, models/hf/modeling_bd3lm.py; the folders
+/// kuleshov-group/bd3lm-owt-block_size4/8/16) is the same DiT with block-causal attention in
+/// blocks of `block_size` (a noisy block sees itself and the clean blocks before it), which
+/// is the engine's `block_causal` attention; its training layout x_t ⊕ x_0 is
+/// `AttentionPattern.blockDiffusionTraining`. Its folders also hold the scalar buffers
+/// `sampling_eps_min`/`sampling_eps_max` (the clipped mask-rate range of its training, not
+/// part of the function: accepted and checked to be a range in [0, 1]), and with `adaln`
+/// false its blocks have no modulation (scale 0, shift 0, gate 1).
 enum DiTFolding {
-    static func open(_ config: HuggingFaceConfig, weights: ShardedSafetensors) throws -> HuggingFaceFolder {
+    static func open(_ config: HuggingFaceConfig, weights: ShardedSafetensors,
+                     family: HuggingFaceFolder.Family = .mdlm) throws -> HuggingFaceFolder {
         let directory = config.directory
+        let name = family == .bd3lm ? "BD3-LM" : "MDLM"
         if config.optionalBool("time_conditioning") == true {
-            throw config.error("a time-conditioned DiT (time_conditioning true) needs the noise level at every call; Unmask runs MDLM's time-agnostic DiT only")
+            throw config.error("a time-conditioned DiT (time_conditioning true) needs the noise level at every call; Unmask runs \(name)'s time-agnostic DiT only")
         }
-        let d = try config.int("hidden_dim"), cond = try config.int("cond_dim"), vocab = try config.int("vocab_size")
+        let adaln = family == .mdlm || config.optionalBool("adaln") != false
+        let d = try config.int("hidden_dim"), vocab = try config.int("vocab_size")
+        let cond = adaln ? try config.int("cond_dim") : 0
         // MDLM appends its mask token after the tokenizer's ids (mask_index = len(tokenizer));
         // a config that names the mask id wins.
         let mask = config.optionalInt("mask_token_id") ?? vocab - 1
@@ -41,6 +54,20 @@ enum DiTFolding {
         c.positions = .rotary
         c.ropeTheta = 10_000
         c.attention = .bidirectional
+        if family == .bd3lm {
+            let size = try config.int("block_size")
+            guard size >= 1, c.contextLength % size == 0 else {
+                throw config.error("block_size \(size) must divide model_length \(c.contextLength) (BD3-LM's blocks tile the sequence)")
+            }
+            if config.optionalBool("cross_attn") == false {
+                throw config.error("cross_attn false: this BD3-LM was not trained with its block-diffusion attention")
+            }
+            if config.optionalBool("causal") == true {
+                throw config.error("causal true: a causal BD3-LM is not block diffusion")
+            }
+            c.attention = .blockCausal
+            c.blockSize = size
+        }
         c.head = .tokens
         c.tiedEmbeddings = false
         c.headBias = true
@@ -67,10 +94,34 @@ enum DiTFolding {
         }
 
         // c = SiLU(MLP(timestep_embedding(σ = 0))): cos(0) = 1 in the first half, sin(0) = 0.
-        let frequencies = 256
-        let tFreq = (0..<frequencies).map { $0 < frequencies / 2 ? 1.0 : 0.0 }
-        let h = silu(linear(try t("sigma_map.mlp.0.weight", [cond, frequencies]), try t("sigma_map.mlp.0.bias", [cond]), tFreq))
-        let condition = silu(linear(try t("sigma_map.mlp.2.weight", [cond, cond]), try t("sigma_map.mlp.2.bias", [cond]), h))
+        var condition: [Double] = []
+        if adaln {
+            let frequencies = 256
+            let tFreq = (0..<frequencies).map { $0 < frequencies / 2 ? 1.0 : 0.0 }
+            let h = silu(linear(try t("sigma_map.mlp.0.weight", [cond, frequencies]), try t("sigma_map.mlp.0.bias", [cond]), tFreq))
+            condition = silu(linear(try t("sigma_map.mlp.2.weight", [cond, cond]), try t("sigma_map.mlp.2.bias", [cond]), h))
+        }
+        /// A block's modulation at σ = 0, `parts` vectors of d: the adaLN layer's output, or
+        /// without adaLN shift 0, scale 0 and gate 1.
+        func modulation(_ prefix: String, parts: Int) throws -> [Double] {
+            guard adaln else {
+                return (0..<(parts * d)).map { i in parts == 6 && (i / d == 2 || i / d == 5) ? 1 : 0 }
+            }
+            return linear(try t(prefix + "adaLN_modulation.weight", [parts * d, cond]), try t(prefix + "adaLN_modulation.bias", [parts * d]),
+                          condition)
+        }
+        if family == .bd3lm {
+            // BD3-LM's training range of mask rates: scalars, kept out of the function.
+            var range: [Double] = []
+            for buffer in ["sampling_eps_min", "sampling_eps_max"] where weights.names.contains(prefix + buffer) || weights.names.contains(buffer) {
+                let key = weights.names.contains(prefix + buffer) ? prefix + buffer : buffer
+                read.insert(key)
+                range += try weights.doubles(key, [], directory: directory)
+            }
+            if range.count == 2, !(0 <= range[0] && range[0] < range[1] && range[1] <= 1) {
+                throw config.error("sampling_eps_min/max \(range) are not a range of mask rates in [0, 1]")
+            }
+        }
 
         let p = ParameterBuffer(config: c)
         var map: [(ours: String, theirs: String)] = []
@@ -88,7 +139,7 @@ enum DiTFolding {
         try put("embed.weight", try t("vocab_embed.embedding", [vocab, d]), prefix + "vocab_embed.embedding")
         for l in 0..<c.nLayers {
             let b = "blocks.\(l).", ours = "layers.\(l)."
-            let m = linear(try t(b + "adaLN_modulation.weight", [6 * d, cond]), try t(b + "adaLN_modulation.bias", [6 * d]), condition)
+            let m = try modulation(b, parts: 6)
             let chunk = { (k: Int) in Array(m[(k * d)..<((k + 1) * d)]) }
             let (shiftA, scaleA, gateA, shiftM, scaleM, gateM) = (chunk(0), chunk(1), chunk(2), chunk(3), chunk(4), chunk(5))
             let w1 = try t(b + "norm1.weight", [d]), w2 = try t(b + "norm2.weight", [d])
@@ -109,7 +160,7 @@ enum DiTFolding {
             try put(ours + "mlp.down.bias", (0..<d).map { downBias[$0] * gateM[$0] }, prefix + b + "mlp.2.bias · gate_mlp")
         }
         let o = "output_layer."
-        let mf = linear(try t(o + "adaLN_modulation.weight", [2 * d, cond]), try t(o + "adaLN_modulation.bias", [2 * d]), condition)
+        let mf = try modulation(o, parts: 2)
         let wf = try t(o + "norm_final.weight", [d])
         try put("final_norm.weight", (0..<d).map { wf[$0] * (1 + mf[d + $0]) }, prefix + o + "norm_final.weight · (1 + scale)")
         try put("final_norm.bias", Array(mf[0..<d]), "shift (" + prefix + o + "adaLN_modulation at σ = 0)")
@@ -117,8 +168,8 @@ enum DiTFolding {
         try put("head.bias", try t(o + "linear.bias", [vocab]), prefix + o + "linear.bias")
 
         for name in weights.names where !read.contains(name) {
-            throw UnmaskError("\(directory): unexpected tensor \(name) for an mdlm model with this config.json")
+            throw UnmaskError("\(directory): unexpected tensor \(name) for an \(family.rawValue) model with this config.json")
         }
-        return HuggingFaceFolder(directory: directory, family: .mdlm, config: c, tensorMap: map, source: p)
+        return HuggingFaceFolder(directory: directory, family: family, config: c, tensorMap: map, source: p)
     }
 }

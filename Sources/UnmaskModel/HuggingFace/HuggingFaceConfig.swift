@@ -58,6 +58,7 @@ public struct HuggingFaceConfig: Sendable {
         let architectures = json["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if type == "gpt2" || architectures.contains(where: { $0.hasPrefix("GPT2") }) { return .gpt2 }
         if type == "mdlm" || architectures.contains("MDLM") { return .mdlm }
+        if type == "bd3lm" || architectures.contains("BD3LM") { return .bd3lm }
         if type?.lowercased() == "dream" || architectures.contains("DreamModel") { return .dream }
         if type?.lowercased() == "llada" || architectures.contains(where: { $0.hasPrefix("LLaDA") }) { return .llada }
         let named = type ?? architectures.first ?? "unnamed"
@@ -74,7 +75,7 @@ public struct HuggingFaceConfig: Sendable {
         switch family {
         case .gpt2: return nil
         case .llada: return optionalInt("mask_token_id") ?? LlamaFamily.lladaMaskId
-        case .dream, .mdlm: return optionalInt("mask_token_id")
+        case .dream, .mdlm, .bd3lm: return optionalInt("mask_token_id")
         }
     }
 

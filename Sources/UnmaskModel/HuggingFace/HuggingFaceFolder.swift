@@ -7,8 +7,8 @@ import UnmaskSupport
 /// tensor names onto ours (`tensorMap`), so the one engine runs it; the weights are read
 /// in place from the files, in the layout the family stores them.
 ///
-/// Supported: GPT-2 (`gpt2` … `gpt2-xl`) as an evaluator (`GPT2Family`); MDLM's DiT
-/// (`DiTFolding`), LLaDA and Dream (`LlamaFamily`) as denoisers. Anything else is refused
+/// Supported: GPT-2 (`gpt2` … `gpt2-xl`) as an evaluator (`GPT2Family`); MDLM's DiT and
+/// BD3-LM's block-diffusion DiT (`DiTFolding`), LLaDA and Dream (`LlamaFamily`) as denoisers. Anything else is refused
 /// with a one-line error that names the family.
 ///
 /// Around it: `HuggingFaceConfig` (config.json, parsed once), `ShardedSafetensors` (the
@@ -18,6 +18,9 @@ public struct HuggingFaceFolder {
         case gpt2
         /// MDLM's DiT (kuleshov-group/mdlm-owt), without time conditioning.
         case mdlm
+        /// BD3-LM's block diffusion (kuleshov-group/bd3lm-owt-block_size4/8/16): the same DiT,
+        /// block-causal attention.
+        case bd3lm
         /// Dream (Qwen2 blocks, bidirectional, shifted logits).
         case dream
         /// LLaDA (OLMo names around LLaMA blocks, bidirectional).
@@ -39,7 +42,7 @@ public struct HuggingFaceFolder {
         let weights = try ShardedSafetensors(directory: config.directory)
         switch family {
         case .gpt2: return try GPT2Family.open(config, weights: weights)
-        case .mdlm: return try DiTFolding.open(config, weights: weights)
+        case .mdlm, .bd3lm: return try DiTFolding.open(config, weights: weights, family: family)
         case .dream: return try LlamaFamily.openDream(config, weights: weights)
         case .llada: return try LlamaFamily.openLLaDA(config, weights: weights)
         }
