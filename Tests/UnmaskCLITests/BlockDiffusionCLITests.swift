@@ -49,6 +49,29 @@ final class BlockDiffusionCLITests: XCTestCase {
         XCTAssertTrue(compare.stdout.contains("confidence@off"), compare.stdout)
     }
 
+    /// BD3-LM's folder (the tiny fixture its own code wrote): info names the family, generate
+    /// runs cached and uncached to the same ids (inside and past its context of 16), eval
+    /// scores it, compare runs it beside the GPT-2 fixture's scores.
+    func testBD3LMFolder() throws {
+        let hf = cliRepositoryRoot + "/Tests/UnmaskModelTests/Fixtures/hf/"
+        let bd3 = hf + "bd3lm-tiny"
+        let info = try runUnmask(["info", "--model", bd3])
+        XCTAssertTrue(info.stdout.contains("family      bd3lm, role denoiser"), info.stdout)
+        for length in ["10", "30"] {
+            let exact = try runUnmask(["generate", "It is", "--model", bd3, "--length", length, "--json", "--seed", "2"])
+            let off = try runUnmask(["generate", "It is", "--model", bd3, "--length", length, "--json", "--seed", "2", "--cache", "off"])
+            XCTAssertEqual(exact.status, 0, exact.stderr)
+            XCTAssertEqual(withoutSeconds(exact.stdout).replacingOccurrences(of: "\"cache\":\"exact\"", with: ""),
+                           withoutSeconds(off.stdout).replacingOccurrences(of: "\"cache\":\"off\"", with: ""))
+        }
+        let text = BlockDiffusionCLITests.corpus
+        let eval = try runUnmask(["eval", "--model", bd3, "--text", text, "--masks", "1"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let compare = try runUnmask(["compare", "--model", bd3, "--evaluator", hf + "gpt2-tiny", "--sampler", "fhs",
+                                     "--samples", "2", "--length", "8"])
+        XCTAssertEqual(compare.status, 0, compare.stderr)
+    }
+
     func testBadInputIsOneLine() throws {
         let dir = BlockDiffusionCLITests.dir, corpus = BlockDiffusionCLITests.corpus
         let cases: [([String], String)] = [
