@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reproduces models/denoiser, models/evaluator and models/planner from the Austen corpus.
+# Reproduces models/denoiser, models/evaluator, models/planner and models/block-diffusion
+# from the Austen corpus.
 #
 #   bash scripts/train_bundled_models.sh path/to/corpus/austen [WORKDIR]
 #
@@ -56,4 +57,17 @@ for stage in 1 2; do
   cp "$work/denoiser-stage$stage/log.jsonl" "models/denoiser/log_stage$stage.jsonl"
   cp "$work/denoiser-stage$stage/loss.svg" "models/denoiser/loss_stage$stage.svg"
 done
+# The block-diffusion model: the bundled denoiser's F16 weights made block-causal and trained
+# on the block ELBO on one core each; blocks of 4 won against 16 on the held-out bound
+# (models/block-diffusion/README.md), so both are run and 4 is kept. The runs were given 35
+# minutes (--minutes 35); the steps are the counts that budget reached, 492 and 467.
+for run in 4:492 16:467; do
+  B=${run%%:*}
+  $U train --objective bd3 --block-size $B --corpus "${files[@]}" --out "$work/bd3-b$B" --init models/denoiser \
+    --steps ${run##*:} --lr 3e-4 --warmup 50 --seed 11 --threads 1 --eval-every 5 > "$work/bd3-b$B.log" 2>&1 &
+done
+wait
+$U convert --model "$work/bd3-b4" --out models/block-diffusion --dtype f16
+cp "$work/bd3-b4/loss.svg" "$work/bd3-b4/log.jsonl" models/block-diffusion/
+cp "$work/bd3-b16/log.jsonl" models/block-diffusion/log_block16.jsonl
 echo "models/ written; held-out figures: $U eval --text $corpus/persuasion.txt"

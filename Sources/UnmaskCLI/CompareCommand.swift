@@ -39,6 +39,7 @@ struct CompareCommand: ParsableCommand {
     @Option(name: .customLong("sampler"), help: "Sampler spec (repeatable); SPEC@CACHE runs it with that --cache (exact, off, prefix, dual), e.g. confidence:block=32@dual.") var samplers: [String] = []
     @Flag(help: "Rows with a prefix or dual cache run once more, on the same seeds, with the uncached forward beside every call: KL, argmax agreement and threshold-set overlap.")
     var cacheError = false
+    @Option(help: "A block-causal model past its context: recompute (default) or slide (see generate --help).") var pastContext: PastContext?
     @Option(name: .customLong("steer"), help: "Steering method (repeatable); methods below.") var steers: [String] = []
     @Option(help: "Text every sample continues (steering rows need it for cfg).") var prompt: String?
     @Option(help: "A second classifier to check the class percentages with (e.g. models/classifier-odd).") var checkClassifier: String?
@@ -122,6 +123,7 @@ struct CompareCommand: ParsableCommand {
                                              length: length, seed: seed.value, endOfText: scoring.endOfText,
                                              referenceWindows: referenceWindows, batch: batch, block: block,
                                              caching: parsed.map(\.cache), measureCacheError: cacheError,
+                                             pastContext: pastContext ?? .recompute,
                                              retokenizing: scoring.ownTokenizer.map { (vocab.tokenizer, $0) }) { done, _ in bar.update(done) }
         bar.finish()
         try report(rows, samples: samples, length: length)

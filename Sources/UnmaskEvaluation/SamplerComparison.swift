@@ -70,6 +70,7 @@ public enum SamplerComparison {
                            evaluator: CausalEvaluator, samples: Int, length: Int, seed: UInt64, endOfText: Int,
                            referenceWindows: [[Int]]?, batch: Int = 8, block: Int? = nil,
                            caching: [KeyValueCaching?]? = nil, measureCacheError: Bool = false,
+                           pastContext: PastContext = .recompute,
                            retokenizing: (samples: Tokenizer, evaluator: Tokenizer)? = nil,
                            progress: ((Int, Int) -> Void)? = nil) throws -> [Row] {
         // An evaluator with a tokenizer of its own (a Hugging Face GPT-2) scores text by the
@@ -91,7 +92,7 @@ public enum SamplerComparison {
             var calls = 0, seconds = 0.0
             let cache = caching?[i] ?? nil
             try Generation.run(sampler: entry.sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch,
-                               seed: seed, block: block, caching: cache) { j, sequence, nfe, time in
+                               seed: seed, block: block, caching: cache, pastContext: pastContext) { j, sequence, nfe, time in
                 try add(sequence, to: &tally)
                 calls += nfe
                 seconds += time
@@ -102,7 +103,7 @@ public enum SamplerComparison {
             if measureCacheError, let cache, cache == .prefix || cache == .dual {
                 let meter = CacheError(threshold: entry.sampler.spec.threshold ?? 0.9)
                 try Generation.run(sampler: entry.sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch,
-                                   seed: seed, block: block, caching: cache, cacheError: meter) { _, _, _, _ in }
+                                   seed: seed, block: block, caching: cache, pastContext: pastContext, cacheError: meter) { _, _, _, _ in }
                 row.cacheError = meter.summary
             }
             rows.append(row)
