@@ -129,6 +129,14 @@ struct GenerateCommand: ParsableCommand {
         // What the JSON reports: the cache used, and past the context how.
         let cacheUsed = cache ?? (blockCausal ? .exact : .off)
         let pastMode: JSONValue = blockCausal && canvas.count > denoiser.maxLength ? .string((pastContext ?? .recompute).rawValue) : .null
+        // The cache's size: a block-causal model's window (the canvas, up to the context, in
+        // whole blocks), or a Fast-dLLM cache's whole canvas, per sample of a batch.
+        var cacheBytes = 0
+        if let t = denoiser as? TransformerDenoiser, cacheUsed != .off {
+            let c = t.model.config, K = c.blockSize ?? 1
+            let capacity = blockCausal ? min(c.contextLength, (canvas.count + K - 1) / K * K) : canvas.count
+            cacheBytes = KeyValueCache.bytes(config: c, slots: min(batch, indices.count), capacity: capacity)
+        }
         try Generation.run(sampler: sampler, denoiser: denoiser, canvas: canvas, count: indices.count, batch: batch,
                            seed: seed.value, block: block, first: indices.lowerBound, caching: cache,
                            pastContext: pastContext ?? .recompute, observer: { first, seqs in
@@ -142,6 +150,7 @@ struct GenerateCommand: ParsableCommand {
                 StandardOutput.writeLine(JSON.line([("text", .string(text)), ("ids", .array(ids.map { .int($0) })), ("nfe", .int(nfe)),
                                                     ("seconds", .double(seconds)), ("sampler", .string(spec.description)),
                                                     ("cache", .string(cacheUsed.rawValue)), ("past_context", pastMode),
+                                                    ("cache_bytes", .int(cacheBytes)),
                                                     ("seed", .uint64(seed.value)), ("sample", .int(i))]))
             } else {
                 StandardOutput.writeLine((samples > 1 ? "--- sample \(i + 1) (nfe \(nfe)) ---\n" : "") + text)

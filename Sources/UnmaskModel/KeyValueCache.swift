@@ -31,6 +31,12 @@ public final class KeyValueCache {
 
     public var bytes: Int { (layers * slots * capacity * width + threads * capacity) * MemoryLayout<Float>.size }
 
+    /// The keys and values a cache of `slots` texts × `capacity` positions holds, in bytes
+    /// (without the attention scratch): what `generate --json` reports as `cache_bytes`.
+    public static func bytes(config c: ModelConfig, slots: Int, capacity: Int) -> Int {
+        c.nLayers * slots * capacity * 2 * c.nKVHeads * c.headDim * MemoryLayout<Float>.size
+    }
+
     /// `positions`: the largest position any row will be computed at plus one, when it is
     /// past `capacity` (a sliding cache keeps the last `capacity` positions' keys, at their
     /// own positions); rotary models only.

@@ -22,6 +22,12 @@ public final class ServedModel: @unchecked Sendable {
 
     public init(set: ModelSet, directory: String) throws {
         guard let d = set.denoiser else { throw UnmaskError("the server needs a denoiser") }
+        // Requests share network calls (SharedCalls) over whole canvases; a block-causal
+        // model is generated block by block with a cache per sample, which that sharing
+        // does not do yet. Refused rather than served as if it were bidirectional.
+        if Generation.blockCausalModel(d) != nil {
+            throw UnmaskError("\(directory) is block-causal (block diffusion); unmask-serve serves bidirectional denoisers: use `unmask generate --model \(directory)` for it")
+        }
         self.directory = directory
         self.id = directory.split(separator: "/").last.map(String.init) ?? directory
         self.family = HuggingFaceFolder.isHuggingFace(directory: directory) ? (try HuggingFaceFolder.open(directory: directory)).family.rawValue : "unmask"

@@ -25,6 +25,17 @@ final class SchedulerTests: XCTestCase {
         return try! ServedModel(set: set, directory: dir)
     }()
 
+    /// The bundled block-diffusion model is refused at load, with the reason and the command
+    /// that does generate it: shared calls over whole canvases would run it as bidirectional.
+    func testBlockCausalModelIsRefused() throws {
+        let dir = Self.repository + "/models/block-diffusion"
+        let set = try ModelSet.open(ModelSet.Sources(denoiser: dir, tokenizer: Self.repository + "/vocab/tokenizer.json"), denoiser: .required,
+                                    matmul: MatMul(backend: .unmask, threads: 1))
+        XCTAssertThrowsError(try ServedModel(set: set, directory: dir)) { e in
+            XCTAssertTrue("\(e)".contains("block-causal") && "\(e)".contains("unmask generate"), "\(e)")
+        }
+    }
+
     func request(_ json: String, _ route: GenerationRequest.Route = .completions) throws -> GenerationRequest {
         try GenerationRequest.decode(Array(json.utf8), route: route, newSeed: { 1 })
     }
