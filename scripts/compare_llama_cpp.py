@@ -276,7 +276,7 @@ def run_unmask(args, folder, prompt_text, length, steps, compute, sampler, seed,
            "--length", str(length), "--samples", "1", "--sampler", spec,
            "--threads", str(args.threads), "--seed", str(seed), "--json", prompt_text]
     if cache:
-        cmd[3:3] = ["--cache", cache]
+        cmd[5:5] = ["--cache", cache]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit("unmask run failed: " + out.stderr[-2000:])

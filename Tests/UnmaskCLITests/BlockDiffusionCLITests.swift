@@ -61,8 +61,13 @@ final class BlockDiffusionCLITests: XCTestCase {
             let exact = try runUnmask(["generate", "It is", "--model", bd3, "--length", length, "--json", "--seed", "2"])
             let off = try runUnmask(["generate", "It is", "--model", bd3, "--length", length, "--json", "--seed", "2", "--cache", "off"])
             XCTAssertEqual(exact.status, 0, exact.stderr)
-            XCTAssertEqual(withoutSeconds(exact.stdout).replacingOccurrences(of: "\"cache\":\"exact\"", with: ""),
-                           withoutSeconds(off.stdout).replacingOccurrences(of: "\"cache\":\"off\"", with: ""))
+            func field(_ out: String, _ key: String) -> Any? {
+                (try? JSONSerialization.jsonObject(with: Data(out.utf8))).flatMap { ($0 as? [String: Any])?[key] }
+            }
+            XCTAssertEqual(field(exact.stdout, "ids") as? [Int], field(off.stdout, "ids") as? [Int])
+            XCTAssertNotNil(field(exact.stdout, "ids"))
+            XCTAssertGreaterThan(field(exact.stdout, "cache_bytes") as? Int ?? 0, 0, "the cache's size is reported")
+            XCTAssertEqual(field(off.stdout, "cache_bytes") as? Int, 0)
         }
         let text = BlockDiffusionCLITests.corpus
         let eval = try runUnmask(["eval", "--model", bd3, "--text", text, "--masks", "1"])
