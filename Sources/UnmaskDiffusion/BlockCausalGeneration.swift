@@ -41,6 +41,9 @@ enum BlockCausalGeneration {
         -> (sequences: [[Int]], nfe: [Int], seconds: Double) {
         let model = denoiser.model, K = model.config.blockSize!, C = model.config.contextLength
         let N = canvas.count, mask = denoiser.maskId
+        if model.config.shiftedLogits {
+            throw UnmaskError("a block-causal model with shifted logits would read a block's first output from the block before it; no such model is supported")
+        }
         if sampler.spec.kind == .ddpd {
             throw UnmaskError("sampler ddpd plans over the whole canvas with its own model; a block-causal model generates block by block: use another sampler")
         }
@@ -166,13 +169,19 @@ final class BlockSteps: Denoiser {
                 out = try model.forward(ids: ids, batch: members.count, length: rows, positions: flat)
             }
             denoiser.maskPadding(&out, rows: flat.count)
-            var offset = 0
-            for b in members {
-                let n = positions[b].count * V
-                rowsOf[b] = Array(out[offset..<(offset + n)])
-                offset += n
-            }
+            splitRows(out, members: members, positions: positions, vocabulary: V, into: &rowsOf)
         }
         return wanted.flatMap { rowsOf[$0]! }
+    }
+}
+
+/// A grouped call's output rows, (Σ positions, V), handed back to their samples in order:
+/// rowsOf[b] = sample b's rows, for each b of `members`.
+func splitRows(_ out: [Float], members: [Int], positions: [[Int]], vocabulary V: Int, into rowsOf: inout [Int: [Float]]) {
+    var offset = 0
+    for b in members {
+        let n = positions[b].count * V
+        rowsOf[b] = Array(out[offset..<(offset + n)])
+        offset += n
     }
 }

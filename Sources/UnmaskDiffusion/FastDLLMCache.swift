@@ -70,7 +70,11 @@ public final class FastDLLMCache: Denoiser {
                 rows = (0, N)
                 refreshedBlock[b] = block
             } else {
-                rows = mode == .dual ? (start, end) : (start, N)
+                // Shifted logits (Dream) read position p's output from row p − 1: the row
+                // before the block is computed too, or the block's first position would read
+                // itself (the cache keeps keys and values, not the rows' outputs).
+                let from = model.config.shiftedLogits ? max(0, start - 1) : start
+                rows = mode == .dual ? (from, end) : (from, N)
             }
             if let g = groups.firstIndex(where: { $0.first == rows.0 && $0.end == rows.1 }) {
                 groups[g].members.append(b)
@@ -90,12 +94,7 @@ public final class FastDLLMCache: Denoiser {
             var out = try model.forwardCached(ids: ids, slots: members, length: n, first: first,
                                               visible: [Int](repeating: N, count: n), positions: flat, cache: cache!)
             denoiser.maskPadding(&out, rows: flat.count)
-            var offset = 0
-            for b in members {
-                let count = positions[b].count * V
-                rowsOf[b] = Array(out[offset..<(offset + count)])
-                offset += count
-            }
+            splitRows(out, members: members, positions: positions, vocabulary: V, into: &rowsOf)
         }
         let cached = positions.indices.filter { !positions[$0].isEmpty }.flatMap { rowsOf[$0]! }
         if let meter {

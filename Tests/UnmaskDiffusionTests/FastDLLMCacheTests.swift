@@ -7,8 +7,10 @@ import UnmaskSupport
 /// Fast-dLLM's prefix and dual caches on a bidirectional model: what is exact about them,
 /// and that their error is measured rather than zero by construction.
 final class FastDLLMCacheTests: XCTestCase {
-    static func denoiser() throws -> TransformerDenoiser {
-        let c = ModelConfig(vocabSize: 300, dModel: 64, nLayers: 2, nHeads: 4, dFF: 96, contextLength: 40, maskTokenId: 299)
+    static func denoiser(shifted: Bool = false, layers: Int = 2) throws -> TransformerDenoiser {
+        var c = ModelConfig(vocabSize: 300, dModel: 64, nLayers: layers, nHeads: 4, dFF: 96, contextLength: 40, maskTokenId: 299)
+        c.shiftedLogits = shifted
+        c.tiedEmbeddings = !shifted
         let p = ParameterBuffer.random(config: c, seed: 4)
         for t in p.layout where !t.name.hasSuffix("norm.weight") {
             for i in 0..<t.shape.reduce(1, *) { p.data[t.offset + i] *= 6 }
@@ -29,8 +31,11 @@ final class FastDLLMCacheTests: XCTestCase {
     /// (row by row against the cache, a dense product without it): measured KL below 1e-9
     /// nats and every argmax the same. With blocks of 8 over 30 positions the cached rows are
     /// stale and the meter sees it (KL > 1e-6), for both caches.
+    /// Also for shifted logits (Dream), whose block's first position reads the row before
+    /// the block: that row is recomputed with the block, so nothing stale is read there either.
     func testErrorIsZeroWhenNothingIsStaleAndMeasuredWhenItIs() throws {
-        let d = try FastDLLMCacheTests.denoiser()
+        for shifted in [false, true] {
+        let d = try FastDLLMCacheTests.denoiser(shifted: shifted)
         let canvas = [7, 8, 9] + [Int](repeating: 299, count: 27)
         for mode in [KeyValueCaching.prefix, .dual] {
             let whole = CacheError()
@@ -43,6 +48,27 @@ final class FastDLLMCacheTests: XCTestCase {
             _ = try run("confidence:block=8", d, canvas: canvas, caching: mode, meter: blocks)
             print("\(mode) blocks of 8: mean KL \(blocks.meanKL), max \(blocks.klMax), argmax agreement \(blocks.argmaxAgreement), threshold-set overlap \(blocks.thresholdOverlap)")
             XCTAssertGreaterThan(blocks.meanKL, 1e-6, "a stale cache that measures as exact: the meter sees nothing")
+        }
+        }
+    }
+
+    /// With one layer a position's keys and values depend on its own token alone, so a cached
+    /// row is stale only if its token changed, and the rows outside the block never change
+    /// while it is written: both caches are then exact up to the attention's summation order
+    /// (KL below 1e-9, every argmax the same), in blocks of 8. With shifted logits (Dream) this
+    /// holds only because the row before the block is recomputed with it: read from nowhere,
+    /// the block's first position would get its own row's output instead.
+    func testOneLayerCachesAreExactShiftedOrNot() throws {
+        let canvas = [7, 8, 9] + [Int](repeating: 299, count: 27)
+        for shifted in [false, true] {
+            let d = try FastDLLMCacheTests.denoiser(shifted: shifted, layers: 1)
+            for mode in [KeyValueCaching.prefix, .dual] {
+                let meter = CacheError()
+                _ = try run("confidence:block=8", d, canvas: canvas, caching: mode, meter: meter)
+                print("one layer, shifted \(shifted), \(mode): mean KL \(meter.meanKL), max \(meter.klMax), argmax agreement \(meter.argmaxAgreement)")
+                XCTAssertLessThan(meter.klMax, 1e-9, "shifted \(shifted) \(mode)")
+                XCTAssertEqual(meter.argmaxAgreement, 1)
+            }
         }
     }
 

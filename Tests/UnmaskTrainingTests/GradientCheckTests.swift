@@ -85,32 +85,40 @@ final class GradientCheckTests: XCTestCase {
         }
         let refLoss = try lossFromReference(c, p, ids: ids, B: B, L: L, targets: targets)
         XCTAssertEqual(loss, refLoss, accuracy: 1e-4 * max(1, abs(refLoss)), "loss")
+        let worst = try assertGradientsMatch(p, bp.grads, label: "\(objective)") {
+            try lossFromReference(c, p, ids: ids, B: B, L: L, targets: targets)
+        }
+        print("gradient check \(objective)\(dropout > 0 ? " with dropout \(dropout)" : ""): \(p.layout.count) tensors, worst relative error \(worst)")
+    }
+
+    /// Every tensor's analytic gradient in `grads` against central differences of `loss`
+    /// (ε = 1e-3 on the actual float perturbation) at six entries per tensor, with the
+    /// threshold above; a tensor with no gradient at all fails. Returns the worst relative error.
+    func assertGradientsMatch(_ p: ParameterBuffer, _ grads: ParameterBuffer, label: String,
+                              loss: () throws -> Double) throws -> Double {
         var worst = 0.0
         for t in p.layout {
             let n = t.shape.reduce(1, *)
-            let grad = bp.grads.data + t.offset
+            let grad = grads.data + t.offset
             var rms = 0.0
             for i in 0..<n { rms += Double(grad[i]) * Double(grad[i]) }
             rms = (rms / Double(n)).squareRoot()
-            XCTAssertGreaterThan(rms, 0, "\(t.name) got no gradient at all")
+            XCTAssertGreaterThan(rms, 0, "\(label): \(t.name) got no gradient at all")
             for k in 0..<min(n, 6) {
                 let i = t.offset + (k * 7919) % n
                 let original = p.data[i]
                 p.data[i] = original + 1e-3
-                let up = Double(p.data[i])
-                let lossUp = try lossFromReference(c, p, ids: ids, B: B, L: L, targets: targets)
+                let up = Double(p.data[i]), lossUp = try loss()
                 p.data[i] = original - 1e-3
-                let down = Double(p.data[i])
-                let lossDown = try lossFromReference(c, p, ids: ids, B: B, L: L, targets: targets)
+                let down = Double(p.data[i]), lossDown = try loss()
                 p.data[i] = original
-                let numeric = (lossUp - lossDown) / (up - down)
-                let analytic = Double(bp.grads.data[i])
-                let allowed = 2e-3 * max(abs(numeric), 0.05 * rms)
-                worst = max(worst, abs(analytic - numeric) / max(abs(numeric), 0.05 * rms))
-                XCTAssertLessThanOrEqual(abs(analytic - numeric), allowed, "\(objective) \(t.name)[\(i - t.offset)]: analytic \(analytic) numeric \(numeric)")
+                let numeric = (lossUp - lossDown) / (up - down), analytic = Double(grads.data[i])
+                let scale = max(abs(numeric), 0.05 * rms)
+                worst = max(worst, abs(analytic - numeric) / scale)
+                XCTAssertLessThanOrEqual(abs(analytic - numeric), 2e-3 * scale, "\(label) \(t.name)[\(i - t.offset)]: analytic \(analytic) numeric \(numeric)")
             }
         }
-        print("gradient check \(objective)\(dropout > 0 ? " with dropout \(dropout)" : ""): \(p.layout.count) tensors, worst relative error \(worst)")
+        return worst
     }
 
     func testMaskedDiffusionObjective() throws { try check(.mdm) { _ in } }
@@ -175,27 +183,7 @@ final class GradientCheckTests: XCTestCase {
             return total
         }
         XCTAssertEqual(loss, try blockwiseLoss(), accuracy: 1e-4 * max(1, abs(loss)), "loss")
-        var worst = 0.0
-        for t in p.layout {
-            let n = t.shape.reduce(1, *)
-            let grad = bp.grads.data + t.offset
-            var rms = 0.0
-            for i in 0..<n { rms += Double(grad[i]) * Double(grad[i]) }
-            rms = (rms / Double(n)).squareRoot()
-            for k in 0..<min(n, 6) {
-                let i = t.offset + (k * 7919) % n
-                let original = p.data[i]
-                p.data[i] = original + 1e-3
-                let up = Double(p.data[i]), lossUp = try blockwiseLoss()
-                p.data[i] = original - 1e-3
-                let down = Double(p.data[i]), lossDown = try blockwiseLoss()
-                p.data[i] = original
-                let numeric = (lossUp - lossDown) / (up - down), analytic = Double(bp.grads.data[i])
-                let scale = max(abs(numeric), 0.05 * rms)
-                worst = max(worst, scale > 0 ? abs(analytic - numeric) / scale : 0)
-                XCTAssertLessThanOrEqual(abs(analytic - numeric), 2e-3 * scale, "bd3 \(t.name)[\(i - t.offset)]: analytic \(analytic) numeric \(numeric)")
-            }
-        }
+        let worst = try assertGradientsMatch(p, bp.grads, label: "bd3", loss: blockwiseLoss)
         print("gradient check bd3 (training layout vs block-by-block reference): \(p.layout.count) tensors, worst relative error \(worst)")
     }
     func testPlannerObjective() throws { try check(.planner) { $0.head = .binary; $0.tiedEmbeddings = false } }
