@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // Coverage-guided fuzz targets (libFuzzer) for every input Unmask reads from strangers.
 // Each target is an executable whose entry point is LLVMFuzzerTestOneInput; build and run
-// them with scripts/fuzz.sh (`swift build --sanitize=fuzzer --sanitize=address`), which
+// them with scripts/ci/fuzz.sh (`swift build --sanitize=fuzzer --sanitize=address`), which
 // also explains the flags. docs/fuzzing.md lists the targets and what each one checks.
 import PackageDescription
 

@@ -7,7 +7,7 @@ import UnmaskSupport
 
 /// A tiny random-weight GPT-2 saved by transformers' own save_pretrained (real tensor names
 /// and config keys), against the logits and loss transformers computed for it in float32
-/// (scripts/make_hf_fixtures.py; versions in golden.json).
+/// (scripts/fixtures/make_hf_fixtures.py; versions in golden.json).
 /// The committed tiny GPT-2 folder (Tests/UnmaskModelTests/Fixtures/hf/gpt2-tiny).
 let gpt2TinyFolder: String = {
     var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)

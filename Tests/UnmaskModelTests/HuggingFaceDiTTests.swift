@@ -61,7 +61,7 @@ func assertThreeWayForward(folder: String, ids: [Int], golden: [Float], label: S
 }
 
 /// A tiny random MDLM DiT, written by MDLM's own models/dit.py (commit and torch version in
-/// golden.json; scripts/make_hf_fixtures.py), in the mdlm-owt folder layout, against the
+/// golden.json; scripts/fixtures/make_hf_fixtures.py), in the mdlm-owt folder layout, against the
 /// logits that code computed at σ = 0 in float32.
 final class HuggingFaceDiTTests: XCTestCase {
     let folder = huggingFaceFixture("mdlm-tiny")
@@ -91,7 +91,7 @@ final class HuggingFaceDiTTests: XCTestCase {
 
 /// A tiny random BD3-LM (blocks of 4, model_length 16), written by BD3-LM's own
 /// models/hf/modeling_bd3lm.py (commit and torch version in golden.json;
-/// scripts/make_hf_fixtures.py --bd3lm), in the bd3lm-owt folder layout, against that code's
+/// scripts/fixtures/make_hf_fixtures.py --bd3lm), in the bd3lm-owt folder layout, against that code's
 /// logits at σ = 0: its training layout (x_t ⊕ x_0) and its sample mode without a cache (a
 /// 12-token prefix). Tolerance 1e-4 relative to the largest logit, as for MDLM (float32
 /// against float32 in another order; max diff printed).
@@ -158,7 +158,7 @@ final class HuggingFaceBD3LMTests: XCTestCase {
 /// A tiny random Dream (Qwen2 blocks: grouped-query attention with 4 query and 2 key/value
 /// heads, qkv biases, SwiGLU, RMSNorm, an untied head; mask id 1) written by transformers'
 /// Qwen2ForCausalLM, against that code's logits with attention over every position,
-/// shifted as Dream's sampler shifts them (scripts/make_hf_fixtures.py, dream_tiny).
+/// shifted as Dream's sampler shifts them (scripts/fixtures/make_hf_fixtures.py, dream_tiny).
 final class HuggingFaceDreamTests: XCTestCase {
     let folder = huggingFaceFixture("dream-tiny")
 
@@ -183,7 +183,7 @@ final class HuggingFaceDreamTests: XCTestCase {
 /// A tiny random LLaDA (OLMo names around LLaMA blocks: 4 query and 2 key/value heads,
 /// SwiGLU with ff_proj the gate, RMSNorm, rotary θ = 500000, an untied head ff_out; mask
 /// id 1) written by LLaDA's own modeling_llada.py, against that code's logits
-/// (scripts/make_hf_fixtures.py, llada_tiny; the code's origin and hashes in golden.json).
+/// (scripts/fixtures/make_hf_fixtures.py, llada_tiny; the code's origin and hashes in golden.json).
 final class HuggingFaceLLaDATests: XCTestCase {
     let folder = huggingFaceFixture("llada-tiny")
 

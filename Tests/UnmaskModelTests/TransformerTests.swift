@@ -11,7 +11,7 @@ let modelFixtures: String = {
 
 final class TransformerTests: XCTestCase {
     /// Golden: tiny models written by Python `safetensors`, logits from an independent
-    /// float64 NumPy forward (scripts/make_model_golden.py). Tolerance 1e-4 absolute on
+    /// float64 NumPy forward (scripts/fixtures/make_model_golden.py). Tolerance 1e-4 absolute on
     /// logits of magnitude ~1-10: float32 rounding over two layers is ~1e-6.
     func testGoldenLogitsFromNumPy() throws {
         for name in ["tiny_denoiser", "tiny_evaluator", "tiny_planner"] {

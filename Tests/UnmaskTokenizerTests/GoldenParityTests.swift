@@ -3,7 +3,7 @@ import XCTest
 import UnmaskSupport
 
 /// Ids produced by Hugging Face `tokenizers` 0.23.3 (with encode_special_tokens = True) on
-/// 455 varied strings (463 for the Llama-3 fixture), generated once by scripts/make_tokenizer_goldens.py and committed.
+/// 455 varied strings (463 for the Llama-3 fixture), generated once by scripts/fixtures/make_tokenizer_goldens.py and committed.
 /// Every id must match; the report prints how many strings differ and the first one.
 final class GoldenParityTests: XCTestCase {
     func check(tokenizer: Tokenizer, goldens: String) throws {
@@ -54,7 +54,7 @@ final class GoldenParityTests: XCTestCase {
 
     /// The Qwen2 (Dream) and Llama-3 `Split` pre-tokenizers, on tokenizers that
     /// `tokenizers` trained and wrote in those configurations
-    /// (scripts/make_split_tokenizers.py); also through our writer and back.
+    /// (scripts/fixtures/make_split_tokenizers.py); also through our writer and back.
     func testSplitPreTokenizersMatchHuggingFace() throws {
         for (family, rule, nfc) in [("qwen2", SplitRule.qwen2, true), ("llama3", .llama3, false)] {
             let tokenizer = try Tokenizer.load(path: fixturesDirectory + "/\(family)_split_tokenizer.json")

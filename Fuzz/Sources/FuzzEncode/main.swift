@@ -4,7 +4,7 @@ import Unmask
 /// The bundled tokenizer on arbitrary input: bytes round-trip exactly through
 /// encodeRawBytes → decode; valid UTF-8 encodes (never traps) to ids that decode to its
 /// NFC form's bytes; invalid UTF-8 is refused by encode(utf8:), never trapped on.
-/// Time: libFuzzer's -timeout (scripts/fuzz.sh sets 10 s) catches super-linear inputs.
+/// Time: libFuzzer's -timeout (scripts/ci/fuzz.sh sets 10 s) catches super-linear inputs.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEncode(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let tokenizer = Fuzz.bundledTokenizer

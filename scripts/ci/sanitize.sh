@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The test suite under a sanitizer (docs/fuzzing.md § Sanitizers).
-#   bash scripts/sanitize.sh thread  [FILTER]   ThreadSanitizer
-#   bash scripts/sanitize.sh address [FILTER]   AddressSanitizer (LeakSanitizer included),
+#   bash scripts/ci/sanitize.sh thread  [FILTER]   ThreadSanitizer
+#   bash scripts/ci/sanitize.sh address [FILTER]   AddressSanitizer (LeakSanitizer included),
 #                                               then the CLI's main paths for leaks
 # FILTER is a `swift test --filter` pattern (default: every test). Each sanitizer builds
 # in its own scratch directory (.build-tsan, .build-asan), so the ordinary build is left
 # alone. Any report fails the run: the sanitizer's own exit code is not trusted for that
 # (a report inside a test that still passes leaves XCTest's exit 0), so the log is read.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 kind=${1:?usage: sanitize.sh thread|address [FILTER]}
 filter=${2:-}
 case $kind in

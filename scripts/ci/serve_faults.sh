@@ -5,9 +5,9 @@
 #   still be answered within 5 s, and afterwards /health at once;
 #   a soak: hey (Debian's) with 8 concurrent clients for 20 s on short completions; no
 #   errors, memory (RSS) and open descriptors back to their level before it.
-# Usage: bash scripts/serve_faults.sh SERVE_BINARY
+# Usage: bash scripts/ci/serve_faults.sh SERVE_BINARY
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 serve=${1:-Server/.build/debug/unmask-serve}
 dir=$(mktemp -d)
 "$serve" --port 0 --model models/denoiser --max-running 4 --max-queued 64 > "$dir/serve.log" 2>/dev/null &

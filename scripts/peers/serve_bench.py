@@ -9,7 +9,7 @@
 - the server's overhead per network call: one client, requests one after another, wall
   time per call (HTTP, JSON, sampling and all) against one CLI process generating the same
   shape (its --json "seconds" / nfe), and the server's own time inside calls (/metrics).
-Usage: python3 scripts/serve_bench.py [REQUESTS]   (default 24; about 5 minutes)
+Usage: python3 scripts/peers/serve_bench.py [REQUESTS]   (default 24; about 5 minutes)
 """
 import datetime
 import http.client
@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI = os.path.join(ROOT, ".build/release/unmask")
 SERVE = os.path.join(ROOT, "Server/.build/release/unmask-serve")
 PROMPT = "It is a truth universally acknowledged,"

@@ -9,9 +9,9 @@
 #      prefix and dual, plain, with the threshold rule and with the factor rule, each
 #      cached row also run with the uncached forward beside every call (--cache-error).
 # Writes Benchmarks/results/block_diffusion.txt.
-# Usage: bash scripts/block_diffusion_table.sh [SAMPLES] [LONG_SAMPLES]   (default 32 and 8)
+# Usage: bash scripts/peers/block_diffusion_table.sh [SAMPLES] [LONG_SAMPLES]   (default 32 and 8)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 samples="${1:-32}"
 long="${2:-8}"
 swift build -c release >/dev/null

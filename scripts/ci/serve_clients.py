@@ -6,7 +6,7 @@ and with the tiny LLaDA fixture plus a tokenizer_config.json holding LLaDA-Instr
 template for chat. For each: streamed and not, frames on and off. Checks that the client
 yields text only (frames ride in an extension field it ignores), that the streamed deltas
 concatenate to the non-streamed text for the same seed, and that usage counts add up.
-Exits non-zero on the first failure. Usage: python3 scripts/serve_clients.py SERVE_BINARY
+Exits non-zero on the first failure. Usage: python3 scripts/ci/serve_clients.py SERVE_BINARY
 """
 import json
 import os
@@ -17,7 +17,7 @@ import tempfile
 
 import openai
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LLADA_CHAT_TEMPLATE = (
     "{% set loop_messages = messages %}{% for message in loop_messages %}"
     "{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}"

@@ -7,9 +7,9 @@
 #      models/denoiser, from scratch;
 #   C. label cfg on models/denoiser-labels, --class emma against its null label.
 # Writes Benchmarks/results/steering_emma.txt (and a reward-vs-perplexity plot per table).
-# Usage: bash scripts/steering_table.sh [SAMPLES]   (default 64; about 25 minutes on 2 cores)
+# Usage: bash scripts/peers/steering_table.sh [SAMPLES]   (default 64; about 25 minutes on 2 cores)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 samples="${1:-64}"
 swift build -c release >/dev/null
 out=Benchmarks/results/steering_emma

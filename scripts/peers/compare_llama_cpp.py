@@ -9,8 +9,8 @@ attention, the whole canvas decoded at every step, logits at every position), an
 
     python3 -m venv /tmp/lcpp && /tmp/lcpp/bin/pip install cmake ninja gguf numpy
     CMAKE_ARGS="-DGGML_NATIVE=ON" /tmp/lcpp/bin/pip install llama-cpp-python==0.3.36   # builds llama.cpp here
-    python3 scripts/make_random_llada_folder.py /tmp/llada-8b-random
-    /tmp/lcpp/bin/python scripts/compare_llama_cpp.py /tmp/llada-8b-random /tmp/llada-gguf \
+    python3 scripts/fixtures/make_random_llada_folder.py /tmp/llada-8b-random
+    /tmp/lcpp/bin/python scripts/peers/compare_llama_cpp.py /tmp/llada-8b-random /tmp/llada-gguf \
         [--llama-source UNPACKED_SDIST] > Benchmarks/results/compare_llama_cpp.txt
 
 What it does, in order:
@@ -47,7 +47,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 # ---------------------------------------------------------------------------------------

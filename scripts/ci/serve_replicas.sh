@@ -3,9 +3,9 @@
 # between requests, so an ordinary round-robin load balancer scales it. Checks that the
 # same seed gives the same text from either replica (nginx's X-Upstream header says which
 # answered), streamed through the proxy too (proxy_buffering off for server-sent events).
-# Usage: bash scripts/serve_replicas.sh SERVE_BINARY
+# Usage: bash scripts/ci/serve_replicas.sh SERVE_BINARY
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 serve=${1:-Server/.build/debug/unmask-serve}
 dir=$(mktemp -d)
 pids=()

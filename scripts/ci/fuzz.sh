@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every input Unmask reads (docs/fuzzing.md).
-#   bash scripts/fuzz.sh [SECONDS] [TARGET ...]     default: 60 s each, every target
+#   bash scripts/ci/fuzz.sh [SECONDS] [TARGET ...]     default: 60 s each, every target
 # Builds Fuzz/ with libFuzzer and AddressSanitizer (LeakSanitizer included), Unmask's
 # modules instrumented for coverage as well as the targets, then runs each target
 # from its committed seeds (Fuzz/Corpus/TARGET) for SECONDS. New inputs go to a scratch
@@ -8,7 +8,7 @@
 # leak or an input slower than 10 s stops the target: the input is saved under
 # Fuzz/.build/artifacts/TARGET/ and the script exits 1.
 set -euo pipefail
-cd "$(dirname "$0")/../Fuzz"
+cd "$(dirname "$0")/../../Fuzz"
 seconds=${1:-60}; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then

@@ -7,7 +7,7 @@ driven by python3-selenium) against unmask-serve on loopback with the bundled de
 2. Starts a long generation, presses Stop, and sees the job cancelled (the page shows the
    error event, /unmask/v1/status lists no job).
 Saves a screenshot mid-generation (docs/images/live-page.png when --screenshot is given).
-Usage: /usr/bin/python3 scripts/serve_browser.py SERVE_BINARY [--screenshot PATH]
+Usage: /usr/bin/python3 scripts/ci/serve_browser.py SERVE_BINARY [--screenshot PATH]
 """
 import json
 import os
@@ -22,7 +22,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def check(cond, what):

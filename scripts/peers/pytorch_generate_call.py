@@ -1,4 +1,4 @@
-"""PyTorch side of the generation benchmark (scripts/bench_generate_vs_pytorch.sh): the
+"""PyTorch side of the generation benchmark (scripts/peers/bench_generate_vs_pytorch.sh): the
 bundled denoiser run by PyTorch, one first-hitting sampler call at a time, timed the way
 `unmask bench samplers --sampler fhs` times ours.
 

@@ -4,7 +4,7 @@ Not part of the product or the tests (they never run Python). It exists so the t
 throughput claim in the README is a side-by-side measurement rather than a quoted number:
 
     python3 -m venv venv && venv/bin/pip install torch
-    venv/bin/python scripts/pytorch_train_throughput.py --threads 2
+    venv/bin/python scripts/peers/pytorch_train_throughput.py --threads 2
     .build/release/unmask bench train --threads 2
 
 The model mirrors ModelConfig.standard: 6 pre-norm blocks, d_model 256, 4 heads, d_ff 1024,
