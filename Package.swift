@@ -17,6 +17,9 @@
 //   UnmaskSteering   guidance, tilts and constraints on the first-hitting kernel: particles,
 //                    path weights, resampling, rewards (CFG, annealing, SMC/FK, SVDD, best-of-n),
 //                    the which-novel classifier, steered comparisons
+//   UnmaskGeneration one generation setup for every front end: the settings a user gives
+//                    (sampler, overrides, steering, class, window, cache, canvas), checked
+//                    once, and prepared into what a run needs; errors name settings
 //   UnmaskServing    what `unmask-serve` (Server/) runs, without any HTTP: requests decoded
 //                    and checked, jobs and their queue, network calls shared by concurrent
 //                    requests, the committed-text tracker, the response and event streams
@@ -60,6 +63,7 @@ let package = Package(
         .library(name: "UnmaskEvaluation", targets: ["UnmaskEvaluation"]),
         .library(name: "UnmaskSteering", targets: ["UnmaskSteering"]),
         .library(name: "UnmaskTraining", targets: ["UnmaskTraining"]),
+        .library(name: "UnmaskGeneration", targets: ["UnmaskGeneration"]),
         .library(name: "UnmaskServing", targets: ["UnmaskServing"]),
     ],
     dependencies: [
@@ -112,12 +116,15 @@ let package = Package(
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"],
             swiftSettings: [.unsafeFlags(["-O"])]  // the elementwise backward loops are hot
         ),
-        .target(name: "UnmaskServing", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation", "UnmaskSteering"]),
+        .target(name: "UnmaskGeneration",
+                dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation", "UnmaskSteering"]),
+        .target(name: "UnmaskServing",
+                dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskEvaluation", "UnmaskSteering", "UnmaskGeneration"]),
         .target(name: "UnmaskEvaluation", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion"]),
         .target(
             name: "Unmask",
             dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion",
-                           "UnmaskEvaluation", "UnmaskSteering", "UnmaskTraining", "UnmaskServing"]
+                           "UnmaskEvaluation", "UnmaskSteering", "UnmaskGeneration", "UnmaskTraining", "UnmaskServing"]
         ),
         .target(
             name: "UnmaskBenchmarks",
@@ -135,9 +142,19 @@ let package = Package(
         .testTarget(name: "UnmaskCLITests", dependencies: ["UnmaskCLI", "UnmaskKernels"]),
         .testTarget(name: "UnmaskKernelsTests", dependencies: ["UnmaskKernels", "UnmaskSupport"]),
         .testTarget(name: "UnmaskModelTests", dependencies: ["UnmaskSupport", "UnmaskKernels", "UnmaskModel"], exclude: ["Fixtures"]),
-        // Statistical tests draw 10^5+ samples: optimised, or they would take minutes. The
-        // steering engine's exactness tests live here too, beside the chi-square harness.
-        .testTarget(name: "UnmaskDiffusionTests", dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskSteering"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // The chi-square harness the statistical tests share (goodness of fit, power, quantiles).
+        .target(name: "UnmaskTestSupport", path: "Tests/UnmaskTestSupport", swiftSettings: [.unsafeFlags(["-O"])]),
+        // Statistical tests draw 10^5+ samples: optimised, or they would take minutes.
+        .testTarget(name: "UnmaskDiffusionTests",
+                    dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskTestSupport"],
+                    swiftSettings: [.unsafeFlags(["-O"])]),
+        // The steering engine against enumerated laws, its rewards, and steering a Hugging Face folder.
+        .testTarget(name: "UnmaskSteeringTests",
+                    dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskSteering",
+                                   "UnmaskTestSupport"],
+                    swiftSettings: [.unsafeFlags(["-O"])]),
+        .testTarget(name: "UnmaskGenerationTests",
+                    dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskModel", "UnmaskDiffusion", "UnmaskSteering", "UnmaskGeneration"]),
         .testTarget(name: "UnmaskTrainingTests",
                     dependencies: ["UnmaskSupport", "UnmaskTokenizer", "UnmaskKernels", "UnmaskModel", "UnmaskDiffusion", "UnmaskTraining"]),
         .testTarget(

@@ -6,6 +6,7 @@
 @_exported import UnmaskModel
 @_exported import UnmaskDiffusion
 @_exported import UnmaskSteering
+@_exported import UnmaskGeneration
 @_exported import UnmaskServing
 @_exported import UnmaskTraining
 @_exported import UnmaskEvaluation

@@ -18,21 +18,16 @@ import UnmaskSupport
 public enum ForwardBenchmark {
     public struct Row: Sendable {
         public let batch: Int, threads: Int, length: Int, headRows: Int
-        public let compute: String, backend: String
+        public let engine: Engine
+        /// How results files name the engine's parts: `fp32`, `unmask`.
+        public var compute: String { engine.compute.rawValue }
+        public var backend: String { engine.backend.rawValue }
         /// Median seconds of the whole forward, and the share of it inside the products.
         public let seconds: Double, gemmShare: Double, flops: Double
         public var gflops: Double { flops / seconds / 1e9 }
         /// Seconds of a median forward inside the products.
         public var productSeconds: Double { seconds * gemmShare }
         public var gemmGflops: Double { flops / productSeconds / 1e9 }
-    }
-
-    /// One engine to time: a label pair and the MatMul it runs with.
-    public struct Engine: Sendable {
-        public let compute: String, backend: String, matmul: MatMul
-        public init(compute: String, backend: String, matmul: MatMul) {
-            (self.compute, self.backend, self.matmul) = (compute, backend, matmul)
-        }
     }
 
     /// Writes a random-weight model of `config` into `directory` (config.json and
@@ -116,8 +111,7 @@ public enum ForwardBenchmark {
         var tallies: [Tally] = []
         for engine in engines {
             let tally = Tally()
-            var mm = engine.matmul
-            mm.threads = threads
+            var mm = engine.matmul(threads: threads)
             mm.productTimer = tally.products
             let model = try Transformer(config: config, source: source, matmul: mm)
             bodies.append {
@@ -141,8 +135,7 @@ public enum ForwardBenchmark {
         let work = flops(config: config, batch: batch, length: length, headRows: positions.count)
         return engines.enumerated().map { i, e in
             let tally = tallies[i]
-            return Row(batch: batch, threads: threads, length: length, headRows: positions.count, compute: e.compute,
-                       backend: e.backend, seconds: times[i], gemmShare: tally.products.seconds / tally.forwardSeconds, flops: work)
+            return Row(batch: batch, threads: threads, length: length, headRows: positions.count, engine: e, seconds: times[i], gemmShare: tally.products.seconds / tally.forwardSeconds, flops: work)
         }
     }
 }

@@ -28,7 +28,7 @@ public enum SamplerBenchmark {
     /// The bundled denoiser and planner (found like every bundled resource), else random
     /// weights of the standard config, which cost the same to run. Returns a description.
     public static func models(matmul: MatMul) throws -> (denoiser: Denoiser, planner: CorruptionDetector, origin: String) {
-        if let dir = Files.locateResource("models/denoiser"), let pdir = Files.locateResource("models/planner"),
+        if let dir = Files.locateResource("models/denoiser"), let pdir = Files.locateResource("models/corruption-detector"),
            let vocab = Files.locateResource("vocab/tokenizer.json") {
             let d = try TransformerDenoiser(model: Transformer.load(directory: dir, matmul: matmul))
             let specials = Set(try Tokenizer.load(path: vocab).specialTokens.map(\.id))
@@ -36,7 +36,7 @@ public enum SamplerBenchmark {
             return (d, p, "bundled \(dir) + \(pdir)")
         }
         let config = ModelConfig.standard
-        let plannerConfig = ModelRole.planner.configure(config)
+        let plannerConfig = ModelRole.corruptionDetector.configure(config)
         let d = try TransformerDenoiser(model: Transformer(config: config, source: ParameterBuffer.random(config: config, seed: 1), matmul: matmul))
         let p = try TransformerCorruptionDetector(model: Transformer(config: plannerConfig, source: ParameterBuffer.random(config: plannerConfig, seed: 2), matmul: matmul),
                                                   specialIds: [config.vocabSize - 2, config.vocabSize - 1])

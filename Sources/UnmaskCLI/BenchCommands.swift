@@ -31,7 +31,7 @@ final class BenchReport {
 
     init(json: Bool) {
         self.json = json
-        pendingHeader = MachineHeader.current()
+        pendingHeader = MachineHeader.current(openBLASCore: OpenBLAS.coreName)
     }
 
     /// Prints a line of text (after the header line, the first time).
@@ -81,11 +81,12 @@ extension Array {
 }
 
 /// An engine `bench forward` times: our fp32 GEMM, OpenBLAS, or our int8 path.
-enum BenchEngine: String, ExpressibleByArgument, CaseIterable {
-    case fp32, openblas, int8, bf16
+extension Engine: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { Engine.all.map(\.name) }
 }
 
-/// `unmask bench` alone: the README's performance table — gemm, forward and samplers.
+/// `unmask bench` alone: the measurements of docs/performance.md, "Measured" — gemm, forward and samplers.
 struct BenchAllCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "all",

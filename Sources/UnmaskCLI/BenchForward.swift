@@ -32,7 +32,7 @@ struct BenchForwardCommand: ParsableCommand {
     @Option(help: "With --preset: how the random weights are stored, f32 (in memory) or bf16/f16 (written to a temporary file and mapped, as a published checkpoint is read: packed panel by panel, never widened whole).")
     var dtype: StorageType = .f32
     @Option(help: "Engines to time: fp32 (ours), openblas, int8, bf16; comma-separated or repeated.")
-    var engines: [CommaSeparated<BenchEngine>] = [CommaSeparated([.fp32, .openblas, .int8, .bf16])]
+    var engines: [CommaSeparated<Engine>] = [CommaSeparated(Engine.all)]
     @Option(help: "Sequence length (default: the model's context).") var length: Int?
     @Option(help: "Interleaved rounds per median (1...100).") var rounds = 7
     @Option(help: "Thread counts to measure (1...64), comma-separated or repeated.")
@@ -59,7 +59,7 @@ struct BenchForwardCommand: ParsableCommand {
 
     var threadCounts: [Int] { threads.flattened() }
     var batchSizes: [Int] { batches.flattened() }
-    var engineNames: [String] { engines.flattened().map { $0.rawValue } }
+    var engineNames: [String] { engines.flattened().map(\.name) }
 
     func run() throws { try measure(BenchReport(json: json)) }
 
@@ -84,10 +84,7 @@ struct BenchForwardCommand: ParsableCommand {
             let batch = batchSizes.max() ?? 1, length = self.length ?? config.contextLength
             let need = MemoryEstimate(
                 config: config, source: dtype == .f32 ? .memory : .file,
-                engines: engineNames.map { name in
-                    name == "int8" ? .init(compute: .int8) : name == "bf16" ? .init(compute: .bf16)
-                        : .init(backend: name == "openblas" ? .openblas : .unmask, halfPanels: dtype == .bf16)
-                },
+                engines: engines.flattened(), halfPanels: dtype == .bf16,
                 arena: ActivationArena.Shape(batch: batch, length: length, headRows: allPositions ? batch * length : batch,
                                              threads: threadCounts.max() ?? 1)).totalBytes
             let have = Double(physicalMemoryBytes())
@@ -115,26 +112,16 @@ struct BenchForwardCommand: ParsableCommand {
             report.line("model: \(model ?? preset.map { "random weights, \($0) shape" } ?? "random weights, standard config"), \(config.parameterCount) parameters, length \(length), head on \(allPositions ? "every position" : "one row per sequence")")
             report.line(BenchGEMMCommand.openBLASCoreLine())
         }
-        var engines: [ForwardBenchmark.Engine] = []
-        let kinds: [BenchEngine] = self.engines.flattened()
-        for kind in kinds {
-            switch kind {
-            case .fp32: engines.append(.init(compute: "fp32", backend: "unmask", matmul: MatMul(backend: .unmask)))
-            case .openblas: engines.append(.init(compute: "fp32", backend: "openblas", matmul: MatMul(backend: .openblas)))
-            case .int8:
-                if Int8GEMM.available {
-                    engines.append(.init(compute: "int8", backend: "unmask", matmul: MatMul(backend: .unmask, compute: .int8)))
-                } else if !json {
-                    report.line("int8: not measured (\(Compute.int8.unavailableReason(backend: .unmask) ?? ""))")
-                }
-            case .bf16:
-                // Timed wherever the kernel runs, even where `--compute bf16` is refused as
-                // slower: the row is the measurement behind that refusal.
-                if BF16GEMM.available {
-                    engines.append(.init(compute: "bf16", backend: "unmask", matmul: MatMul(backend: .unmask, compute: .bf16)))
-                } else if !json {
-                    report.line("bf16: not measured (\(Compute.bf16.unavailableReason(backend: .unmask) ?? ""))")
-                }
+        // An engine is timed wherever its kernel runs: bf16 even where `--compute bf16` is
+        // refused as slower (the row is the measurement behind that refusal).
+        let kinds: [Engine] = self.engines.flattened()
+        var engines: [Engine] = []
+        for e in kinds {
+            let runs = e.compute == .int8 ? Int8GEMM.available : e.compute == .bf16 ? BF16GEMM.available : true
+            if runs {
+                engines.append(e)
+            } else if !json {
+                report.line("\(e.name): not measured (\(e.unavailableReason?.message(spelling: SettingError.commandLine) ?? ""))")
             }
         }
         if engines.isEmpty {
@@ -145,7 +132,7 @@ struct BenchForwardCommand: ParsableCommand {
         // A bf16 row is a fraction of the BF16 dot-product peak, measured the same way.
         var peaks: [Int: Double] = [:], bf16Peaks: [Int: Double] = [:]
         for t in threadCounts { peaks[t] = PeakRate.fp32FMA(threads: t) }
-        if kinds.contains(.bf16) { for t in threadCounts { bf16Peaks[t] = PeakRate.bf16Dot(threads: t) } }
+        if engines.contains(.bf16) { for t in threadCounts { bf16Peaks[t] = PeakRate.bf16Dot(threads: t) } }
         if !json {
             if PeakRate.available {
                 report.line("fp32 FMA peak (register-resident loop, 12 chains of 512-bit FMA): " + threadCounts.map {
@@ -171,28 +158,26 @@ struct BenchForwardCommand: ParsableCommand {
                                          ("gemm_gflops", .double(rounded(r.gemmGflops, 1))),
                                          ("fma_peak_gflops", peaks[t].map { .double(rounded($0, 1)) } ?? .null),
                                          ("bf16_peak_gflops", bf16Peaks[t].map { .double(rounded($0, 1)) } ?? .null),
-                                         ("peak_fraction", (r.compute == "fp32" ? peaks[t] : r.compute == "bf16" ? bf16Peaks[t] : nil)
+                                         ("peak_fraction", (r.engine.compute == .fp32 ? peaks[t] : r.engine.compute == .bf16 ? bf16Peaks[t] : nil)
                                             .map { .double(rounded(r.gflops / $0, 3)) } ?? .null)])
                     } else {
                         // fp32 rows are bounded by the FMA peak, bf16 rows by the BF16 one
                         // (int8 runs on vpdpbusd, whose peak is not measured here).
-                        let fraction = r.compute == "fp32" ? peaks[t].map { ", \(fixed(100 * r.gflops / $0, 1)) % of the FMA peak" } ?? ""
-                            : r.compute == "bf16" ? bf16Peaks[t].map { ", \(fixed(100 * r.gflops / $0, 1)) % of the BF16 peak" } ?? "" : ""
+                        let fraction = r.engine.compute == .fp32 ? peaks[t].map { ", \(fixed(100 * r.gflops / $0, 1)) % of the FMA peak" } ?? ""
+                            : r.engine.compute == .bf16 ? bf16Peaks[t].map { ", \(fixed(100 * r.gflops / $0, 1)) % of the BF16 peak" } ?? "" : ""
                         report.line("batch \(r.batch) threads \(r.threads) \(r.compute) \(r.backend): \(fixed(r.seconds * 1e3, 2)) ms, \(fixed(r.gflops, 1)) GFLOP/s\(fraction), inside products \(fixed(r.productSeconds * 1e3, 2)) ms (\(fixed(r.gemmGflops, 1)) GFLOP/s), gemm_share \(fixed(r.gemmShare, 3)) (inside products / whole)")
                     }
                 }
                 if !json {
-                    func seconds(_ compute: String, _ backend: String) -> Double? {
-                        rows.first { $0.compute == compute && $0.backend == backend }?.seconds
-                    }
+                    func seconds(_ engine: Engine) -> Double? { rows.first { $0.engine == engine }?.seconds }
                     var ratios: [String] = []
-                    if let ours = seconds("fp32", "unmask"), let blas = seconds("fp32", "openblas") {
+                    if let ours = seconds(.fp32), let blas = seconds(.openblas) {
                         ratios.append("openblas/unmask-fp32 \(fixed(blas / ours, 2))x")
                     }
-                    if let ours = seconds("fp32", "unmask"), let int8 = seconds("int8", "unmask") {
+                    if let ours = seconds(.fp32), let int8 = seconds(.int8) {
                         ratios.append("unmask-fp32/unmask-int8 \(fixed(ours / int8, 2))x")
                     }
-                    if let ours = seconds("fp32", "unmask"), let bf16 = seconds("bf16", "unmask") {
+                    if let ours = seconds(.fp32), let bf16 = seconds(.bf16) {
                         ratios.append("unmask-fp32/unmask-bf16 \(fixed(ours / bf16, 2))x")
                     }
                     if !ratios.isEmpty { report.line("  whole forward: " + ratios.joined(separator: ", ")) }

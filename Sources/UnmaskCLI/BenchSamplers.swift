@@ -9,7 +9,7 @@ struct BenchSamplersCommand: ParsableCommand {
         abstract: "NFE, seconds per sample and the share of time outside network calls, per sampler.",
         discussion: """
         Runs each sampler on the same model and seeds, generating full-context samples from \
-        scratch. Uses the bundled models/denoiser (and models/planner for ddpd) when they \
+        scratch. Uses the bundled models/denoiser (and models/corruption-detector for ddpd) when they \
         exist, else random-weight models of the standard config, which cost the same to run. \
         sampling_fraction = 1 − (time in network calls) / (wall time).
         """

@@ -48,18 +48,10 @@ struct ClassifierTrainCommand: ParsableCommand {
         var trainWindows: [[[Int]]] = [], heldOut: [[[Int]]] = []
         for path in corpus {
             let ids = try TextPipeline.tokens(ofFile: path, tokenizer: tokenizer).tokens
-            let cut = ids.count - ids.count / TrainingData.validationFraction
-            func windows(_ part: ArraySlice<Int>) -> [[Int]] {
-                stride(from: part.startIndex, to: part.endIndex - window + 1, by: window).map { Array(part[$0..<($0 + window)]) }
-            }
-            let all = windows(ids[..<cut])
-            let kept = all.enumerated().filter { half == "all" || ($0.offset % 2 == 0) == (half == "even") }.map(\.element)
-            let test = windows(ids[cut...])
-            guard !kept.isEmpty, !test.isEmpty else {
-                throw UnmaskError("\(path) is too short: it needs at least \(2 * TrainingData.validationFraction * window) tokens for a training and a held-out window")
-            }
-            trainWindows.append(kept)
-            heldOut.append(test)
+            let split = try ClassifierWindows(tokens: ids, window: window, half: ClassifierWindows.Half(rawValue: half)!,
+                                              heldOutFraction: TrainingData.validationFraction, name: path)
+            trainWindows.append(split.training)
+            heldOut.append(split.heldOut)
         }
         let ignored = Set(tokenizer.specialTokens.map(\.id)).union([tokenizer.maskId])
         let classifier = try NaiveBayesClassifier.train(classes: names, windows: trainWindows, vocabSize: tokenizer.vocabSize,
@@ -77,7 +69,7 @@ struct ClassifierTrainCommand: ParsableCommand {
         let overall = "\(padRight("all", 24)) \(padLeft(String(trainWindows.map(\.count).reduce(0, +)), 8)) \(padLeft(String(total), 9)) \(padLeft(format1(100 * Double(correct) / Double(total)) + "%", 9))"
         print("held-out accuracy on windows of \(window) tokens (chance \(format1(100 / Double(names.count)))%):")
         ([header] + rows + [overall]).forEach { print($0) }
-        let machine = MachineHeader.current()
+        let machine = MachineHeader.current(openBLASCore: OpenBLAS.coreName)
         let command = ".build/release/unmask classifier train --corpus \(corpus.joined(separator: " ")) --out \(out) --window \(window) --half \(half)" + (alpha == 1 ? "" : " --alpha \(alpha)")
         let card = """
         # \(out.split(separator: "/").last.map(String.init) ?? out)

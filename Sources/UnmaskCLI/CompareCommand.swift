@@ -46,8 +46,8 @@ struct CompareCommand: ParsableCommand {
     @OptionGroup var steering: SteeringOptions
     @Option(parsing: .unconditional, help: "Samples per sampler (2...1000000), drawn and scored --batch at a time.") var samples = 8
     @Option(parsing: .unconditional, help: "Samples generated together (1...256; the results do not depend on it).") var batch = GenerateCommand.defaultBatch
-    @Option(parsing: .unconditional, help: "Past the denoiser's context, generate in blocks of this many tokens (default: half the context).") var block: Int?
-    @Option(parsing: .unconditional, help: "Tokens per sample; past the denoiser's context they are generated in blocks, past the evaluator's scored with a sliding window.") var length = 64
+    @OptionGroup var window: WindowOption
+    @Option(parsing: .unconditional, help: "Tokens per sample; past the denoiser's context they are generated in windows, past the evaluator's scored with a sliding window.") var length = 64
     @Option(parsing: .unconditional, help: "Seed, 0...2^64−1.", transform: Seed.parse) var seed: Seed = Seed(1)
     @Option(help: "Write a generative-perplexity vs entropy plot (SVG).") var plot: String?
     @Option(help: ArgumentHelp("Redraw --plot (and the table) from the rows a `compare --json` run printed, without sampling.",
@@ -69,7 +69,6 @@ struct CompareCommand: ParsableCommand {
         if checkClassifier != nil && steering.className == nil { throw ValidationError("--check-classifier needs --class") }
         if samples < 2 || samples > 1_000_000 { throw ValidationError("--samples must be in 2...1000000 (standard errors need two)") }
         if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
-        if let block, block < 1 { throw ValidationError("--block must be at least 1, got \(block)") }
         if length < 1 || length > GenerationCanvas.maxTokens {
             throw ValidationError("--length must be in 1...\(GenerationCanvas.maxTokens), got \(length)")
         }
@@ -104,7 +103,7 @@ struct CompareCommand: ParsableCommand {
         let parsed = try samplers.map { try CompareCommand.parseEntry($0) }
         let specs = parsed.map(\.spec)
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
-                                  evaluator: .required, planner: specs.contains { $0.kind == .ddpd } ? .required : .unused)
+                                  evaluator: .required, corruptionDetector: specs.contains { $0.kind == .ddpd } ? .required : .unused)
         let vocab = set.tokenizer, denoiser = set.denoiser!, scoring = set.evaluator!
         let evaluator = scoring.evaluator
         // The reference text is read and checked before minutes of sampling, not after.
@@ -112,16 +111,15 @@ struct CompareCommand: ParsableCommand {
             try SamplerComparison.referenceWindows(tokens: TextPipeline.tokens(ofFile: $0, tokenizer: vocab.tokenizer).tokens,
                                                    samples: samples, length: length, name: $0)
         }
-        let plannerModel: CorruptionDetector? = set.planner
         let entries = try parsed.map {
             (name: $0.spec.description + ($0.cache.map { "@" + $0.rawValue } ?? ""),
-             sampler: try DiffusionSampler(spec: $0.spec, corruptionDetector: plannerModel))
+             sampler: try DiffusionSampler(spec: $0.spec, corruptionDetector: set.corruptionDetector))
         }
         let ownRow = SamplerComparison.evaluatorRowFits(length: length, evaluator: evaluator)
         let bar = ProgressBar("compare", total: samples * (specs.count + (ownRow ? 1 : 0)))
         let rows = try SamplerComparison.run(samplers: entries, denoiser: denoiser, evaluator: evaluator, samples: samples,
                                              length: length, seed: seed.value, endOfText: scoring.endOfText,
-                                             referenceWindows: referenceWindows, batch: batch, block: block,
+                                             referenceWindows: referenceWindows, batch: batch, window: window.window,
                                              caching: parsed.map(\.cache), measureCacheError: cacheError,
                                              pastContext: pastContext ?? .recompute,
                                              retokenizing: scoring.ownTokenizer.map { (vocab.tokenizer, $0) }) { done, _ in bar.update(done) }
@@ -145,24 +143,32 @@ struct CompareCommand: ParsableCommand {
 
     func runSteering() throws {
         let specs = try samplers.map { try SamplerSpec.parse($0) }
-        let steerSpecs = try steers.map { try SteeringSpec.parse($0) }
         if plot != nil && steering.reward == nil { throw UnmaskError("--plot with steering draws the reward: give --reward") }
+        // Every row shares the library's setup: the canvas, the class, the reward; each
+        // --steer is an engine of its own. A class without labels names the classifier's
+        // class (the class columns), and a reward without --steer scores the rows.
+        var settings = GenerationSettings()
+        settings.prompt = prompt
+        settings.length = length
+        settings.sampler = GenerationSettings.defaultSteeringSampler
+        steering.apply(to: &settings)
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
-                                  evaluator: .required, planner: specs.contains { $0.kind == .ddpd } ? .required : .unused)
+                                  evaluator: .required, corruptionDetector: specs.contains { $0.kind == .ddpd } ? .required : .unused)
         let tokenizer = set.tokenizer.tokenizer, scoring = set.evaluator!
-        let (denoiser, unconditional) = try SteeringOptions.labeled(set, className: steering.className, steering: true)
-        let canvas = try GenerationCanvas.prompt(prompt, length: length, tokenizer: tokenizer)
-        if !steerSpecs.isEmpty && canvas.count > denoiser.maxLength {
-            throw UnmaskError("--steer needs the text to fit in the model's context: \(canvas.count) tokens > \(denoiser.maxLength)")
-        }
-        let reward = try steering.makeReward(tokenizer: tokenizer) { scoring }
-        let plannerModel: CorruptionDetector? = set.planner
-        var entries: [SteeringComparison.Entry] = try specs.map { .sampler(name: $0.description, try DiffusionSampler(spec: $0, corruptionDetector: plannerModel)) }
+        let resources = try GenerationSettings.Models(set)
+        let (denoiser, unconditional) = try settings.denoisers(over: set.denoiser!, labels: set.denoiserLabels, steered: true)
+        let canvas = try settings.makeCanvas(tokenizer: tokenizer, contextLength: denoiser.maxLength, steered: !steers.isEmpty).ids
+        let reward = try settings.makeReward(resources)
+        var entries: [SteeringComparison.Entry] = try specs.map { .sampler(name: $0.description, try DiffusionSampler(spec: $0, corruptionDetector: set.corruptionDetector)) }
         // A label-conditional model's rows are given the class; one row shows it unconditioned.
         if unconditional != nil { entries.insert(.unconditionalSampler(name: "fhs, null label", try DiffusionSampler("fhs")), at: 0) }
-        entries += try steers.map { .steering(try steering.engine($0, sampler: SamplerSpec(kind: .fhs), reward: reward, tokenizer: tokenizer)) }
+        entries += try steers.map { text in
+            var one = settings
+            one.steer = text
+            return .steering(try one.steeringEngine(resources, reward: reward, classGuides: false)!)
+        }
         var classes: SteeringComparison.ClassCheck?
-        if let target = try steering.classTarget(tokenizer: tokenizer) {
+        if let target = try settings.classTarget(vocabSize: tokenizer.vocabSize) {
             let check = try checkClassifier.map { try NaiveBayesClassifier.load($0) }
             if let check, check.classes != target.classifier.classes {
                 throw UnmaskError("--check-classifier has classes \(check.classes.joined(separator: ", ")), not the classifier's \(target.classifier.classes.joined(separator: ", "))")

@@ -54,7 +54,9 @@ struct EvalCommand: ParsableCommand {
         // (long) ELBO pass. A Hugging Face evaluator reads the file with its own tokenizer.
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .optional, evaluator: .optional)
         let vocab = set.tokenizer, scoring = set.evaluator, eval = scoring?.evaluator
-        let denoiser: Denoiser? = set.denoiser == nil ? nil : try SteeringOptions.labeled(set, className: className, steering: false).0
+        var labeling = GenerationSettings()
+        labeling.className = className
+        let denoiser = try labeling.labeledDenoiser(set)
         guard denoiser != nil || eval != nil else { throw UnmaskError("no denoiser or evaluator model found (pass --model or --evaluator)") }
         // The same denoiser again, in the paired arithmetic (its own weights' copies).
         var paired: Denoiser?
@@ -63,7 +65,7 @@ struct EvalCommand: ParsableCommand {
             var options = computeOptions
             options.compute = pairedCompute
             let other = try models.open(vocab: vocabOptions, matmul: try options.matmul(engine), denoiser: .required)
-            paired = try SteeringOptions.labeled(other, className: className, steering: false).0
+            paired = try labeling.labeledDenoiser(other)
         }
         let bars = [ProgressBar("denoiser ELBO", total: 1000), ProgressBar("evaluator", total: 1000)]
         var current = -1

@@ -11,8 +11,8 @@ struct GenerateCommand: ParsableCommand {
         discussion: """
         The model's context is 128 tokens for the bundled denoiser (`unmask info` prints a \
         model's context_length). Text past it (prompt + --length, or a template) is generated \
-        in blocks of --block tokens, left to right, each seeing the last context − block \
-        tokens: MDLM's semi-autoregressive scheme, an approximation. Samples are written as \
+        in windows: spans of --window tokens, left to right, each seeing the last context − \
+        window tokens: MDLM's semi-autoregressive scheme, an approximation. Samples are written as \
         their batch finishes. Same seed, same text, for any --batch and number of threads.
 
         Templates: ___ is one token to generate, [___ x12] is twelve; the rest of the \
@@ -33,19 +33,19 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Sampler spec (default: first-hitting with nucleus 0.9, the best-reading text of the bundled denoiser; with --steer, plain fhs); keys below.")
     var sampler: String?
     @Option(help: "Steering method, e.g. cfg:gamma=2:mode=smc:particles=8 or bon:n=8 (methods below).") var steer: String?
-    @Option(parsing: .unconditional, help: "Tokens to generate after the prompt (default 64; past the context, in blocks).")
+    @Option(parsing: .unconditional, help: "Tokens to generate after the prompt (default 64; past the context, in windows).")
     var length: Int?
     @Option(parsing: .unconditional, help: "Number of samples (1...1000000); each is written as soon as its batch is done.") var samples = 1
     @Option(parsing: .unconditional, help: "Samples generated together (1...256; the output does not depend on it).") var batch = GenerateCommand.defaultBatch
     @Option(help: "Write only shard I of N (0 <= I < N) of the --samples: exactly the samples a single run writes at those indices.", transform: Shard.parse)
     var shard: Shard?
-    @Option(parsing: .unconditional, help: "Past the context, generate in blocks of this many tokens (default: half the context), each seeing the last context − block tokens.") var block: Int?
-    @Option(help: "Keys and values kept between calls: exact (block-causal models, the default there: bit-identical to off), off, or Fast-dLLM's prefix | dual for a bidirectional model with a block=K sampler (approximate; docs/samplers.md measures by how much).")
+    @OptionGroup var window: WindowOption
+    @Option(help: "Keys and values kept between calls: exact (block-causal models, the default there: bit-identical to off), off, or Fast-dLLM's prefix | dual for a bidirectional model with a block=K sampler (approximate; docs/long-text.md measures by how much).")
     var cache: KeyValueCaching?
     @Option(help: "A block-causal model past its context: recompute (each block's window afresh, exact; default) or slide (the cache keeps its keys, stale).")
     var pastContext: PastContext?
     @Option(parsing: .unconditional, help: "Seed, 0...2^64−1, default 1 (sample i uses stream i of it).", transform: Seed.parse) var seed: Seed = Seed(1)
-    @Option(parsing: .unconditional, help: "Sampling temperature > 0 (overrides the spec).") var temperature: Double?
+    @Option(parsing: .unconditional, help: "Sampling temperature >= 0 (overrides the spec; 0 is greedy, top_k 1).") var temperature: Double?
     @Option(parsing: .unconditional, help: "Nucleus sampling threshold in (0, 1] (overrides the spec).") var topP: Double?
     @Option(help: "float64 (exact) or float32 (the legacy draw).") var precision: SamplingPrecision?
     @Option(help: "Infilling template, e.g. \"It is a truth [___ x6] that a single man\".") var template: String?
@@ -58,44 +58,51 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var steering: SteeringOptions
 
     func validate() throws {
-        if let length, length < 0 || length > GenerationCanvas.maxTokens {
-            throw ValidationError("--length must be in 0...\(GenerationCanvas.maxTokens), got \(length)")
-        }
         if samples < 1 || samples > 1_000_000 { throw ValidationError("--samples must be in 1...1000000") }
         if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
-        if let block, block < 1 { throw ValidationError("--block must be at least 1, got \(block)") }
         if template != nil && prompt != nil { throw ValidationError("give a prompt or a --template, not both") }
         if steer != nil && show { throw ValidationError("--show does not animate steering (its particles are resampled); drop one") }
-        if steer == nil && steering.reward != nil { throw ValidationError("--reward steers: give a --steer method too") }
-        if template != nil && length != nil {
-            throw ValidationError("--length does not apply to --template: its blanks set what is generated ([___ x12] is twelve tokens)")
-        }
     }
 
-    /// What measured fastest per sample here (README, "Many samples").
+    /// The middle of the batch sizes measured; the batch barely changes the time per
+    /// sample (docs/performance.md, "Samplers' speed").
     static let defaultBatch = 8
 
     /// The sample indices this run writes: all of them, or its shard's contiguous share.
     var indices: Range<Int> { shard?.range(of: samples) ?? 0..<samples }
 
+    /// The flags, as the library's generation settings.
+    var settings: GenerationSettings {
+        var s = GenerationSettings()
+        s.prompt = prompt
+        s.template = template
+        s.length = length
+        s.sampler = sampler
+        s.temperature = temperature
+        s.topP = topP
+        s.precision = precision
+        s.steer = steer
+        steering.apply(to: &s)
+        s.window = window.window
+        s.cache = cache
+        s.pastContext = pastContext
+        return s
+    }
+
     func run() throws {
-        var spec = try SamplerSpec.parse(sampler ?? (steer == nil ? "fhs:top_p=0.9" : "fhs"))
-        if let temperature { spec.draw.temperature = temperature }
-        if let topP { spec.draw.topP = topP }
-        if let precision { spec.draw.precision = precision }
-        try spec.draw.validate()
+        let settings = self.settings
+        try settings.validate()
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
-                                  evaluator: steering.reward == "evaluator" ? .required : .unused,
-                                  planner: spec.kind == .ddpd ? .required : .unused)
+                                  evaluator: settings.needsEvaluator ? .required : .unused,
+                                  corruptionDetector: settings.needsCorruptionDetector ? .required : .unused)
+        let run = try settings.prepare(try GenerationSettings.Models(set))
         let tokenizer = set.tokenizer.tokenizer
-        let (denoiser, _) = try SteeringOptions.labeled(set, className: steering.className, steering: steer != nil)
-        let plannerModel: CorruptionDetector? = set.planner
-        let canvas = try template.map { try GenerationCanvas.template($0, tokenizer: tokenizer) }
-            ?? GenerationCanvas.prompt(prompt, length: length ?? 64, tokenizer: tokenizer)
-        if let steer {
-            try runSteered(steer, spec: spec, set: set, canvas: canvas)
+        let (denoiser, unconditional) = try run.denoisers(over: set.denoiser!)
+        if let engine = run.steering {
+            try runSteered(engine, run: run, tokenizer: tokenizer, denoiser: denoiser, unconditional: unconditional)
             return
         }
+        let canvas = run.canvas
         // A terminal that does not report its size is taken as the classic 80 × 24.
         let screen = show && isatty(1) != 0 && !json ? Terminal.size() ?? (80, 24) : nil
         let masksPerSample = canvas.filter { $0 == tokenizer.maskId }.count
@@ -113,33 +120,20 @@ struct GenerateCommand: ParsableCommand {
                 bar.update((first - indices.lowerBound) * masksPerSample + seqs.reduce(0) { $0 + masksPerSample - $1.filter { $0 == tokenizer.maskId }.count })
             }
         }
-        let sampler = try DiffusionSampler(spec: spec, corruptionDetector: plannerModel)
         guard !indices.isEmpty else {
             fputs("note: shard \(shard!.index)/\(shard!.count) of \(samples) samples is empty; nothing to write\n", stderr)
             return
         }
         var inLiveView = false
         defer { if inLiveView { Terminal.leaveLiveView() } }
+        // What the JSON reports: the cache used, its size, and past the context how.
+        let pastMode: JSONValue = run.pastContextUsed.map { .string($0.rawValue) } ?? .null
+        let cacheBytes = run.cacheBytes(denoiser: denoiser, batch: min(batch, indices.count))
         // Each sample is written as soon as its batch is done: the first line arrives after
         // one batch, and memory depends on --batch, not on --samples.
-        let blockCausal = Generation.blockCausalModel(denoiser) != nil
-        if pastContext != nil && !blockCausal {
-            throw UnmaskError("--past-context is for block-causal models; a bidirectional model past its context writes in windows (--block)")
-        }
-        // What the JSON reports: the cache used, and past the context how.
-        let cacheUsed = cache ?? (blockCausal ? .exact : .off)
-        let pastMode: JSONValue = blockCausal && canvas.count > denoiser.maxLength ? .string((pastContext ?? .recompute).rawValue) : .null
-        // The cache's size: a block-causal model's window (the canvas, up to the context, in
-        // whole blocks), or a Fast-dLLM cache's whole canvas, per sample of a batch.
-        var cacheBytes = 0
-        if let t = denoiser as? TransformerDenoiser, cacheUsed != .off {
-            let c = t.model.config, K = c.blockSize ?? 1
-            let capacity = blockCausal ? min(c.contextLength, (canvas.count + K - 1) / K * K) : canvas.count
-            cacheBytes = KeyValueCache.bytes(config: c, slots: min(batch, indices.count), capacity: capacity)
-        }
-        try Generation.run(sampler: sampler, denoiser: denoiser, canvas: canvas, count: indices.count, batch: batch,
-                           seed: seed.value, block: block, first: indices.lowerBound, caching: cache,
-                           pastContext: pastContext ?? .recompute, observer: { first, seqs in
+        try Generation.run(sampler: run.sampler, denoiser: denoiser, canvas: canvas, count: indices.count, batch: batch,
+                           seed: seed.value, window: run.window, first: indices.lowerBound, caching: run.cache,
+                           pastContext: run.pastContext, observer: { first, seqs in
             if screen != nil && !inLiveView { Terminal.enterLiveView(); inLiveView = true }
             observer(first, seqs)
         }) { i, ids, nfe, seconds in
@@ -148,8 +142,8 @@ struct GenerateCommand: ParsableCommand {
             let text = try tokenizer.decodeText(ids)
             if json {
                 StandardOutput.writeLine(JSON.line([("text", .string(text)), ("ids", .array(ids.map { .int($0) })), ("nfe", .int(nfe)),
-                                                    ("seconds", .double(seconds)), ("sampler", .string(spec.description)),
-                                                    ("cache", .string(cacheUsed.rawValue)), ("past_context", pastMode),
+                                                    ("seconds", .double(seconds)), ("sampler", .string(run.spec.description)),
+                                                    ("cache", .string(run.cacheUsed.rawValue)), ("past_context", pastMode),
                                                     ("cache_bytes", .int(cacheBytes)),
                                                     ("seed", .uint64(seed.value)), ("sample", .int(i))]))
             } else {
@@ -161,18 +155,9 @@ struct GenerateCommand: ParsableCommand {
 
     /// Steered samples, one at a time (each is a population of particles batched together),
     /// each written as soon as it is done. Sample i depends on (seed, i) alone.
-    func runSteered(_ steer: String, spec: SamplerSpec, set: ModelSet, canvas: [Int]) throws {
-        let tokenizer = set.tokenizer.tokenizer
-        let (denoiser, unconditional) = try SteeringOptions.labeled(set, className: steering.className, steering: true)
-        guard canvas.count <= denoiser.maxLength else {
-            throw UnmaskError("--steer needs the text to fit in the model's context: \(canvas.count) tokens > \(denoiser.maxLength) (shorten --length or the prompt)")
-        }
-        let reward = try steering.makeReward(tokenizer: tokenizer) {
-            guard let e = set.evaluator else { throw UnmaskError("the evaluator reward needs an evaluator (--evaluator)") }
-            return e
-        }
-        let engine = try steering.engine(steer, sampler: spec, reward: reward, tokenizer: tokenizer)
-        try SteeringOptions.checkLabelGuidance(engine.spec, className: steering.className, set: set)
+    func runSteered(_ engine: SteeringEngine, run: PreparedGeneration, tokenizer: Tokenizer, denoiser: Denoiser,
+                    unconditional: Denoiser?) throws {
+        let spec = run.spec, canvas = run.canvas
         let bar = ProgressBar("steering", total: indices.count)
         for i in indices {
             let start = monotonicSeconds()

@@ -61,7 +61,7 @@ extension InfoCommand {
         print("parameters  \(c.parameterCount)")
         func size(_ bytes: Double) -> String { bytes >= 1e9 ? "\(fixed(bytes / 1e9, 1)) GB" : "\(fixed(bytes / 1e6, 1)) MB" }
         let half = Transformer.peekHalfPanels(directory: dir)
-        func weights(_ compute: Compute) -> Double { MemoryEstimate.weightBytes(config: c, compute: compute, halfPanels: half) }
+        func weights(_ compute: Compute) -> Double { MemoryEstimate.weightBytes(config: c, engine: Engine(compute: compute), halfPanels: half) }
         print("memory      weights packed for the products: about \(size(weights(.fp32))) with --compute fp32\(half ? " (BF16 panels)" : ""), \(size(weights(.bf16))) with --compute bf16, \(size(weights(.int8))) with --compute int8 (the files are mapped, not copied)")
         print("tensors     \(folder.tensorMap.count), ours <- the folder's:")
         let shapes = Dictionary(uniqueKeysWithValues: c.tensorShapes.map { ($0.name, $0.shape) })

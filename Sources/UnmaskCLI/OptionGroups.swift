@@ -21,23 +21,32 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// `--model`, `--evaluator`, `--planner`: the three bundled roles, each overridable. The
-/// models are opened and checked by `ModelSet.open` (see there for what is checked, and
-/// when a bundled default is left out).
+/// `--model`, `--evaluator`, `--corruption-detector`: the three bundled roles, each
+/// overridable (`--planner` is the detector's old spelling, hidden). The models are opened
+/// and checked by `ModelSet.open` (see there for what is checked, and when a bundled
+/// default is left out).
 struct ModelSetOptions: ParsableArguments {
     @Option(help: "Denoiser model directory (default: models/denoiser).") var model: String?
     @Option(help: "Evaluator model directory (default: models/evaluator).") var evaluator: String?
-    @Option(help: "DDPD planner model directory (default: models/planner).") var planner: String?
+    @Option(help: "DDPD's corruption detector (its planner) directory (default: models/corruption-detector).")
+    var corruptionDetector: String?
+    @Option(name: .customLong("planner"), help: .hidden) var plannerOldSpelling: String?
+
+    func validate() throws {
+        if corruptionDetector != nil && plannerOldSpelling != nil {
+            throw ValidationError("--planner is the old spelling of --corruption-detector: give one")
+        }
+    }
 
     func sources(_ vocab: VocabOptions) -> ModelSet.Sources {
-        ModelSet.Sources(denoiser: model, evaluator: evaluator, planner: planner, tokenizer: vocab.vocab)
+        ModelSet.Sources(denoiser: model, evaluator: evaluator, corruptionDetector: corruptionDetector ?? plannerOldSpelling, tokenizer: vocab.vocab)
     }
 
     /// The tokenizer and the models a command needs, each checked. A bundled default left
     /// out is said so on stderr, one line.
     func open(vocab: VocabOptions, matmul: MatMul, denoiser: ModelSet.Need = .unused, evaluator: ModelSet.Need = .unused,
-              planner: ModelSet.Need = .unused) throws -> ModelSet {
-        let set = try ModelSet.open(sources(vocab), denoiser: denoiser, evaluator: evaluator, planner: planner, matmul: matmul)
+              corruptionDetector: ModelSet.Need = .unused) throws -> ModelSet {
+        let set = try ModelSet.open(sources(vocab), denoiser: denoiser, evaluator: evaluator, corruptionDetector: corruptionDetector, matmul: matmul)
         for note in set.notes { fputs("note: \(note)\n", stderr) }
         return set
     }
@@ -76,7 +85,7 @@ struct ComputeOptions: ParsableArguments {
     /// The engine's MatMul with this compute, or a one-line error when this CPU or backend
     /// cannot run it.
     func matmul(_ engine: EngineOptions) throws -> MatMul {
-        if let why = compute.unavailableReason(backend: engine.backend) { throw UnmaskError(why) }
+        if let why = compute.unavailableReason(backend: engine.backend) { throw why }
         return MatMul(backend: engine.backend, threads: engine.threads, compute: compute)
     }
 }
@@ -94,4 +103,21 @@ struct Seed: CustomStringConvertible {
         guard let v = UInt64(text) else { throw ValidationError("a seed is an integer in 0...18446744073709551615") }
         return Seed(v)
     }
+}
+
+/// `--window K` (and its old spelling `--block`, hidden): past the context, text is written
+/// in windows of K tokens (docs/long-text.md contrasts it with a sampler's block schedule
+/// and a model's block size).
+struct WindowOption: ParsableArguments {
+    @Option(name: .customLong("window"), parsing: .unconditional,
+            help: "Past the context, generate in spans of this many tokens (default: half the context), each seeing the last context − window tokens.")
+    var newSpelling: Int?
+    @Option(name: .customLong("block"), parsing: .unconditional, help: .hidden) var oldSpelling: Int?
+
+    func validate() throws {
+        if newSpelling != nil && oldSpelling != nil { throw ValidationError("--block is the old spelling of --window: give one") }
+        if let window, window < 1 { throw ValidationError("--window must be at least 1, got \(window)") }
+    }
+
+    var window: Int? { newSpelling ?? oldSpelling }
 }

@@ -4,16 +4,18 @@ import Unmask
 import Glibc
 #endif
 
-extension Objective: ExpressibleByArgument {}
+extension Objective: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a model on UTF-8 text: ar (evaluator), mdm (denoiser) or planner (DDPD).",
+        abstract: "Train a model on UTF-8 text: ar (evaluator), mdm or bd3 (denoiser), or corruption-detector (DDPD).",
         discussion: """
         The config comes from --config FILE, else from --init DIR's model, else from the size \
         flags (default: the standard 6-layer, d=256 model); the objective then sets attention \
-        (ar: causal, others: bidirectional) and head (planner: binary). --init copies every \
+        (ar: causal, others: bidirectional) and head (corruption-detector: binary). --init copies every \
         tensor of that model whose name and shape match: a denoiser adapted from an \
         autoregressive model keeps all its weights and switches its attention to bidirectional.
         Give --steps N for a reproducible run, or --minutes N for a wall-clock budget. \
@@ -25,7 +27,7 @@ struct TrainCommand: ParsableCommand {
         """
     )
 
-    @Option(help: "ar | mdm | bd3 | planner") var objective: Objective
+    @Option(help: "ar | mdm | bd3 | corruption-detector") var objective: Objective
     @Option(name: .customLong("corpus"), parsing: .upToNextOption, help: "UTF-8 text files (one document each).")
     var corpus: [String]
     @Option(help: "Output directory (model, checkpoint, log.jsonl, loss.svg, README.md).") var out: String

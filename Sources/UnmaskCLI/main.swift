@@ -21,7 +21,8 @@ do {
         print(UnmaskCommand.fullMessage(for: error))
         exit(0)
     }
-    let message = UnmaskCommand.message(for: error)
+    // A setting's error is spelled as this command line spells settings (`--window`).
+    let message = (error as? SettingError)?.message(spelling: SettingError.commandLine) ?? UnmaskCommand.message(for: error)
     if message.isEmpty {
         exit(1)
     }

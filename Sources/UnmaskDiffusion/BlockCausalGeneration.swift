@@ -45,13 +45,13 @@ enum BlockCausalGeneration {
             throw UnmaskError("a block-causal model with shifted logits would read a block's first output from the block before it; no such model is supported")
         }
         if sampler.spec.kind == .ddpd {
-            throw UnmaskError("sampler ddpd plans over the whole canvas with its own model; a block-causal model generates block by block: use another sampler")
+            throw SettingError(.sampler, "sampler ddpd plans over the whole canvas with its own model; a block-causal model generates block by block: use another ⟨sampler⟩")
         }
         if caching == .prefix || caching == .dual {
-            throw UnmaskError("--cache \(caching.rawValue) is Fast-dLLM's approximate cache for bidirectional models; a block-causal model caches exactly (--cache exact)")
+            throw SettingError(.cache, "⟨cache⟩ \(caching.rawValue) is Fast-dLLM's approximate cache for bidirectional models; a block-causal model caches exactly (⟨cache⟩ exact)")
         }
         if pastContext == .slide && N > C && caching == .off {
-            throw UnmaskError("--past-context slide is a property of the cache: it needs --cache exact")
+            throw SettingError(.pastContext, "⟨past_context⟩ slide is a property of the cache: it needs ⟨cache⟩ exact")
         }
         let steps = BlockSteps(denoiser: denoiser, size: size, length: N, caching: caching, pastContext: pastContext)
         if caching == .exact {

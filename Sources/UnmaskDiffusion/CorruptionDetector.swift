@@ -20,7 +20,7 @@ extension CorruptionDetector {
 
 /// The ordinary ids of a vocabulary: every id but its special tokens, wherever they sit.
 /// DDPD's planner is trained on corruption that replaces tokens by uniform draws from these
-/// ids (`Objective.planner`), and the `ddpd` sampler shows it masked positions as such
+/// ids (`Objective.corruptionDetector`), and the `ddpd` sampler shows it masked positions as such
 /// draws, so both read this one rule.
 public struct OrdinaryIds: Sendable {
     /// (count,) ascending.
@@ -49,7 +49,8 @@ public struct OrdinaryIds: Sendable {
     }
 }
 
-/// A transformer with a binary head as DDPD's planner model (`--planner`, `models/planner`):
+/// A transformer with a binary head as DDPD's planner model, the corruption detector
+/// (`--corruption-detector`, `models/corruption-detector`):
 /// σ(logit) per position.
 public final class TransformerCorruptionDetector: CorruptionDetector {
     public let model: Transformer
@@ -57,7 +58,7 @@ public final class TransformerCorruptionDetector: CorruptionDetector {
 
     /// `specialIds`: the special tokens of its tokenizer (`Tokenizer.specialTokens`).
     public init(model: Transformer, specialIds: Set<Int>) throws {
-        try ModelRole.planner.check(model.config, name: "this model")
+        try ModelRole.corruptionDetector.check(model.config, name: "this model")
         self.model = model
         self.specialIds = specialIds
     }

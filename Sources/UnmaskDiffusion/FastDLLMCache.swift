@@ -34,9 +34,9 @@ public final class FastDLLMCache: Denoiser {
     public init(denoiser: TransformerDenoiser, mode: KeyValueCaching, blockSize: Int) throws {
         guard mode == .prefix || mode == .dual else { throw UnmaskError("internal: FastDLLMCache is for the prefix and dual caches") }
         guard denoiser.model.config.attention == .bidirectional else {
-            throw UnmaskError("--cache \(mode.rawValue) is for bidirectional models (this one's attention is \(denoiser.model.config.attention.rawValue))")
+            throw SettingError(.cache, "⟨cache⟩ \(mode.rawValue) is for bidirectional models (this one's attention is \(denoiser.model.config.attention.rawValue))")
         }
-        guard blockSize >= 1 else { throw UnmaskError("--cache \(mode.rawValue): the block size must be at least 1") }
+        guard blockSize >= 1 else { throw SettingError(.cache, "⟨cache⟩ \(mode.rawValue): the block size must be at least 1") }
         self.denoiser = denoiser
         self.mode = mode
         self.blockSize = blockSize
@@ -63,7 +63,7 @@ public final class FastDLLMCache: Denoiser {
             let block = wanted.min()! / K
             let start = block * K, end = min(N, start + K)
             guard wanted.allSatisfy({ $0 >= start && $0 < end }) else {
-                throw UnmaskError("--cache \(mode.rawValue) needs every call inside one block of \(K): use a planner sampler with block=\(K)")
+                throw SettingError(.cache, "⟨cache⟩ \(mode.rawValue) needs every call inside one block of \(K): use a planner ⟨sampler⟩ with block=\(K)")
             }
             let rows: (Int, Int)
             if refreshedBlock[b] != block {

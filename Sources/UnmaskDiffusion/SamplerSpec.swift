@@ -4,11 +4,11 @@ import Glibc
 import UnmaskSupport
 
 /// A sampler as a user names it: `NAME[:key=value…]`, e.g.
-/// `ancestral:steps=1000:precision=float32:cache=off`, `fhs:k=4`, `confidence:temperature=0.8`.
+/// `ancestral:steps=1000:precision=float32:reuse=off`, `fhs:k=4`, `confidence:temperature=0.8`.
 ///
 /// | name        | what it is                                                   | keys |
 /// |-------------|--------------------------------------------------------------|------|
-/// | ancestral   | D3PM/MDLM ancestral sampling on a T-step grid                | steps, schedule, cache, + draw keys |
+/// | ancestral   | D3PM/MDLM ancestral sampling on a T-step grid                | steps, schedule, reuse, + draw keys |
 /// | fhs         | first-hitting sampler (exact; k>1 unmasks k per call)        | k, + draw keys |
 /// | uniform     | planner loop with a uniform random planner (= fhs)           | k, + draw keys |
 /// | confidence  | planner loop: unmask where the max probability is highest    | k, + draw keys |
@@ -29,7 +29,9 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
     /// ancestral: grid steps T; ddpd/p2: planning steps (nil = one per position to fill).
     public var steps: Int?
     public var schedule: NoiseSchedule = .linear
-    public var cache = true
+    /// ancestral: reuse the network's output across grid steps where no token changed
+    /// (MDLM's caching; the same samples, fewer calls). Not a key-value cache.
+    public var reuse = true
     /// Tokens unmasked per network call (fhs, uniform, confidence, margin, entropy).
     public var k = 1
     /// p2 stochasticity: Gumbel noise of this scale on the log-scores (0 = greedy top-k).
@@ -58,25 +60,26 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
 
     static func allowedKeys(_ kind: Kind) -> [String] {
         switch kind {
-        case .ancestral: return ["steps", "schedule", "cache"] + drawKeys
+        case .ancestral: return ["steps", "schedule", "reuse"] + drawKeys
         case .fhs, .uniform, .confidence, .margin, .entropy: return ["k", "block", "threshold", "factor", "remask", "remask_window"] + drawKeys
         case .ddpd: return ["steps"] + drawKeys
         case .p2: return ["steps", "eta"] + drawKeys
         }
     }
 
-    /// What `--help` and the README print: every sampler and every key, with its range.
+    /// What `--help` and docs/samplers.md, "The samplers", print: every sampler and every key, with its range.
     public static let helpText = """
     A sampler is NAME[:key=value...], e.g. fhs:top_p=0.9 or confidence:k=2.
       fhs         first-hitting sampler, exact. k: tokens per call (default 1)
       ancestral   D3PM/MDLM ancestral sampler on a grid of steps.
                   steps: 1...10000000 (default 1000);
-                  schedule: linear | cosine | loglinear; cache: on | off
+                  schedule: linear | cosine | loglinear; reuse: on | off
       uniform     planner loop, random order (same distribution as fhs). k
       confidence  planner loop, most probable position first. k
       margin      planner loop, largest top-1 minus top-2 first. k
       entropy     planner loop, lowest predictive entropy first. k
-      ddpd        learned DDPD planner; can revise tokens (--planner). steps
+      ddpd        learned DDPD planner; can revise tokens (its corruption
+                  detector, models/corruption-detector). steps
       p2          P2 path planning; remasks low-scoring tokens. steps,
                   eta: >= 0 (default 1)
     Faster decoding, on fhs, uniform, confidence, margin and entropy:
@@ -110,7 +113,8 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
             guard kv.count == 2, !kv[0].isEmpty else {
                 throw UnmaskError("sampler \(name): \"\(part)\" is not key=value")
             }
-            let (key, value) = (kv[0], kv[1])
+            // `cache` is the old spelling of `reuse` (accepted, not listed).
+            let (key, value) = (kind == .ancestral && kv[0] == "cache" ? "reuse" : kv[0], kv[1])
             guard allowedKeys(kind).contains(key) else {
                 throw UnmaskError("sampler \(name) has no key \"\(key)\" (keys: \(allowedKeys(kind).joined(separator: ", ")))")
             }
@@ -125,30 +129,21 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
                 return v
             }
             switch key {
-            case "steps":
-                let v = try int()
-                guard v >= 1 && v <= 10_000_000 else { throw UnmaskError("sampler \(name): steps must be in 1...10000000, got \(v)") }
-                spec.steps = v
-            case "k":
-                let v = try int()
-                guard v >= 1 else { throw UnmaskError("sampler \(name): k must be at least 1, got \(v)") }
-                spec.k = v
+            case "steps": try spec.setSteps(try int())
+            case "k": try spec.setTokensPerCall(try int())
             case "schedule":
                 guard let s = NoiseSchedule(rawValue: value) else {
                     throw UnmaskError("sampler \(name): schedule must be one of \(NoiseSchedule.allCases.map(\.rawValue).joined(separator: "|"))")
                 }
                 spec.schedule = s
-            case "cache":
-                guard value == "on" || value == "off" else { throw UnmaskError("sampler \(name): cache must be on or off") }
-                spec.cache = value == "on"
+            case "reuse":
+                guard value == "on" || value == "off" else { throw UnmaskError("sampler \(name): reuse must be on or off") }
+                spec.reuse = value == "on"
             case "block":
                 let v = try int()
                 guard v >= 1 else { throw UnmaskError("sampler \(name): block must be at least 1, got \(v)") }
                 spec.block = v
-            case "threshold":
-                let v = try double()
-                guard v > 0 && v <= 1 else { throw UnmaskError("sampler \(name): threshold must be in (0, 1], got \(v)") }
-                spec.threshold = v
+            case "threshold": try spec.setThreshold(try double())
             case "factor":
                 let v = try double()
                 guard v > 0 && v <= 2 else { throw UnmaskError("sampler \(name): factor must be in (0, 2], got \(v)") }
@@ -196,13 +191,66 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
         return spec
     }
 
+    // MARK: Typed keys
+    // The keys a front end may also give as typed settings (the server's `unmask.steps`),
+    // checked here once whichever way they come. Each replaces the spec's own value.
+
+    mutating func setSteps(_ v: Int) throws {
+        guard v >= 1 && v <= 10_000_000 else { throw UnmaskError("sampler \(kind.rawValue): steps must be in 1...10000000, got \(v)") }
+        steps = v
+    }
+    mutating func setTokensPerCall(_ v: Int) throws {
+        guard v >= 1 else { throw UnmaskError("sampler \(kind.rawValue): k must be at least 1, got \(v)") }
+        k = v
+    }
+    mutating func setThreshold(_ v: Double) throws {
+        guard v > 0 && v <= 1 else { throw UnmaskError("sampler \(kind.rawValue): threshold must be in (0, 1], got \(v)") }
+        threshold = v
+    }
+
+    /// Overrides from typed settings (nil: keep the spec's value), each checked as if it
+    /// were in the spec: a key this sampler does not take is an error naming the setting.
+    public mutating func override(steps: Int? = nil, tokensPerCall: Int? = nil, threshold: Double? = nil) throws {
+        func allow(_ key: String, _ setting: Setting) throws {
+            guard Self.allowedKeys(kind).contains(key) else {
+                throw SettingError(setting, "⟨\(setting.rawValue)⟩ does not apply to sampler \(kind.rawValue) (its keys: \(Self.allowedKeys(kind).joined(separator: ", ")))")
+            }
+        }
+        do {
+            if let steps { try allow("steps", .steps); try setSteps(steps) }
+            if let tokensPerCall { try allow("k", .tokensPerCall); try setTokensPerCall(tokensPerCall) }
+            if let threshold { try allow("threshold", .threshold); try setThreshold(threshold) }
+            if self.threshold != nil && factor != nil {
+                throw UnmaskError("sampler \(kind.rawValue): threshold and factor are two parallel-decoding rules; give one")
+            }
+        } catch let e as UnmaskError { throw SettingError(.sampler, e.message) }
+    }
+
+    /// The draw overrides (nil: keep the spec's). Temperature 0 means greedy, the argmax of
+    /// every draw: top_k 1 with the spec's temperature (a temperature of 0 itself has no
+    /// softmax). Checked with the spec's own draw keys.
+    public mutating func override(temperature: Double? = nil, topP: Double? = nil, topK: Int? = nil,
+                                  precision: SamplingPrecision? = nil) throws {
+        if let temperature {
+            guard temperature >= 0, temperature.isFinite else { throw SettingError(.temperature, "⟨temperature⟩ must be a number >= 0, got \(temperature)") }
+            if temperature == 0 { draw.topK = 1 } else { draw.temperature = temperature }
+        }
+        if let topP { draw.topP = topP }
+        if let topK { draw.topK = topK }
+        if let precision { draw.precision = precision }
+        do { try draw.validate() } catch let e as UnmaskError {
+            let setting: Setting = topP != nil && e.message.contains("top-p") ? .topP : topK != nil && e.message.contains("top-k") ? .topK : .sampler
+            throw SettingError(setting, e.message)
+        }
+    }
+
     /// The canonical spec text (defaults omitted, except ancestral's step count), e.g. for JSON output.
     public var description: String {
         var parts = [kind.rawValue]
         if let steps { parts.append("steps=\(steps)") }
         if kind == .ancestral {
             if schedule != .linear { parts.append("schedule=\(schedule.rawValue)") }
-            if !cache { parts.append("cache=off") }
+            if !reuse { parts.append("reuse=off") }
         }
         if k != 1 { parts.append("k=\(k)") }
         if kind == .p2 && eta != 1 { parts.append("eta=\(eta)") }

@@ -140,8 +140,8 @@ public final class DiffusionSampler {
                 // stepwise; with the cache on it reuses the network's output across steps
                 // in which nothing unmasked, as MDLM's cached sampler does.
                 try run.ancestralStepwise(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw,
-                                          legacyFloat32: true, reuseUnchanged: spec.cache)
-            } else if !spec.cache {
+                                          legacyFloat32: true, reuseUnchanged: spec.reuse)
+            } else if !spec.reuse {
                 try run.ancestralStepwise(steps: spec.steps ?? 1000, schedule: spec.schedule, draw: spec.draw,
                                           legacyFloat32: false, reuseUnchanged: false)
             } else {

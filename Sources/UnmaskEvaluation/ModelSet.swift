@@ -16,7 +16,7 @@ public struct NamedTokenizer {
 }
 
 /// The models a run uses, opened by role, each with the tokenizer it reads: the denoiser
-/// and the planner read `tokenizer`; the evaluator reads it too, or its own when it is a
+/// and the corruption detector read `tokenizer`; the evaluator reads it too, or its own when it is a
 /// Hugging Face folder (GPT-2), which then scores decoded text by the published recipe.
 ///
 /// ```swift
@@ -29,7 +29,7 @@ public struct NamedTokenizer {
 ///
 /// Every model is checked when it is opened, before any work: that its weights fit in this
 /// machine's memory, its role (a causal evaluator is not a denoiser), and its vocabulary
-/// against its tokenizer's, which also makes the denoiser, the evaluator and the planner
+/// against its tokenizer's, which also makes the denoiser, the evaluator and the corruption detector
 /// agree with one another. A model named explicitly that does not fit is an error. A
 /// bundled default that the run can do without (`Need.optional`) and that does not fit the
 /// tokenizer of the models named explicitly (the bundled 4096-token evaluator beside a
@@ -53,13 +53,13 @@ public struct ModelSet {
     public struct Sources: Sendable {
         public var denoiser: String?
         public var evaluator: String?
-        public var planner: String?
+        public var corruptionDetector: String?
         public var tokenizer: String?
 
-        public init(denoiser: String? = nil, evaluator: String? = nil, planner: String? = nil, tokenizer: String? = nil) {
+        public init(denoiser: String? = nil, evaluator: String? = nil, corruptionDetector: String? = nil, tokenizer: String? = nil) {
             self.denoiser = denoiser
             self.evaluator = evaluator
-            self.planner = planner
+            self.corruptionDetector = corruptionDetector
             self.tokenizer = tokenizer
         }
 
@@ -68,7 +68,7 @@ public struct ModelSet {
             switch role {
             case .denoiser: return denoiser
             case .evaluator: return evaluator
-            case .planner: return planner
+            case .corruptionDetector: return corruptionDetector
             }
         }
 
@@ -90,25 +90,25 @@ public struct ModelSet {
         public let ownTokenizer: Tokenizer?
     }
 
-    /// The tokenizer of the denoiser and the planner (and of the evaluator unless it has
+    /// The tokenizer of the denoiser and the corruption detector (and of the evaluator unless it has
     /// its own).
     public let tokenizer: NamedTokenizer
     public let denoiser: TransformerDenoiser?
     /// The denoiser's classes, when it is label-conditional (its folder's labels.json).
     public var denoiserLabels: ClassLabels? = nil
     public let evaluator: ScoringEvaluator?
-    public let planner: TransformerCorruptionDetector?
+    public let corruptionDetector: TransformerCorruptionDetector?
     /// One line for every bundled default left out, saying why and how to give one.
     public let notes: [String]
 
     /// Opens the tokenizer (see `tokenizer(_:resources:)`), then each role's model that
-    /// is needed, in the order denoiser, evaluator, planner, each checked as it is opened.
+    /// is needed, in the order denoiser, evaluator, corruption detector, each checked as it is opened.
     /// `resources` finds a bundled file by its path relative to the repository
     /// ("models/evaluator"); nil when there is none. Throws one-line `UnmaskError`s.
-    public static func open(_ sources: Sources, denoiser: Need = .unused, evaluator: Need = .unused, planner: Need = .unused,
+    public static func open(_ sources: Sources, denoiser: Need = .unused, evaluator: Need = .unused, corruptionDetector: Need = .unused,
                             matmul: MatMul = MatMul(), resources: (String) -> String? = Files.locateResource) throws -> ModelSet {
         let tokenizer = try ModelSet.tokenizer(sources, resources: resources)
-        let needs: [(ModelRole, Need)] = [(.denoiser, denoiser), (.evaluator, evaluator), (.planner, planner)]
+        let needs: [(ModelRole, Need)] = [(.denoiser, denoiser), (.evaluator, evaluator), (.corruptionDetector, corruptionDetector)]
         var directories: [ModelRole: String] = [:]
         for role in ModelRole.allCases { directories[role] = sources.directory(role, resources: resources) }
         var opener = Opener(sources: sources, directories: directories, tokenizer: tokenizer, matmul: matmul,
@@ -118,10 +118,10 @@ public struct ModelSet {
         }
         let scoring = try opener.scoringEvaluator(need: evaluator)
         let specials = Set(tokenizer.tokenizer.specialTokens.map(\.id))
-        let plannerModel = try opener.model(.planner, need: planner).map {
+        let detectorModel = try opener.model(.corruptionDetector, need: corruptionDetector).map {
             try TransformerCorruptionDetector(model: $0, specialIds: specials)
         }
-        var set = ModelSet(tokenizer: tokenizer, denoiser: denoiserModel, evaluator: scoring, planner: plannerModel, notes: opener.notes)
+        var set = ModelSet(tokenizer: tokenizer, denoiser: denoiserModel, evaluator: scoring, corruptionDetector: detectorModel, notes: opener.notes)
         if let model = denoiserModel, let dir = directories[.denoiser], let labels = try ClassLabels.load(directory: dir) {
             guard labels.firstId >= tokenizer.tokenizer.vocabSize, labels.nullId < model.vocabSize else {
                 throw UnmaskError("\(dir)/\(ClassLabels.fileName): label ids \(labels.firstId)...\(labels.nullId) must lie past the tokenizer's \(tokenizer.tokenizer.vocabSize) ids and inside the model's \(model.vocabSize)")
@@ -143,13 +143,13 @@ public struct ModelSet {
         guard let model = sources.denoiser, HuggingFaceFolder.isHuggingFace(directory: model) else {
             if let path = sources.tokenizer { return NamedTokenizer(tokenizer: try Tokenizer.load(path: path), name: path) }
             guard let path = resources("vocab/tokenizer.json") else {
-                throw UnmaskError("cannot find vocab/tokenizer.json (run from the repository, or pass --vocab FILE)")
+                throw SettingError(.vocab, "cannot find vocab/tokenizer.json (run from the repository, or give ⟨vocab⟩ FILE)")
             }
             return NamedTokenizer(tokenizer: try Tokenizer.load(path: path), name: path)
         }
         let path = try sources.tokenizer ?? Files.insideFolder("tokenizer.json", of: model)
         guard Files.exists(path) else {
-            throw UnmaskError("\(model) has no tokenizer.json: pass the tokenizer it was trained with (--vocab FILE)")
+            throw SettingError(.vocab, "\(model) has no tokenizer.json: give the tokenizer it was trained with (⟨vocab⟩ FILE)")
         }
         var tokenizer = try Tokenizer.load(path: path, requireMask: false, endOfText: HuggingFaceFolder.declaredEndOfTextId(directory: model))
         if let mask = HuggingFaceFolder.declaredMaskId(directory: model), mask < tokenizer.vocabSize {
@@ -237,7 +237,7 @@ private struct Opener {
         if let config = try? Transformer.peekConfig(directory: dir) {
             let half = matmul.backend == .unmask && Transformer.peekHalfPanels(directory: dir)
             func weights(_ compute: Compute) -> Double {
-                MemoryEstimate.weightBytes(config: config, backend: matmul.backend, compute: compute, halfPanels: half)
+                MemoryEstimate.weightBytes(config: config, engine: Engine(backend: matmul.backend, compute: compute), halfPanels: half)
             }
             let need = weights(matmul.compute), have = Double(physicalMemoryBytes())
             if !MemoryEstimate.fits(need, fraction: 0.9) {

@@ -57,7 +57,7 @@ public enum SamplerComparison {
     /// Runs every sampler on `samples` canvases of `length` masks with seeds (seed, 0..<samples),
     /// `batch` samples at a time, each batch scored as soon as it is drawn (memory depends on
     /// the batch, not on the number of samples); then the reference rows. A length past the
-    /// denoiser's context is generated in blocks (`Generation`, `block` or half the context),
+    /// denoiser's context is generated in windows (`Generation`, `window` or half the context),
     /// and scored with the evaluator's sliding window (`Evaluation.causalNLL`). The
     /// evaluator's own samples are a row only when they fit in its context.
     /// `progress(done, total)` counts samples.
@@ -68,7 +68,7 @@ public enum SamplerComparison {
     /// forward too), and the row carries the measured error.
     public static func run(samplers: [(name: String, sampler: DiffusionSampler)], denoiser: Denoiser,
                            evaluator: CausalEvaluator, samples: Int, length: Int, seed: UInt64, endOfText: Int,
-                           referenceWindows: [[Int]]?, batch: Int = 8, block: Int? = nil,
+                           referenceWindows: [[Int]]?, batch: Int = 8, window: Int? = nil,
                            caching: [KeyValueCaching?]? = nil, measureCacheError: Bool = false,
                            pastContext: PastContext = .recompute,
                            retokenizing: (samples: Tokenizer, evaluator: Tokenizer)? = nil,
@@ -92,7 +92,7 @@ public enum SamplerComparison {
             var calls = 0, seconds = 0.0
             let cache = caching?[i] ?? nil
             try Generation.run(sampler: entry.sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch,
-                               seed: seed, block: block, caching: cache, pastContext: pastContext) { j, sequence, nfe, time in
+                               seed: seed, window: window, caching: cache, pastContext: pastContext) { j, sequence, nfe, time in
                 try add(sequence, to: &tally)
                 calls += nfe
                 seconds += time
@@ -103,7 +103,7 @@ public enum SamplerComparison {
             if measureCacheError, let cache, cache == .prefix || cache == .dual {
                 let meter = CacheError(threshold: entry.sampler.spec.threshold ?? 0.9)
                 try Generation.run(sampler: entry.sampler, denoiser: denoiser, canvas: canvas, count: samples, batch: batch,
-                                   seed: seed, block: block, caching: cache, pastContext: pastContext, cacheError: meter) { _, _, _, _ in }
+                                   seed: seed, window: window, caching: cache, pastContext: pastContext, cacheError: meter) { _, _, _, _ in }
                 row.cacheError = meter.summary
             }
             rows.append(row)

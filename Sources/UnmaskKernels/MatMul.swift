@@ -11,8 +11,8 @@ import UnmaskSupport
 public struct MatMul: Sendable {
     public var backend: GEMMBackend
     public var threads: Int
-    /// The arithmetic of `linear` (the model's weight products): fp32, or int8 / bf16 for
-    /// the weights that have such a copy (`Weight.prepareInt8`, `prepareBF16`). `gemm` is
+    /// The arithmetic of `linear` (the model's weight products): fp32, or int8 / bf16 on the
+    /// weights' copies (`Weight.prepareInt8`, `prepareBF16`), which must exist. `gemm` is
     /// always fp32.
     public var compute: Compute
     /// Quantized-activation scratch for the int8 and bf16 paths. Copies of a MatMul share
@@ -84,12 +84,21 @@ public struct MatMul: Sendable {
 
     private func untimedLinear(m: Int, a: UnsafePointer<Float>, lda: Int, weight: Weight,
                                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        if compute == .int8, backend == .unmask, let q = weight.int8, let scratch = int8Scratch {
+        // A weight without the copy its compute reads is a bug of the caller (every weight a
+        // model multiplies through `linear` gets its copy when the compute is set), never a
+        // silent fall back to fp32, which would measure and report the wrong arithmetic.
+        if compute == .int8, backend == .unmask {
+            guard let q = weight.int8, let scratch = int8Scratch else {
+                preconditionFailure("MatMul.linear: a (\(weight.rows), \(weight.cols)) weight has no int8 copy (Weight.prepareInt8)")
+            }
             Int8GEMM.linear(m: m, a: a, lda: lda, weight: q, c: c, ldc: ldc, accumulate: accumulate, threads: threads,
                             scratch: scratch)
             return
         }
-        if compute == .bf16, backend == .unmask, let h = weight.bf16, let scratch = bf16Scratch {
+        if compute == .bf16, backend == .unmask {
+            guard let h = weight.bf16, let scratch = bf16Scratch else {
+                preconditionFailure("MatMul.linear: a (\(weight.rows), \(weight.cols)) weight has no bf16 copy (Weight.prepareBF16)")
+            }
             BF16GEMM.linear(m: m, a: a, lda: lda, weight: h, c: c, ldc: ldc, accumulate: accumulate, threads: threads,
                             scratch: scratch)
             return

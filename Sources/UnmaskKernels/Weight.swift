@@ -98,6 +98,13 @@ public final class Weight: @unchecked Sendable {
         }
     }
 
+    /// Frees the int8 and bf16 copies that `compute` does not read (a model whose compute
+    /// changes keeps one reduced copy, not one per compute it ever had).
+    public func releaseCopies(keeping compute: Compute) {
+        if compute != .int8 { int8 = nil }
+        if compute != .bf16 { bf16 = nil }
+    }
+
     /// Quantizes and packs the int8 copy (once; `refresh` keeps it current).
     public func prepareInt8() {
         if int8 == nil {

@@ -11,7 +11,7 @@ import UnmaskSupport
 /// (`AttentionLayer.attendRow`) in both. For a **bidirectional** model (Fast-dLLM's prefix
 /// and dual caches) the cached rows are stale: they were computed when the rows after
 /// them held other tokens, and the error that brings is measured, never assumed
-/// (docs/samplers.md).
+/// (docs/long-text.md, "Fast-dLLM's caches on a bidirectional model").
 ///
 /// Memory: layers × slots × capacity × 2·KV·dh floats, in fp32 whatever the weights' compute
 /// (the int8 and bf16 paths apply to the products, not to the cache).

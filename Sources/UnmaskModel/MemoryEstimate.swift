@@ -30,23 +30,6 @@ public struct MemoryEstimate: Sendable {
         case file
     }
 
-    /// One model instance over the source: how its products run.
-    public struct Engine: Sendable {
-        public var backend: GEMMBackend
-        public var compute: Compute
-        /// Our fp32 panels keep BF16 values (`Weight.halfPanels`).
-        public var halfPanels: Bool
-
-        /// `halfPanels`: the weights are stored in BF16 (`Transformer.peekHalfPanels` for a
-        /// model directory); they keep BF16 panels when our fp32 products under the
-        /// AVX-512 kernel read them.
-        public init(backend: GEMMBackend = .unmask, compute: Compute = .fp32, halfPanels: Bool = false) {
-            self.backend = backend
-            self.compute = compute
-            self.halfPanels = halfPanels && backend == .unmask && compute == .fp32 && MicroKernel.selected == .avx512
-        }
-    }
-
     /// The source's bytes, shared by every engine.
     public let sourceBytes: Double
     /// Every engine's copies of the weight matrices.
@@ -60,11 +43,14 @@ public struct MemoryEstimate: Sendable {
     public var weightBytes: Double { sourceBytes + copyBytes }
     public var totalBytes: Double { weightBytes + arenaBytes + optimizerBytes }
 
-    /// `engines` model instances over one `source`, each with its own arena laid out for
-    /// `arena` (none when nil: the weights alone), as a training arena with the optimiser's
-    /// state when `training`.
-    public init(config c: ModelConfig, source: Source, engines: [Engine], arena: ActivationArena.Shape? = nil,
-                training: Bool = false) {
+    /// `engines` model instances over one `source` (one per engine), each with its own
+    /// arena laid out for `arena` (none when nil: the weights alone), as a training arena
+    /// with the optimiser's state when `training`. `halfPanels`: the weights are stored in
+    /// BF16 (`Transformer.peekHalfPanels` for a model directory); our fp32 products keep
+    /// them in BF16 panels under the AVX-512 kernel (`Weight.halfPanels`).
+    public init(config c: ModelConfig, source: Source, engines: [Engine], halfPanels: Bool = false,
+                arena: ActivationArena.Shape? = nil, training: Bool = false) {
+        let halfFP32Panels = halfPanels && MicroKernel.selected == .avx512
         var blockMatrices = 0, tablesAndVectors = 0
         for t in c.tensorShapes {
             let n = t.shape.reduce(1, *)
@@ -83,7 +69,7 @@ public struct MemoryEstimate: Sendable {
             case (.int8, _): copies += blocks + head
             case (.bf16, _): copies += 2 * (blocks + head)
             case (.fp32, .openblas): copies += source == .memory ? 0 : 4 * (blocks + head)
-            case (.fp32, .unmask): copies += (e.halfPanels ? 2 : 4) * (blocks + head)
+            case (.fp32, .unmask): copies += (halfFP32Panels ? 2 : 4) * (blocks + head)
             }
         }
         copyBytes = copies
@@ -97,7 +83,7 @@ public struct MemoryEstimate: Sendable {
     /// small beside it and left out.
     public static func trainingStep(config c: ModelConfig, batch: Int, threads: Int = 1, dropout: Bool = true) -> MemoryEstimate {
         let L = c.contextLength
-        return MemoryEstimate(config: c, source: .memory, engines: [Engine()],
+        return MemoryEstimate(config: c, source: .memory, engines: [.fp32],
                               arena: ActivationArena.Shape(batch: batch, length: L, headRows: batch * L, threads: threads,
                                                            dropout: dropout),
                               training: true)
@@ -105,10 +91,8 @@ public struct MemoryEstimate: Sendable {
 
     /// The weights of one model read from its file, for one engine: what a command checks
     /// before it loads a model (the batch is not known yet, so no arena).
-    public static func weightBytes(config c: ModelConfig, backend: GEMMBackend = .unmask, compute: Compute,
-                                   halfPanels: Bool) -> Double {
-        MemoryEstimate(config: c, source: .file, engines: [Engine(backend: backend, compute: compute, halfPanels: halfPanels)])
-            .weightBytes
+    public static func weightBytes(config c: ModelConfig, engine: Engine, halfPanels: Bool) -> Double {
+        MemoryEstimate(config: c, source: .file, engines: [engine], halfPanels: halfPanels).weightBytes
     }
 
     /// Whether `bytes` fit in `fraction` of this machine's memory (`physicalMemoryBytes`);

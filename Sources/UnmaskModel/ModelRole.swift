@@ -6,20 +6,21 @@ import UnmaskSupport
 /// |-----------|---------------|--------|
 /// | denoiser  | bidirectional or block_causal | tokens |
 /// | evaluator | causal        | tokens |
-/// | planner   | bidirectional | binary |
+/// | corruption-detector | bidirectional | binary |
 ///
 /// Every command checks the role of each model it loads, when it loads it, so that a model
 /// in the wrong place (the causal evaluator passed as `--model`, say) is an error before
 /// any work, not garbage text or a meaningless number after it.
 public enum ModelRole: String, Sendable, CaseIterable {
-    case denoiser, evaluator, planner
+    /// The corruption detector is DDPD's learned planner: one logit per position, "corrupted?".
+    case denoiser, evaluator, corruptionDetector = "corruption-detector"
 
     /// The role a config is built for.
     public static func of(_ config: ModelConfig) -> ModelRole? {
         switch (config.attention, config.head) {
         case (.bidirectional, .tokens), (.blockCausal, .tokens): return .denoiser
         case (.causal, .tokens): return .evaluator
-        case (.bidirectional, .binary): return .planner
+        case (.bidirectional, .binary): return .corruptionDetector
         case (.causal, .binary), (.blockCausal, .binary): return nil
         }
     }
@@ -34,18 +35,25 @@ public enum ModelRole: String, Sendable, CaseIterable {
             c.attention = self == .evaluator ? .causal : .bidirectional
             c.blockSize = nil
         }
-        c.head = self == .planner ? .binary : .tokens
+        c.head = self == .corruptionDetector ? .binary : .tokens
         if c.head == .binary { c.tiedEmbeddings = false }
         return c
     }
 
-    var withArticle: String { self == .evaluator ? "an evaluator" : "a \(rawValue)" }
+    /// The role as a message names it ("a corruption detector").
+    public var withArticle: String {
+        switch self {
+        case .denoiser: return "a denoiser"
+        case .evaluator: return "an evaluator"
+        case .corruptionDetector: return "a corruption detector"
+        }
+    }
 
     var requirement: String {
         switch self {
         case .denoiser: return "bidirectional or block-causal attention and a token head"
         case .evaluator: return "causal attention and a token head"
-        case .planner: return "bidirectional attention and a binary head"
+        case .corruptionDetector: return "bidirectional attention and a binary head"
         }
     }
 
@@ -57,7 +65,7 @@ public enum ModelRole: String, Sendable, CaseIterable {
             throw UnmaskError("\(name) has no mask token, so it cannot be a denoiser")
         }
         guard actual != self else { return }
-        let what = actual.map { $0.withArticle } ?? "neither a denoiser, an evaluator nor a planner"
+        let what = actual.map { $0.withArticle } ?? "neither a denoiser, an evaluator nor a corruption detector"
         throw UnmaskError("\(name) is \(what) (\(config.attention.rawValue) attention, \(config.head.rawValue) head), not \(withArticle): \(withArticle) needs \(requirement)")
     }
 }

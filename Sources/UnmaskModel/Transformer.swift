@@ -22,10 +22,15 @@ import UnmaskSupport
 /// share a source). Opening a model from disk is TransformerLoading.swift.
 public final class Transformer {
     public let config: ModelConfig
-    /// How the products run. Setting an int8 compute quantizes the block weights then.
+    /// How the products run. Setting another compute makes the weights' copies for it
+    /// then (int8: quantized; bf16: rounded) and frees those of the compute before, so a
+    /// model holds one reduced copy of its weights, never one per compute it had.
     public var matmul: MatMul {
         didSet {
             matmul = matmul.withOwnScratch()  // (no observer call from inside didSet)
+            if oldValue.compute != matmul.compute {
+                for w in computeWeights { w.releaseCopies(keeping: matmul.compute) }
+            }
             prepareCompute()
         }
     }
@@ -150,7 +155,7 @@ public final class Transformer {
         let pattern = try checkPattern(pattern)
         precondition(arena.training, "forwardForTraining needs a training arena")
         guard matmul.compute == .fp32 else {
-            throw UnmaskError("training runs in fp32 (--compute \(matmul.compute.rawValue) is for inference)")
+            throw SettingError(.compute, "training runs in fp32 (⟨compute⟩ \(matmul.compute.rawValue) is for inference)")
         }
         if let what = config.trainingUnsupported { throw UnmaskError("training does not support \(what) yet (inference does)") }
         try check(ids: ids, batch: batch, length: length, positions: positions, rowsPerPosition: pattern.rowsPerPosition)
@@ -180,13 +185,17 @@ public final class Transformer {
     /// 32 calls 0.567 s, so the first call carried 0.19 s of packing). Other weights stay lazy: their forms depend on the row
     /// count of the call (`Weight`).
     private func prepareCompute() {
-        let weights = layers.flatMap { [$0.qkv, $0.out, $0.up, $0.down] + [$0.gate].compactMap { $0 } } + [head]
         switch matmul.compute {
         case .fp32:
-            if matmul.backend == .unmask { for w in weights where w.halfPanels { _ = w.packed } }
-        case .int8: for w in weights { w.prepareInt8() }
-        case .bf16: for w in weights { w.prepareBF16() }
+            if matmul.backend == .unmask { for w in computeWeights where w.halfPanels { _ = w.packed } }
+        case .int8: for w in computeWeights { w.prepareInt8() }
+        case .bf16: for w in computeWeights { w.prepareBF16() }
         }
+    }
+
+    /// The weights the compute applies to: every block's four products and the head.
+    private var computeWeights: [Weight] {
+        layers.flatMap { [$0.qkv, $0.out, $0.up, $0.down] + [$0.gate].compactMap { $0 } } + [head]
     }
 
     /// Repacks every weight from its source, after training changed the values in place.

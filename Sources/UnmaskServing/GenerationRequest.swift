@@ -2,10 +2,11 @@ import UnmaskSupport
 import UnmaskDiffusion
 import UnmaskTokenizer
 import UnmaskSteering
+import UnmaskGeneration
 
 /// One request to generate, decoded and checked: the same for the three routes
 /// (`/v1/completions`, `/v1/chat/completions`, `/unmask/v1/generate`). Decoding never
-/// touches the model; `ServedModel.canvas` turns it into token ids.
+/// touches the model; `ServedModel.prepare` turns it into a run.
 ///
 /// Every field of a route is known: an unknown field is a 400 naming it, and so is an
 /// OpenAI field that has no meaning for a diffusion model (`logit_bias`, penalties,
@@ -24,21 +25,15 @@ public struct GenerationRequest: Sendable, Equatable {
 
     public var route: Route
     public var model: String?
-    /// Text before the generated span (completions, native).
-    public var prompt: String?
-    /// Token ids given instead of text (`prompt: [ids]` on completions).
-    public var promptIds: [Int]?
-    /// Text after the generated span: infilling.
-    public var suffix: String?
-    /// An infilling template (native).
-    public var template: String?
     public var messages: [Message] = []
-    /// Tokens to generate (a template's blanks decide instead).
-    public var maxTokens: Int
+    /// What is generated and how: the library's one generation setup, as this request
+    /// sets it (prompt, suffix, template, length, sampler and its keys, steering, class,
+    /// window). `ServedModel.prepare` turns it into a run.
+    public var settings: GenerationSettings
     /// The sampler spec after the request's overrides (`description` is its canonical text).
     public var sampler: SamplerSpec
-    /// Past the context: blocks of this many tokens (as `generate --block`).
-    public var block: Int?
+    /// Tokens to generate (a template's blanks decide instead).
+    public var maxTokens: Int { settings.length ?? 0 }
     public var seed: UInt64
     /// Whether the seed was the client's (else drawn by the server, and reported).
     public var seedGiven: Bool
@@ -50,17 +45,34 @@ public struct GenerationRequest: Sendable, Equatable {
     public var frames = Frames.none
     /// Seconds the request may run, queueing included.
     public var timeout: Double?
-    /// A class: of a label-conditional denoiser, or of the bundled classifier for steering (native).
-    public var className: String?
-    /// A steering method (native), as `generate --steer` takes it, and its reward
-    /// (`classifier…` or `words…`: the server runs no commands and opens no other files).
-    public var steer: String?
-    public var reward: String?
 
     public static let maxChoices = 16
     public static let maxStops = 4
-    /// The sampler a request gets when it names none: the CLI's `generate` default.
-    public static let defaultSampler = "fhs:top_p=0.9"
+    /// The sampler a request gets when it names none (the library's default).
+    public static let defaultSampler = GenerationSettings.defaultSampler
+    /// The end of the error when a steered request needs the bundled classifier and the
+    /// install lacks it: a request cannot name a classifier directory.
+    public static let classifierRemedy = "this server's install is incomplete (no classifier can be named in a request)"
+
+    /// How the server spells a setting on a route: OpenAI's own fields by their names, the
+    /// diffusion settings inside `unmask` on the OpenAI routes and at the top on the native one.
+    public static func spelling(_ route: Route) -> (Setting) -> String {
+        { setting in
+            switch setting {
+            case .length: return route == .native ? "length" : "max_tokens"
+            case .prompt: return route == .chat ? "messages" : "prompt"
+            case .promptIds: return "prompt"
+            case .sampler, .steps, .tokensPerCall, .threshold, .window: return route == .native ? setting.rawValue : "unmask." + setting.rawValue
+            default: return setting.rawValue
+            }
+        }
+    }
+
+    /// A setting's error as this route's 400, the setting spelled as the route spells it.
+    public static func refusal(_ e: SettingError, route: Route) -> APIError {
+        let spell = spelling(route)
+        return APIError.invalid(spell(e.setting), e.message(spelling: spell), code: e.code)
+    }
 
     /// Decodes a body. `defaultMaxTokens`: what a request without `max_tokens` gets.
     /// `newSeed` draws the seed of a request that gives none.
@@ -95,22 +107,25 @@ public struct GenerationRequest: Sendable, Equatable {
 
     static func decode(_ f: inout Fields, route: Route, defaultMaxTokens: Int, newSeed: () -> UInt64) throws -> GenerationRequest {
         let openAI = route != .native
-        var samplerText = GenerationRequest.defaultSampler
-        var samplerKeys: [String] = []
-        var request = GenerationRequest(route: route, maxTokens: defaultMaxTokens, sampler: SamplerSpec(kind: .fhs),
+        var settings = GenerationSettings()
+        settings.trust = .remote(remedy: classifierRemedy)
+        // The OpenAI routes keep to the context unless the request asks for windows.
+        settings.windowsPastContext = !openAI
+        settings.length = defaultMaxTokens
+        var request = GenerationRequest(route: route, settings: settings, sampler: SamplerSpec(kind: .fhs),
                                         seed: 0, seedGiven: false, stream: route == .native)
         request.model = try f.string("model")
         switch route {
         case .completions:
             if let p = f.take("prompt") {
-                if let s = p.stringValue { request.prompt = s }
-                else if let a = p.arrayValue, a.count == 1, let s = a[0].stringValue { request.prompt = s }
-                else if let a = p.arrayValue, !a.isEmpty, a.allSatisfy({ $0.intValue != nil }) { request.promptIds = a.map { $0.intValue! } }
+                if let s = p.stringValue { settings.prompt = s }
+                else if let a = p.arrayValue, a.count == 1, let s = a[0].stringValue { settings.prompt = s }
+                else if let a = p.arrayValue, !a.isEmpty, a.allSatisfy({ $0.intValue != nil }) { settings.promptIds = a.map { $0.intValue! } }
                 else if let a = p.arrayValue, a.count > 1, a.allSatisfy({ $0.stringValue != nil }) {
                     throw APIError.invalid("prompt", "one prompt per request (use n for several completions of it)")
                 } else { throw APIError.invalid("prompt", "prompt must be a string, a one-string array, or an array of token ids") }
             }
-            request.suffix = try f.string("suffix")
+            settings.suffix = try f.string("suffix")
         case .chat:
             guard let m = f.take("messages") else { throw APIError.invalid("messages", "messages is required") }
             guard let list = m.arrayValue, !list.isEmpty else { throw APIError.invalid("messages", "messages must be a non-empty array") }
@@ -127,37 +142,19 @@ public struct GenerationRequest: Sendable, Equatable {
                 request.messages.append(Message(role: role, content: content))
             }
         case .native:
-            request.prompt = try f.string("prompt")
-            request.suffix = try f.string("suffix")
-            request.template = try f.string("template")
-            if request.template != nil && (request.prompt != nil || request.suffix != nil) {
-                throw APIError.invalid("template", "give a template, or a prompt (and suffix), not both")
-            }
-            request.className = try f.string("class")
-            request.steer = try f.string("steer")
-            request.reward = try f.string("reward")
-            if let steer = request.steer {
-                do { _ = try SteeringSpec.parse(steer) } catch { throw APIError.invalid("steer", "\(error)") }
-                // Steering runs on the first-hitting kernel: plain fhs unless a sampler is given.
-                samplerText = "fhs"
-            }
-            if request.reward != nil && request.steer == nil { throw APIError.invalid("reward", "a reward steers: give steer too") }
-            if let reward = request.reward {
-                let kind = reward.split(separator: ":", maxSplits: 1).first.map(String.init) ?? reward
-                guard kind == "classifier" || kind == "words" else {
-                    throw APIError.invalid("reward", "the server takes the classifier and words rewards only (it runs no commands and loads no evaluator), got \"\(kind)\"")
-                }
-                if reward.contains("model=") {
-                    throw APIError.invalid("reward", "the server steers with its bundled classifier: model= is not taken (it opens no files a request names)")
-                }
-            }
+            settings.prompt = try f.string("prompt")
+            settings.suffix = try f.string("suffix")
+            settings.template = try f.string("template")
+            settings.className = try f.string("class")
+            settings.steer = try f.string("steer")
+            settings.reward = try f.string("reward")
         }
         let lengthKey = route == .native ? "length" : "max_tokens"
-        if let v = try f.int(lengthKey, 0...GenerationCanvas.maxTokens) { request.maxTokens = v }
-        if route == .chat, let v = try f.int("max_completion_tokens", 0...GenerationCanvas.maxTokens) { request.maxTokens = v }
-        if route == .native && request.template != nil && f.had(lengthKey) {
-            throw APIError.invalid("length", "length does not apply to a template: its blanks set what is generated")
-        }
+        let length = try f.int(lengthKey, 0...GenerationCanvas.maxTokens)
+        if let length { settings.length = length }
+        if route == .chat, let v = try f.int("max_completion_tokens", 0...GenerationCanvas.maxTokens) { settings.length = v }
+        // A template's blanks set its length: the default is not a length given.
+        if settings.template != nil && length == nil { settings.length = nil }
         if let v = try f.int(route == .native ? "samples" : "n", 1...maxChoices) { request.n = v }
         if let v = try f.bool("stream") { request.stream = v }
         if let so = f.take("stream_options"), !so.isNull {
@@ -182,31 +179,37 @@ public struct GenerationRequest: Sendable, Equatable {
             request.seed = newSeed()
         }
         // Draw options: OpenAI's on the OpenAI routes (and the native route, by the same names).
-        let temperature = try f.double("temperature", openAI ? { $0 >= 0 && $0 <= 2 } : { $0 >= 0 }, openAI ? "in [0, 2]" : ">= 0")
-        let topP = try f.double("top_p", { $0 > 0 && $0 <= 1 }, "in (0, 1]")
-        let topK = try f.int("top_k", 1...Int(Int32.max))
+        settings.temperature = try f.double("temperature", openAI ? { $0 >= 0 && $0 <= 2 } : { $0 >= 0 }, openAI ? "in [0, 2]" : ">= 0")
+        settings.topP = try f.double("top_p", { $0 > 0 && $0 <= 1 }, "in (0, 1]")
+        settings.topK = try f.int("top_k", 1...Int(Int32.max))
         // Diffusion settings: inside `unmask` on the OpenAI routes, at the top on the native one.
-        var settings = f
+        var inner = f
         if openAI {
-            settings = try Fields([], prefix: "unmask.")
+            inner = try Fields([], prefix: "unmask.")
             if let u = f.take("unmask"), !u.isNull {
                 guard let pairs = u.objectPairs else { throw APIError.invalid("unmask", "unmask must be an object") }
-                settings = try Fields(pairs, prefix: "unmask.")
+                inner = try Fields(pairs, prefix: "unmask.")
             }
         }
-        if let s = try settings.string("sampler") { samplerText = s }  // (after steer's default)
-        if let v = try settings.int("steps", 1...1_000_000) { samplerKeys.append("steps=\(v)") }
-        if let v = try settings.int("tokens_per_call", 1...4096) { samplerKeys.append("k=\(v)") }
-        if let v = try settings.double("threshold", { $0 > 0 && $0 <= 1 }, "in (0, 1]") { samplerKeys.append("threshold=\(v)") }
-        if let v = try settings.int("block", 1...GenerationCanvas.maxTokens) { request.block = v }
-        if let s = try settings.string("frames") {
-            guard let fr = Frames(rawValue: s) else { throw APIError.invalid(settings.prefix + "frames", "frames must be none, diff or full, got \"\(s)\"") }
+        settings.sampler = try inner.string("sampler")
+        settings.steps = try inner.int("steps", 1...1_000_000)
+        settings.tokensPerCall = try inner.int("tokens_per_call", 1...4096)
+        settings.threshold = try inner.double("threshold", { $0 > 0 && $0 <= 1 }, "in (0, 1]")
+        // `block` is the old spelling of `window` (accepted, not listed).
+        let window = try inner.int("window", 1...GenerationCanvas.maxTokens)
+        let oldWindow = try inner.int("block", 1...GenerationCanvas.maxTokens)
+        if window != nil && oldWindow != nil {
+            throw APIError.invalid(inner.prefix + "window", "\(inner.prefix)block is the old spelling of \(inner.prefix)window: give one")
+        }
+        settings.window = window ?? oldWindow
+        if let s = try inner.string("frames") {
+            guard let fr = Frames(rawValue: s) else { throw APIError.invalid(inner.prefix + "frames", "frames must be none, diff or full, got \"\(s)\"") }
             request.frames = fr
         }
         // The native route is for watching: frames of the revealed positions unless asked otherwise.
-        if route == .native && !settings.had("frames") && request.stream { request.frames = .diff }
-        if let t = try settings.double("timeout", { $0 > 0 && $0 <= 86_400 }, "in (0, 86400] seconds") { request.timeout = t }
-        if openAI { try settings.finish() } else { f = settings }
+        if route == .native && !inner.had("frames") && request.stream { request.frames = .diff }
+        if let t = try inner.double("timeout", { $0 > 0 && $0 <= 86_400 }, "in (0, 86400] seconds") { request.timeout = t }
+        if openAI { try inner.finish() } else { f = inner }
         for (key, neutral) in meaningless.sorted(by: { $0.key < $1.key }) {
             if let v = f.take(key), !neutral(v) {
                 throw APIError.invalid(key, "\(key) has no meaning for a masked diffusion model and is not supported", code: "unsupported_parameter")
@@ -214,34 +217,22 @@ public struct GenerationRequest: Sendable, Equatable {
         }
         for key in metadata { _ = f.take(key) }
         try f.finish()
-        if request.steer != nil && f.had("frames") == false { request.frames = .none }
-        if request.steer != nil && request.frames != .none {
+        if settings.steer != nil && f.had("frames") == false { request.frames = .none }
+        if settings.steer != nil && request.frames != .none {
             throw APIError.invalid("frames", "steered samples have no frames (their particles are resampled): the text arrives with done")
         }
         if request.frames != .none && !request.stream {
             throw APIError.invalid(openAI ? "unmask.frames" : "frames", "frames need stream: true")
         }
-        // The sampler: the spec with the diffusion keys appended (a key given twice is an
-        // error naming it), then the draw options.
-        let specText = ([samplerText] + samplerKeys).joined(separator: ":")
+        // Everything the library can check without the model, spelled for this route.
         do {
-            var spec = try SamplerSpec.parse(specText)
-            if let temperature {
-                if temperature == 0 { spec.draw.topK = 1 } else { spec.draw.temperature = temperature }
-            }
-            if let topP { spec.draw.topP = topP }
-            if let topK { spec.draw.topK = topK }
-            try spec.draw.validate()
-            request.sampler = spec
-        } catch {
-            throw APIError.invalid(openAI ? "unmask.sampler" : "sampler", "\(error)")
-        }
+            try settings.validate()
+            request.sampler = try settings.samplerSpec()
+        } catch let e as SettingError { throw refusal(e, route: route) }
         if request.sampler.kind == .ddpd {
-            throw APIError.invalid(openAI ? "unmask.sampler" : "sampler", "the ddpd sampler needs the planner model, which the server does not load")
+            throw APIError.invalid(openAI ? "unmask.sampler" : "sampler", "the ddpd sampler needs DDPD's corruption detector, which the server does not load")
         }
-        if route != .native && request.maxTokens == 0 && request.suffix == nil {
-            throw APIError.invalid(lengthKey, "max_tokens must be at least 1")
-        }
+        request.settings = settings
         return request
     }
 
@@ -249,67 +240,3 @@ public struct GenerationRequest: Sendable, Equatable {
     public var remasks: Bool { sampler.kind == .p2 || sampler.remask != nil }
 }
 
-/// An object's fields, each taken once; what is left at `finish` is an unknown field.
-struct Fields {
-    var pairs: [(key: String, value: JSONValue)]
-    let prefix: String
-    private var taken: Set<String> = []
-
-    init(_ pairs: [(key: String, value: JSONValue)], prefix: String) throws {
-        var seen = Set<String>()
-        for p in pairs where !seen.insert(p.key).inserted {
-            throw APIError.invalid(prefix + p.key, "field \(prefix + p.key) is given twice")
-        }
-        self.pairs = pairs
-        self.prefix = prefix
-    }
-
-    mutating func take(_ key: String) -> JSONValue? {
-        guard let i = pairs.firstIndex(where: { $0.key == key }) else { return nil }
-        taken.insert(key)
-        return pairs.remove(at: i).value
-    }
-    func had(_ key: String) -> Bool { taken.contains(key) }
-
-    mutating func string(_ key: String) throws -> String? {
-        guard let v = take(key), !v.isNull else { return nil }
-        guard let s = v.stringValue else { throw APIError.invalid(prefix + key, "\(prefix + key) must be a string") }
-        return s
-    }
-    mutating func bool(_ key: String) throws -> Bool? {
-        guard let v = take(key), !v.isNull else { return nil }
-        guard let b = v.boolValue else { throw APIError.invalid(prefix + key, "\(prefix + key) must be true or false") }
-        return b
-    }
-    mutating func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
-        guard let v = take(key), !v.isNull else { return nil }
-        guard let i = v.intValue, range.contains(i) else {
-            throw APIError.invalid(prefix + key, "\(prefix + key) must be an integer in \(range.lowerBound)...\(range.upperBound)")
-        }
-        return i
-    }
-    mutating func double(_ key: String, _ ok: (Double) -> Bool, _ what: String) throws -> Double? {
-        guard let v = take(key), !v.isNull else { return nil }
-        guard let d = v.doubleValue, d.isFinite, ok(d) else { throw APIError.invalid(prefix + key, "\(prefix + key) must be a number \(what)") }
-        return d
-    }
-    /// A chat message's content: a string, or an array of `{"type": "text", "text": …}` parts.
-    mutating func messageContent() throws -> String? {
-        guard let v = take("content"), !v.isNull else { return nil }
-        if let s = v.stringValue { return s }
-        guard let parts = v.arrayValue else { throw APIError.invalid(prefix + "content", "content must be a string or an array of text parts") }
-        var text = ""
-        for p in parts {
-            guard p["type"]?.stringValue == "text", let t = p["text"]?.stringValue else {
-                throw APIError.invalid(prefix + "content", "only text parts are supported ({\"type\": \"text\", \"text\": ...})")
-            }
-            text += t
-        }
-        return text
-    }
-    mutating func finish() throws {
-        if let first = pairs.first {
-            throw APIError.invalid(prefix + first.key, "unknown field \(prefix + first.key)", code: "unknown_parameter")
-        }
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import UnmaskSupport
+import UnmaskGeneration
 import UnmaskDiffusion
 
 /// Why a job stopped before its end.
@@ -28,6 +29,8 @@ struct JobCancelled: Error, CustomStringConvertible {
 public final class Job: @unchecked Sendable {
     public let id: String
     public let request: GenerationRequest
+    /// The request as the library prepared it: sampler, steering engine, canvas, labels.
+    public let run: PreparedGeneration
     /// canvas: the token ids to denoise (masks where to generate).
     public let canvas: [Int]
     /// The positions whose text is the completion (the masks after the prompt, up to a suffix).
@@ -78,13 +81,14 @@ public final class Job: @unchecked Sendable {
         public var outcome: Outcome?
     }
 
-    init(id: String, request: GenerationRequest, canvas: [Int], span: Range<Int>, promptTokens: Int, maskId: Int,
+    init(id: String, request: GenerationRequest, run: PreparedGeneration, maskId: Int,
          endOfText: Set<Int>, bytesOf: @escaping (Int) -> [UInt8]) {
         self.id = id
         self.request = request
-        self.canvas = canvas
-        self.span = span
-        self.promptTokens = promptTokens
+        self.run = run
+        self.canvas = run.canvas
+        self.span = run.span
+        self.promptTokens = run.promptTokens
         self.maskId = maskId
         self.created = monotonicSeconds()
         self.deadline = request.timeout.map { monotonicSeconds() + $0 }

@@ -3,7 +3,7 @@ import UnmaskSupport
 import UnmaskTokenizer
 
 /// A reward r(x) on finished sequences, what `tilt`, `bon`, `smc` and `svdd` steer by.
-/// Implement it in your own package (`Examples/CustomReward` does) and pass it to
+/// Implement it in your own package (`Examples/Sources/CustomReward` does) and pass it to
 /// `SteeringEngine`.
 ///
 /// The contract:

@@ -98,7 +98,7 @@ public enum RewardSpec {
         case "classifier":
             let classifier = try NaiveBayesClassifier.load(try resources.classifierPath(keys["model"]))
             guard let className = keys["class"] ?? resources.className else {
-                throw UnmaskError("reward classifier needs a class: classifier:class=NAME or --class NAME (classes: \(classifier.classes.joined(separator: ", ")))")
+                throw SettingError(.className, "reward classifier needs a class: classifier:class=NAME or ⟨class⟩ NAME (classes: \(classifier.classes.joined(separator: ", ")))")
             }
             guard let kind = ClassifierReward.Kind(rawValue: keys["kind"] ?? "posterior") else {
                 throw UnmaskError("reward classifier: kind must be posterior or ratio, got \(keys["kind"]!)")

@@ -70,12 +70,12 @@ public final class SteeringEngine {
                 classifier: NoisyClassifier? = nil, classIndex: Int = 0, maxSequencesPerCall: Int = 32) throws {
         try spec.validate()
         try draw.validate()
-        if spec.needsReward && reward == nil { throw UnmaskError("steering \(spec.method.rawValue) needs a reward (--reward)") }
+        if spec.needsReward && reward == nil { throw SettingError(.reward, "steering \(spec.method.rawValue) needs a ⟨reward⟩") }
         if spec.method == .tilt && reward?.tokenScores == nil {
             throw UnmaskError("steering tilt needs a reward that is additive over tokens (words:...); \(reward!.name) is not; use smc or bon")
         }
         if spec.needsClassifier {
-            guard let classifier else { throw UnmaskError("steering cbg needs a classifier and a class (--class)") }
+            guard let classifier else { throw SettingError(.className, "steering cbg needs a classifier and a ⟨class⟩") }
             guard classifier.classes.indices.contains(classIndex) else {
                 throw UnmaskError("class \(classIndex) is not one of the classifier's \(classifier.classes.count)")
             }
@@ -168,9 +168,13 @@ public final class SteeringEngine {
 }
 
 /// The exponents of the proposal q(v) ∝ p_c(v)^a p_u(v)^b e^{λ s(v)} at one step.
+/// `scored`: the reward's token scores enter the product. A banned token (s = −∞) is
+/// excluded whatever λ is, λ = 0 included (e^{0·(−∞)} is taken as 0: a ban is a ban), so
+/// a tilt with scores is never the base kernel.
 struct ProposalExponents {
     var a = 1.0, b = 0.0, lambda = 0.0
-    var isBase: Bool { a == 1 && b == 0 && lambda == 0 }
+    var scored = false
+    var isBase: Bool { a == 1 && b == 0 && lambda == 0 && !scored }
 }
 
 /// One sample's particles and the algorithms that advance them.
@@ -288,13 +292,15 @@ final class Population {
     var tempered: Proposal {
         let spec = self.spec
         let hasScores = shiftedScores != nil
+        // At λ = 0 the scores matter only through their bans; without any it is the base kernel.
+        let scored = hasScores && (spec.lambda != 0 || shiftedScores!.contains(-.infinity))
         return { fraction in
             switch spec.method {
             case .cfg:
                 if let interval = spec.interval, !interval.contains(fraction) { return ProposalExponents() }
                 return ProposalExponents(a: spec.gamma, b: 1 - spec.gamma, lambda: 0)
             case .anneal: return ProposalExponents(a: spec.beta, b: 0, lambda: 0)
-            case .tilt: return ProposalExponents(a: 1, b: 0, lambda: hasScores ? spec.lambda : 0)
+            case .tilt: return ProposalExponents(a: 1, b: 0, lambda: hasScores ? spec.lambda : 0, scored: scored)
             default: return ProposalExponents()
             }
         }
@@ -351,9 +357,9 @@ final class Population {
             var value = 0.0
             if let c { if c[v] == -.infinity { continue }; value += e.a * c[v] }
             if let u { if u[v] == -.infinity { continue }; value += e.b * u[v] }
-            if e.lambda != 0, let s = shiftedScores {
+            if e.scored, let s = shiftedScores {
                 if s[v] == -.infinity { continue }
-                value += e.lambda * s[v]
+                if e.lambda != 0 { value += e.lambda * s[v] }
             }
             lq[v] = value
             if value > top { top = value }

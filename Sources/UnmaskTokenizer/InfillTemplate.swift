@@ -75,9 +75,9 @@ public enum GenerationCanvas {
         let p = text.map { tokenizer.encode($0) } ?? []
         // Compared without adding: `length` comes from the user and may be huge.
         guard length >= 0, p.count <= maxTokens, length <= maxTokens - p.count else {
-            throw UnmaskError("prompt (\(p.count) tokens) + --length \(length) is over the limit of \(maxTokens) tokens")
+            throw SettingError(.length, "⟨prompt⟩ (\(p.count) tokens) + ⟨length⟩ \(length) is over the limit of \(maxTokens) tokens", code: "context_length_exceeded")
         }
-        guard p.count + length >= 1 else { throw UnmaskError("nothing to generate: --length is 0 and there is no prompt") }
+        guard p.count + length >= 1 else { throw SettingError(.length, "nothing to generate: ⟨length⟩ is 0 and there is no ⟨prompt⟩") }
         return p + [Int](repeating: tokenizer.maskId, count: length)
     }
 

@@ -21,19 +21,24 @@ public enum Objective: String, Sendable, CaseIterable {
     /// (`TrainingSettings.maskRates`): BD3-LM's lower-variance schedule; validation always
     /// uses the full range, so its loss is the bound.
     case bd3
-    /// The DDPD planner: uniform-noise corruption at t ~ U(0,1); binary cross-entropy on
+    /// DDPD's planner, the corruption detector: uniform-noise corruption at t ~ U(0,1); binary cross-entropy on
     /// "was this position corrupted". Label rule: a position is labelled corrupted only if
     /// its token actually changed — a resampled token that landed on the original value is
     /// indistinguishable from a clean one, and is clean for the sampler's purposes.
-    case planner
+    case corruptionDetector = "corruption-detector"
+
+    /// A name as a user types it; `planner` is the old spelling of `corruption-detector`.
+    public init?(name: String) {
+        self.init(rawValue: name == "planner" ? Objective.corruptionDetector.rawValue : name)
+    }
 
     /// The role of the model this objective trains: `ar` an evaluator, `mdm` a denoiser,
-    /// `planner` a DDPD planner.
+    /// `corruption-detector` DDPD's corruption detector.
     public var role: ModelRole {
         switch self {
         case .ar: return .evaluator
         case .mdm, .bd3: return .denoiser
-        case .planner: return .planner
+        case .corruptionDetector: return .corruptionDetector
         }
     }
     public var head: ModelConfig.Head { role.configure(.standard).head }
@@ -66,7 +71,7 @@ public enum Objective: String, Sendable, CaseIterable {
     /// token i + 1, so all L positions, the last included, are trained).
     /// Randomness comes from the Philox stream (seed, step) — deterministic per step.
     /// `specialIds`: the tokenizer's special tokens (mask, end of text, …), wherever they
-    /// sit in the vocabulary; the planner's noise never draws them. `fixedPrefix` (mdm
+    /// sit in the vocabulary; the corruption detector's noise never draws them. `fixedPrefix` (mdm
     /// only): the first positions of every window are never masked nor scored (a label
     /// token), and the loss is per token of the rest.
     /// bd3 returns (B, 2L) ids, x_t then x_0 per window, its t drawn from `maskRates`.
@@ -127,7 +132,7 @@ public enum Objective: String, Sendable, CaseIterable {
                 input.append(contentsOf: windows[b][0..<L])
             }
             return (input, .tokens(positions: positions, targets: targets, weights: weights, excluded: config.maskTokenId))
-        case .planner:
+        case .corruptionDetector:
             var labels = [Float](repeating: 0, count: B * L)
             // The tokenizers here always hold ordinary ids (at least the 256 byte tokens).
             guard let noise = try? OrdinaryIds(vocabSize: config.vocabSize, specials: specialIds.union([config.maskTokenId]))

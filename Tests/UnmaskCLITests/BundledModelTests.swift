@@ -1,7 +1,7 @@
 import XCTest
 import UnmaskKernels
 
-/// The bundled models (models/denoiser, evaluator, planner): they validate, they have the
+/// The bundled models (models/denoiser, evaluator, corruption-detector): they validate, they have the
 /// roles their names say, they know English better than a unigram model on text none of
 /// them was trained on, and the default generation is deterministic.
 final class BundledModelTests: XCTestCase {
@@ -45,7 +45,7 @@ Indies."
 
     func testBundledModelsValidateAndHaveTheirRoles() throws {
         let expected: [(String, String, String)] = [("denoiser", "bidirectional", "tokens"), ("evaluator", "causal", "tokens"),
-                                                    ("planner", "bidirectional", "binary")]
+                                                    ("corruption-detector", "bidirectional", "binary")]
         for (role, attention, head) in expected {
             let i = try info(role)
             let config = try XCTUnwrap(i["config"] as? [String: Any])

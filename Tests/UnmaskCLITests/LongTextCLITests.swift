@@ -35,12 +35,15 @@ final class LongTextCLITests: XCTestCase {
 
     func testBadBlocksAndRules() throws {
         let m = GenerateCLITests.modelDir
-        assertCleanFailure(try runUnmask(["generate", "--model", m, "--block", "0"]), mentioning: "--block")
-        assertCleanFailure(try runUnmask(["generate", "--model", m, "--block", "25"]), mentioning: "context")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--window", "0"]), mentioning: "--window")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--window", "25"]), mentioning: "--window 25 must be in 1...")
+        // --block is the old spelling of --window: still taken, and errors name --window.
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--block", "0"]), mentioning: "--window")
+        assertCleanFailure(try runUnmask(["generate", "--model", m, "--block", "4", "--window", "4"]), mentioning: "old spelling")
         assertCleanFailure(try runUnmask(["generate", "--model", m, "--batch", "0"]), mentioning: "--batch")
         assertCleanFailure(try runUnmask(["generate", "--model", m, "--sampler", "confidence:threshold=1.5"]), mentioning: "threshold")
         assertCleanFailure(try runUnmask(["generate", "--model", m, "--sampler", "confidence:threshold=nan"]), mentioning: "threshold")
         assertCleanFailure(try runUnmask(["generate", "--model", m, "--sampler", "fhs:remask=0.1:remask_window=0.5-2"]), mentioning: "remask_window")
-        assertCleanFailure(try runUnmask(["compare", "--sampler", "fhs", "--model", m, "--block", "0"]), mentioning: "--block")
+        assertCleanFailure(try runUnmask(["compare", "--sampler", "fhs", "--model", m, "--window", "0"]), mentioning: "--window")
     }
 }

@@ -4,8 +4,8 @@ import XCTest
 final class ReadmeTests: XCTestCase {
     func testLibraryExampleIsTheCompiledFile() throws {
         let readme = try String(contentsOfFile: cliRepositoryRoot + "/README.md", encoding: .utf8)
-        let example = try String(contentsOfFile: cliRepositoryRoot + "/Examples/CustomSampler/Sources/CustomSampler/main.swift",
+        let example = try String(contentsOfFile: cliRepositoryRoot + "/Examples/Sources/CustomSampler/main.swift",
                                  encoding: .utf8)
-        XCTAssertTrue(readme.contains("```swift\n" + example + "```"), "README.md does not show Examples/CustomSampler's main.swift as it is")
+        XCTAssertTrue(readme.contains("```swift\n" + example + "```"), "README.md does not show Examples/Sources/CustomSampler/main.swift as it is")
     }
 }

@@ -6,7 +6,7 @@ import XCTest
 final class RobustnessCLITests: XCTestCase {
     let denoiser = cliRepositoryRoot + "/models/denoiser"
     let evaluator = cliRepositoryRoot + "/models/evaluator"
-    let planner = cliRepositoryRoot + "/models/planner"
+    let detector = cliRepositoryRoot + "/models/corruption-detector"
 
     func temporary(_ name: String) -> String { NSTemporaryDirectory() + "unmask-robust-\(getpid())-\(name)" }
 
@@ -70,8 +70,8 @@ final class RobustnessCLITests: XCTestCase {
 
     func testModelRolesAreChecked() throws {
         assertCleanFailure(try runUnmask(["generate", "hi", "--model", evaluator]), mentioning: "not a denoiser")
-        assertCleanFailure(try runUnmask(["generate", "hi", "--model", planner]), mentioning: "not a denoiser")
-        assertCleanFailure(try runUnmask(["generate", "hi", "--sampler", "ddpd", "--planner", denoiser]), mentioning: "not a planner")
+        assertCleanFailure(try runUnmask(["generate", "hi", "--model", detector]), mentioning: "not a denoiser")
+        assertCleanFailure(try runUnmask(["generate", "hi", "--sampler", "ddpd", "--corruption-detector", denoiser]), mentioning: "not a corruption detector")
         assertCleanFailure(try runUnmask(["compare", "--sampler", "fhs", "--model", evaluator]), mentioning: "not a denoiser")
         assertCleanFailure(try runUnmask(["compare", "--sampler", "fhs", "--evaluator", denoiser]), mentioning: "not an evaluator")
         // Checked when loaded, before the denoiser's ELBO pass, not after it.

@@ -99,9 +99,9 @@ final class BlockCausalGenerationTests: XCTestCase {
             do { try body(); return "" } catch { return "\(error)" }
         }
         XCTAssertTrue(message {
-            try Generation.run(sampler: DiffusionSampler("fhs"), denoiser: d, canvas: canvas, count: 1, batch: 1, seed: 1, block: 4) { _, _, _, _ in }
+            try Generation.run(sampler: DiffusionSampler("fhs"), denoiser: d, canvas: canvas, count: 1, batch: 1, seed: 1, window: 4) { _, _, _, _ in }
         }.contains("does not match the model's block layout"))
-        XCTAssertTrue(message { _ = try run("fhs", d, canvas: canvas, caching: .off, pastContext: .slide) }.contains("needs --cache exact"))
+        XCTAssertTrue(message { _ = try run("fhs", d, canvas: canvas, caching: .off, pastContext: .slide) }.contains("needs cache exact"))
         let learned = try BlockCausalGenerationTests.denoiser(positions: .learned)
         XCTAssertTrue(message { _ = try run("fhs", learned, canvas: canvas, caching: .exact, pastContext: .slide) }.contains("rotary"))
         // Inside the context a learned-position model slides nothing and runs.

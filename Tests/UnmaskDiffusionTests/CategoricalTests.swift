@@ -1,4 +1,5 @@
 import XCTest
+import UnmaskTestSupport
 @testable import UnmaskDiffusion
 
 final class CategoricalTests: XCTestCase {

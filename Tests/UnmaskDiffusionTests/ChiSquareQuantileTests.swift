@@ -1,4 +1,5 @@
 import XCTest
+import UnmaskTestSupport
 
 /// The chi-square quantile the goodness-of-fit tests rely on (Statistics.swift), checked
 /// two ways: against published values (R's qchisq / scipy.stats.chi2.isf), and against

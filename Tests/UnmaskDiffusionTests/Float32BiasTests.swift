@@ -1,4 +1,5 @@
 import XCTest
+import UnmaskTestSupport
 import Dispatch
 @testable import UnmaskDiffusion
 

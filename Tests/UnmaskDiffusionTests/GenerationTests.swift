@@ -5,10 +5,10 @@ import XCTest
 final class GenerationTests: XCTestCase {
     static let toy = ExactToyDenoiser.random(tokens: 3, length: 4, seed: 7)
 
-    func generate(_ canvas: [Int], count: Int, batch: Int, block: Int? = nil, spec: String = "fhs") throws -> [[Int]] {
+    func generate(_ canvas: [Int], count: Int, batch: Int, window: Int? = nil, spec: String = "fhs") throws -> [[Int]] {
         var out: [[Int]] = []
         try Generation.run(sampler: DiffusionSampler(spec), denoiser: GenerationTests.toy, canvas: canvas, count: count,
-                           batch: batch, seed: 11, block: block) { i, s, _, _ in
+                           batch: batch, seed: 11, window: window) { i, s, _, _ in
             XCTAssertEqual(i, out.count)
             out.append(s)
         }
@@ -45,7 +45,7 @@ final class GenerationTests: XCTestCase {
         // at the end (a template's), masks elsewhere.
         let canvas = [2, 0, m, m, m, 1, 1, m, m, m, m, 2, m]
         for block in [nil, 1, 2, 3, 4] {
-            let samples = try generate(canvas, count: 4, batch: 3, block: block)
+            let samples = try generate(canvas, count: 4, batch: 3, window: block)
             for s in samples {
                 XCTAssertFalse(s.contains(m), "block \(String(describing: block)): a mask is left")
                 for (i, id) in canvas.enumerated() where id != m { XCTAssertEqual(s[i], id, "fixed text changed at \(i)") }
@@ -53,8 +53,8 @@ final class GenerationTests: XCTestCase {
         }
         // The sampler refuses a window longer than the context, so reaching here means
         // every window fitted; a block larger than the context is refused up front.
-        XCTAssertThrowsError(try generate(canvas, count: 1, batch: 1, block: 5))
-        XCTAssertThrowsError(try generate(canvas, count: 1, batch: 1, block: 0))
+        XCTAssertThrowsError(try generate(canvas, count: 1, batch: 1, window: 5))
+        XCTAssertThrowsError(try generate(canvas, count: 1, batch: 1, window: 0))
     }
 
     /// Within the context and without --block, the text is what the sampler alone gives

@@ -1,4 +1,5 @@
 import XCTest
+import UnmaskTestSupport
 @testable import UnmaskDiffusion
 import UnmaskModel
 
@@ -104,7 +105,9 @@ final class SamplerBehaviourTests: XCTestCase {
             ("banana", "unknown sampler \"banana\""),
             ("fhs:steps=3", "has no key \"steps\""),
             ("fhs:k", "is not key=value"),
-            ("ancestral:cache=maybe", "cache must be on or off"),
+            ("ancestral:reuse=maybe", "reuse must be on or off"),
+            ("ancestral:cache=maybe", "reuse must be on or off"),  // the old spelling of reuse
+            ("ancestral:cache=off:reuse=on", "given twice"),
             ("fhs:precision=float16", "precision must be"),
             ("fhs:k=1:k=2", "given twice"),
         ]
@@ -113,9 +116,12 @@ final class SamplerBehaviourTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains(needle), "\(spec): \(error)")
             }
         }
-        XCTAssertThrowsError(try DiffusionSampler("ddpd"))  // needs a planner model
-        XCTAssertEqual(try SamplerSpec.parse("ancestral:steps=1000:precision=float32:cache=off").description,
-                       "ancestral:steps=1000:cache=off:precision=float32")
+        XCTAssertThrowsError(try DiffusionSampler("ddpd"))  // needs the corruption detector
+        XCTAssertEqual(try SamplerSpec.parse("ancestral:steps=1000:precision=float32:reuse=off").description,
+                       "ancestral:steps=1000:reuse=off:precision=float32")
+        // `cache` is read as `reuse`: the same spec, printed with the new name.
+        XCTAssertEqual(try SamplerSpec.parse("ancestral:steps=1000:precision=float32:cache=off"),
+                       try SamplerSpec.parse("ancestral:steps=1000:precision=float32:reuse=off"))
     }
 
     func testInputErrors() throws {

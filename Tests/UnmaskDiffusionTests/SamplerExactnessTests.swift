@@ -1,4 +1,5 @@
 import XCTest
+import UnmaskTestSupport
 @testable import UnmaskDiffusion
 
 /// Samplers against the enumerated truth: the exact toy denoiser holds the true

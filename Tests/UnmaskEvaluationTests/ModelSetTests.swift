@@ -27,7 +27,7 @@ final class ModelSetTests: XCTestCase {
         XCTAssertEqual(llada.denoiser?.maskId, 1)
         XCTAssertEqual(llada.tokenizer.tokenizer.endOfTextId, 0)
         XCTAssertNil(llada.evaluator)
-        XCTAssertNil(llada.planner)
+        XCTAssertNil(llada.corruptionDetector)
         XCTAssertEqual(llada.notes, [])
         // MDLM: GPT-2's 300-id tokenizer has no mask, so <|mask|> is appended as id 300.
         let mdlm = try ModelSet.open(ModelSet.Sources(denoiser: fixtures + "/mdlm-tiny"), denoiser: .required, resources: bundled)
@@ -81,11 +81,13 @@ final class ModelSetTests: XCTestCase {
         XCTAssertNil(none.denoiser)
         XCTAssertNil(none.evaluator)
         XCTAssertEqual(none.notes, [])
-        XCTAssertThrowsError(try ModelSet.open(ModelSet.Sources(), planner: .required, resources: tokenizerOnly)) {
-            XCTAssertEqual($0 as? UnmaskError, UnmaskError("cannot find the bundled models/planner (pass --planner DIR)"))
+        XCTAssertThrowsError(try ModelSet.open(ModelSet.Sources(), corruptionDetector: .required, resources: tokenizerOnly)) {
+            XCTAssertEqual($0 as? UnmaskError, UnmaskError("cannot find the bundled models/corruption-detector (pass --corruption-detector DIR)"))
         }
         XCTAssertThrowsError(try ModelSet.open(ModelSet.Sources(), resources: { _ in nil })) {
-            XCTAssertEqual($0 as? UnmaskError, UnmaskError("cannot find vocab/tokenizer.json (run from the repository, or pass --vocab FILE)"))
+            XCTAssertEqual($0 as? SettingError, SettingError(.vocab, "cannot find vocab/tokenizer.json (run from the repository, or give ⟨vocab⟩ FILE)"))
+            XCTAssertEqual(($0 as? SettingError)?.message(spelling: SettingError.commandLine),
+                           "cannot find vocab/tokenizer.json (run from the repository, or give --vocab FILE)")
         }
     }
 }

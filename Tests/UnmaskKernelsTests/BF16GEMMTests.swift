@@ -120,7 +120,7 @@ final class BF16GEMMTests: XCTestCase {
     }
 
     func testUnavailableIsExplained() {
-        XCTAssertEqual(Compute.bf16.unavailableReason(backend: .openblas), "--compute bf16 runs on our kernels only (not --backend openblas)")
+        XCTAssertEqual(Compute.bf16.unavailableReason(backend: .openblas)?.message(spelling: SettingError.commandLine), "--compute bf16 runs on our kernels only (not --backend openblas)")
         let reason = Compute.bf16.unavailableReason(backend: .unmask)
         if let rates = BF16GEMM.measuredRates {
             print("measured: vdpbf16ps \(rates.bf16) GFLOP/s, fp32 FMA \(rates.fp32) GFLOP/s")

@@ -48,7 +48,7 @@ final class Int8GEMMTests: XCTestCase {
 
     func testUnavailableIsExplained() {
         XCTAssertNil(Compute.fp32.unavailableReason(backend: .openblas))
-        XCTAssertEqual(Compute.int8.unavailableReason(backend: .openblas), "--compute int8 runs on our kernels only (not --backend openblas)")
+        XCTAssertEqual(Compute.int8.unavailableReason(backend: .openblas)?.message(spelling: SettingError.commandLine), "--compute int8 runs on our kernels only (not --backend openblas)")
         XCTAssertEqual(Compute.int8.unavailableReason(backend: .unmask) == nil, Int8GEMM.available)
     }
 }

@@ -50,18 +50,18 @@ final class MemoryEstimateTests: XCTestCase {
     func testWeightsOfAnUntiedModelFromAFile() {
         let c = configs[0]
         let p = Double(c.parameterCount), table = Double(c.vocabSize * c.dModel), matrices = Double(products(c))
-        let fp32 = MemoryEstimate(config: c, source: .file, engines: [.init()])
+        let fp32 = MemoryEstimate(config: c, source: .file, engines: [.fp32])
         XCTAssertEqual(fp32.weightBytes, 4 * (p - table))
         XCTAssertEqual(fp32.arenaBytes, 0)
         XCTAssertEqual(fp32.totalBytes, fp32.weightBytes)
         if MicroKernel.selected == .avx512 {
-            XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.init(halfPanels: true)]).weightBytes,
+            XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.fp32], halfPanels: true).weightBytes,
                            4 * (p - table - matrices) + 2 * matrices)
         }
-        XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.init(backend: .openblas)]).weightBytes, 4 * (p - table))
-        XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.init(compute: .int8)]).weightBytes,
+        XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.openblas]).weightBytes, 4 * (p - table))
+        XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.int8]).weightBytes,
                        4 * (p - table - matrices) + matrices)
-        XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.init(compute: .bf16)]).weightBytes,
+        XCTAssertEqual(MemoryEstimate(config: c, source: .file, engines: [.bf16]).weightBytes,
                        4 * (p - table - matrices) + 2 * matrices)
     }
 

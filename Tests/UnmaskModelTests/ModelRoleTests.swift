@@ -9,7 +9,7 @@ final class ModelRoleTests: XCTestCase {
             XCTAssertNoThrow(try role.check(c, name: "m"))
             XCTAssertNoThrow(try c.validate())  // a binary head comes untied
             for other in ModelRole.allCases where other != role {
-                XCTAssertThrowsError(try other.check(c, name: "m")) { XCTAssertTrue("\($0)".contains("not \(other == .evaluator ? "an" : "a") \(other.rawValue)"), "\($0)") }
+                XCTAssertThrowsError(try other.check(c, name: "m")) { XCTAssertTrue("\($0)".contains("not \(other.withArticle)"), "\($0)") }
             }
         }
         var odd = ModelConfig.standard

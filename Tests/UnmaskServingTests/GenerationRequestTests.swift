@@ -30,7 +30,7 @@ final class GenerationRequestTests: XCTestCase {
 
     func testAGoodRequestDecodes() throws {
         let r = try decode(#"{"model":"denoiser","prompt":"It is","max_tokens":12,"temperature":0.7,"top_p":0.8,"top_k":40,"seed":7,"stop":["\n\n"],"n":2,"stream":true,"stream_options":{"include_usage":true},"unmask":{"sampler":"confidence","tokens_per_call":2,"threshold":0.9,"frames":"diff","timeout":30},"user":"me","presence_penalty":0,"logit_bias":{},"echo":false,"best_of":1}"#)
-        XCTAssertEqual(r.prompt, "It is")
+        XCTAssertEqual(r.settings.prompt, "It is")
         XCTAssertEqual(r.maxTokens, 12)
         XCTAssertEqual(r.sampler.kind, .confidence)
         XCTAssertEqual(r.sampler.k, 2)
@@ -85,12 +85,14 @@ final class GenerationRequestTests: XCTestCase {
         assertRefused(#"{"prompt":"x","stream_options":{"include_usage":true}}"#, param: "stream_options")
         assertRefused(#"{"prompt":"x","stream":true,"stream_options":{"other":1}}"#, param: "stream_options.other")
         assertRefused(#"{"prompt":"x","unmask":{"sampler":"nope"}}"#, param: "unmask.sampler")
-        assertRefused(#"{"prompt":"x","unmask":{"steps":10}}"#, param: "unmask.sampler")  // fhs has no steps
+        assertRefused(#"{"prompt":"x","unmask":{"steps":10}}"#, param: "unmask.steps")  // fhs has no steps
         assertRefused(#"{"prompt":"x","unmask":{"sampler":"ddpd"}}"#, param: "unmask.sampler")
         assertRefused(#"{"prompt":"x","unmask":{"frames":"all"}}"#, param: "unmask.frames")
         assertRefused(#"{"prompt":"x","unmask":{"frames":"diff"}}"#, param: "unmask.frames")  // needs stream
         assertRefused(#"{"prompt":"x","unmask":{"threshold":0}}"#, param: "unmask.threshold")
-        assertRefused(#"{"prompt":"x","unmask":{"block":0}}"#, param: "unmask.block")
+        assertRefused(#"{"prompt":"x","unmask":{"window":0}}"#, param: "unmask.window")
+        assertRefused(#"{"prompt":"x","unmask":{"block":0}}"#, param: "unmask.block")  // the old spelling, still read
+        assertRefused(#"{"prompt":"x","unmask":{"block":4,"window":4}}"#, param: "unmask.window")
         assertRefused(#"{"prompt":"x","unmask":{"timeout":0}}"#, param: "unmask.timeout")
         assertRefused(#"{"prompt":"x","unmask":{"colour":"red"}}"#, param: "unmask.colour", code: "unknown_parameter")
         assertRefused(#"{"prompt":"x","unmask":3}"#, param: "unmask")
@@ -130,7 +132,7 @@ final class GenerationRequestTests: XCTestCase {
 
     func testNativeRoute() throws {
         let r = try decode(#"{"template":"It is [___ x4] that","sampler":"fhs:k=2","seed":3,"samples":2,"stream":false}"#, .native)
-        XCTAssertEqual(r.template, "It is [___ x4] that")
+        XCTAssertEqual(r.settings.template, "It is [___ x4] that")
         XCTAssertEqual(r.sampler.k, 2)
         XCTAssertEqual(r.n, 2)
         XCTAssertEqual(r.frames, .none)

@@ -14,7 +14,7 @@ import UnmaskSupport
 /// of ~1e-5 relative through a few layers. The floor keeps entries whose gradient is
 /// nearly zero from being judged by relative error alone.
 final class GradientCheckTests: XCTestCase {
-    enum Objective { case mdm, ar, planner }
+    enum Objective { case mdm, ar, corruptionDetector }
 
     func lossFromReference(_ c: ModelConfig, _ p: ParameterBuffer, ids: [Int], B: Int, L: Int, targets: TrainingTargets,
                            branchFactors: [[Double]]? = nil) throws -> Double {
@@ -59,7 +59,7 @@ final class GradientCheckTests: XCTestCase {
         case .ar:
             let positions = (0..<B).flatMap { b in (0..<(L - 1)).map { b * L + $0 } }
             targets = .tokens(positions: positions, targets: positions.map { clean[$0 + 1] }, weights: positions.map { _ in 0.125 }, excluded: c.maskTokenId)
-        case .planner:
+        case .corruptionDetector:
             targets = .binary(labels: (0..<(B * L)).map { Float($0 % 3 == 0 ? 1 : 0) }, weights: (0..<(B * L)).map { _ in 0.1 })
         }
         let bp = TrainingStep(params: p)
@@ -186,7 +186,7 @@ final class GradientCheckTests: XCTestCase {
         let worst = try assertGradientsMatch(p, bp.grads, label: "bd3", loss: blockwiseLoss)
         print("gradient check bd3 (training layout vs block-by-block reference): \(p.layout.count) tensors, worst relative error \(worst)")
     }
-    func testPlannerObjective() throws { try check(.planner) { $0.head = .binary; $0.tiedEmbeddings = false } }
+    func testPlannerObjective() throws { try check(.corruptionDetector) { $0.head = .binary; $0.tiedEmbeddings = false } }
     func testOpenBLASBackendGivesTheSameGradients() throws {
         let c = ModelConfig(vocabSize: 13, dModel: 8, nLayers: 1, nHeads: 2, dFF: 12, contextLength: 6, maskTokenId: 12)
         let p = ParameterBuffer.random(config: c, seed: 3)

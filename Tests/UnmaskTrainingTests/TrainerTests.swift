@@ -158,7 +158,7 @@ final class TrainerTests: XCTestCase {
         var c = ModelConfig(vocabSize: 12, dModel: 8, nLayers: 1, nHeads: 2, dFF: 8, contextLength: 32, maskTokenId: 0)
         c.head = .binary
         let windows = (0..<64).map { b in (0...32).map { 2 + ($0 + b) % 10 } }
-        let (ids, targets) = Objective.planner.batch(windows, length: 32, config: c, schedule: .linear, seed: 3, step: 0,
+        let (ids, targets) = Objective.corruptionDetector.batch(windows, length: 32, config: c, schedule: .linear, seed: 3, step: 0,
                                                      specialIds: [0, 1])
         guard case let .binary(labels, _) = targets else { return XCTFail("binary targets expected") }
         XCTAssertFalse(ids.contains(0) || ids.contains(1))

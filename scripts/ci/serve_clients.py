@@ -74,11 +74,14 @@ def completions(url):
 def chat(url, model_id):
     client = openai.OpenAI(base_url=url + "/v1", api_key="unused")
     # The fixture's context is 64 tokens and its tiny tokenizer spells the template's
-    # special tokens out as text (about 110 tokens): generated in blocks of 16, past the context.
+    # special tokens out as text (about 110 tokens): generated in windows of 16, past the context.
     args = dict(model=model_id, messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello."}],
                 max_tokens=12, seed=5, temperature=0.9)
-    block = {"block": 16}
+    block = {"window": 16}
     whole = client.chat.completions.create(**args, extra_body={"unmask": block})
+    # `block` is the old spelling of `window`, still read: the same text for the seed.
+    old = client.chat.completions.create(**args, extra_body={"unmask": {"block": 16}})
+    check(old.choices[0].message.content == whole.choices[0].message.content, "unmask.block = unmask.window")
     text = whole.choices[0].message.content
     check(whole.choices[0].message.role == "assistant" and isinstance(text, str), "chat, not streamed")
     for frames in [None, "diff"]:

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # unmask-serve under hostile clients and a short soak, on loopback with the bundled model:
 #   slow headers (slowloris), slow bodies (R-U-Dead-Yet) and slow readers, each with
-#   slowhttptest (Debian's) for 15 s at 100 connections: meanwhile an ordinary request must
+#   slowhttptest (Debian's) for 8 s at 100 connections: meanwhile an ordinary request must
 #   still be answered within 5 s, and afterwards /health at once;
-#   a soak: hey (Debian's) with 8 concurrent clients for 20 s on short completions; no
+#   a soak: hey (Debian's) with 8 concurrent clients for 10 s on short completions; no
 #   errors, memory (RSS) and open descriptors back to their level before it.
 # Usage: bash scripts/ci/serve_faults.sh SERVE_BINARY
 set -euo pipefail
@@ -35,9 +35,10 @@ for mode in H B X; do
   [ $mode = B ] && extra=(-u "$url/v1/completions" -t POST -s 4096)
   [ $mode = X ] && extra=(-u "$url/" -k 4 -n 10 -w 1 -y 2 -z 8)
   [ $mode = H ] && extra=(-u "$url/health")
-  slowhttptest -$mode -c 100 -r 50 -i 5 -l 15 "${extra[@]}" -p 3 > "$dir/slow$mode.log" 2>&1 &
+  slowhttptest -$mode -c 100 -r 50 -i 5 -l 8 "${extra[@]}" -p 3 > "$dir/slow$mode.log" 2>&1 &
   slow=$!
-  sleep 6
+  # All 100 connections are open after 2 s at 50 a second: ask in the middle of the attack.
+  sleep 4
   ordinary "during $name"
   wait $slow || true
   # slowhttptest's status lines (buffered until it ends): the most connections it held.
@@ -50,7 +51,7 @@ for mode in H B X; do
 done
 sleep 1
 fd0=$(fds); rss0=$(rss)
-hey -z 20s -c 8 -m POST -T application/json -d "$body" "$url/v1/completions" > "$dir/hey.log"
+hey -z 10s -c 8 -m POST -T application/json -d "$body" "$url/v1/completions" > "$dir/hey.log"
 grep -E "Requests/sec|\[200\]" "$dir/hey.log" | sed 's/^/  soak: /'
 if grep -E "^\s+\[[0-9]+\]" "$dir/hey.log" | grep -v "\[200\]" | grep -q .; then fail "non-200 answers in the soak: $(grep -A5 'Status code' "$dir/hey.log")"; fi
 grep -q "Error distribution" "$dir/hey.log" && fail "errors in the soak: $(sed -n '/Error distribution/,$p' "$dir/hey.log")"

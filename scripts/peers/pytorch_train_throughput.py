@@ -1,7 +1,7 @@
 """PyTorch side of `unmask bench train`: the same model, batch and step, timed the same way.
 
 Not part of the product or the tests (they never run Python). It exists so the training
-throughput claim in the README is a side-by-side measurement rather than a quoted number:
+throughput claim in docs/performance.md, "Measured", is a side-by-side measurement rather than a quoted number:
 
     python3 -m venv venv && venv/bin/pip install torch
     venv/bin/python scripts/peers/pytorch_train_throughput.py --threads 2

@@ -108,8 +108,12 @@ final class ServerProcess {
         return parts.joined(separator: "/")
     }()
 
+    /// `UNMASK_SERVE`, else the unmask-serve built beside these tests (the products folder
+    /// of whichever scratch path built them), else the package's own build folder.
     static var executable: String {
         if let e = ProcessInfo.processInfo.environment["UNMASK_SERVE"] { return e }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("unmask-serve").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
         for config in ["debug", "release"] {
             let p = repository + "/Server/.build/\(config)/unmask-serve"
             if FileManager.default.isExecutableFile(atPath: p) { return p }

@@ -3,8 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import UnmaskKernels
-import UnmaskSupport
 
 /// What a benchmark's figures were measured on, printed before them so that a results file
 /// says it by itself: the CPU, the date, the code and the OpenBLAS core. As a text line:
@@ -22,13 +20,14 @@ public struct MachineHeader: Sendable {
     public let date: String
     /// `git describe --always --dirty` of the repository the executable lies in, or "unknown".
     public let commit: String
-    /// The kernel family OpenBLAS runs (`OpenBLAS.coreName`, after any OPENBLAS_CORETYPE).
+    /// The kernel family OpenBLAS runs (`OpenBLAS.coreName` in UnmaskKernels, after any
+    /// OPENBLAS_CORETYPE), given by the caller: this module sits below the kernels.
     public let openBLASCore: String
 
-    public static func current() -> MachineHeader {
+    public static func current(openBLASCore: String) -> MachineHeader {
         let info = cpuInfo()
         return MachineHeader(cpu: info.name, cpuFamily: info.family, cpuModel: info.model, date: utcDate(),
-                             commit: gitDescribe(), openBLASCore: OpenBLAS.coreName)
+                             commit: gitDescribe(), openBLASCore: openBLASCore)
     }
 
     public var line: String {

@@ -4,9 +4,9 @@ import Unmask
 // A Hugging Face denoiser folder opened from Swift the way `unmask generate --model DIR`
 // opens it: `ModelSet.open` pairs the weights with the folder's tokenizer.json (the mask at
 // the id its config names, or appended for MDLM) and checks that they belong together.
-// By default the tiny LLaDA the tests use, from the repository this example sits in (two
+// By default the tiny LLaDA the tests use, from the repository this example sits in (three
 // folders up); any folder given as the first argument instead.
-let repository = String("\(#filePath)".split(separator: "/", omittingEmptySubsequences: false).dropLast(5)
+let repository = String("\(#filePath)".split(separator: "/", omittingEmptySubsequences: false).dropLast(4)
     .joined(separator: "/"))
 let folder = CommandLine.arguments.count > 1 ? CommandLine.arguments[1]
     : repository + "/Tests/UnmaskModelTests/Fixtures/hf/llada-tiny"

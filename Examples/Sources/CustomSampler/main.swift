@@ -45,8 +45,8 @@ for sequence in result.sequences {
 let fhs = try DiffusionSampler("fhs").sample(canvases: [canvas], denoiser: denoiser, seed: 7)
 print(fhs.sequences[0].map(String.init).joined(separator: " "), "(fhs, \(fhs.nfe[0]) calls)")
 
-// The bundled model, from the repository this example sits in (two folders up).
-let repository = String("\(#filePath)".split(separator: "/", omittingEmptySubsequences: false).dropLast(5)
+// The bundled model, from the repository this example sits in (three folders up).
+let repository = String("\(#filePath)".split(separator: "/", omittingEmptySubsequences: false).dropLast(4)
     .joined(separator: "/"))
 let tokenizer = try Tokenizer.load(path: repository + "/vocab/tokenizer.json")
 let model = try Transformer.load(directory: repository + "/models/denoiser")

@@ -1,4 +1,5 @@
 import XCTest
+import UnmaskTestSupport
 @testable import UnmaskDiffusion
 import UnmaskSteering
 
@@ -340,6 +341,27 @@ final class SteeringExactnessTests: XCTestCase {
         }
         assertChiSquareFits(counts: naive.counts, probabilities: law, "tilt ban, paper (naive masking) vs its law")
         assertRejected(naive.counts, actual: law, claimed: target, "naive logit masking")
+    }
+
+    /// A ban holds whatever λ is: at λ = 0 the tilt's scores still exclude a banned token
+    /// (e^{0·(−∞)} = 0), so exact mode samples p(x | no 2), and no mode ever draws a 2.
+    /// (Before, λ = 0 ran the base kernel and drew the banned token in ~76 % of samples.)
+    func testBanHoldsAtLambdaZero() throws {
+        let toy = Self.toy
+        let ban = TokenScoreReward(name: "ban 2", table: [0, 0, -.infinity, 0])
+        let target = Self.normalised((0..<81).map { toy.sequence(index: $0).contains(2) ? 0 : toy.joint[$0] })
+        let exact = try drawPlain("tilt:lambda=0:mode=exact", draws: 50_000, reward: ban)
+        XCTAssertEqual(exact.samples.filter { $0.sequence.contains(2) }.count, 0, "exact, λ = 0: a banned token was drawn")
+        assertChiSquareFits(counts: exact.counts, probabilities: target, "tilt:lambda=0:mode=exact vs p(x | no 2)")
+        for spec in ["tilt:lambda=0", "tilt:lambda=0:mode=smc:particles=4"] {
+            let run = try drawPlain(spec, draws: 2_000, reward: ban)
+            XCTAssertEqual(run.samples.filter { $0.sequence.contains(2) }.count, 0, "\(spec): a banned token was drawn")
+        }
+        // Without a ban, λ = 0 is the base kernel bit for bit (same draws as fhs).
+        let flat = TokenScoreReward(name: "flat", table: [0.3, -0.5, 0.9, 0])
+        let tilted = try drawPlain("tilt:lambda=0", draws: 500, reward: flat)
+        let plain = try drawPlain("anneal:beta=1", draws: 500)
+        XCTAssertEqual(tilted.samples.map(\.sequence), plain.samples.map(\.sequence))
     }
 
     func testExactTiltSamplesTheTiltedJoint() throws {

@@ -3,7 +3,7 @@ import XCTest
 
 /// Pearson chi-square of observed counts against expected probabilities (cells with
 /// expectation below 5 are pooled into one so the statistic stays chi-square).
-func chiSquare(counts: [Int], probabilities: [Double]) -> (chi2: Double, dof: Int) {
+public func chiSquare(counts: [Int], probabilities: [Double]) -> (chi2: Double, dof: Int) {
     let n = Double(counts.reduce(0, +))
     var chi2 = 0.0, cells = 0
     var pooledObserved = 0.0, pooledExpected = 0.0
@@ -23,7 +23,7 @@ func chiSquare(counts: [Int], probabilities: [Double]) -> (chi2: Double, dof: In
 /// The expected Pearson statistic of N draws from `actual` scored against `claimed`:
 /// dof + λ with noncentrality λ = N·Σ (actual − claimed)²/claimed (no pooling; used to
 /// state the power of the tests that expect a sampler to be detectably inexact).
-func chiSquareNoncentrality(draws n: Int, actual: [Double], claimed: [Double]) -> Double {
+public func chiSquareNoncentrality(draws n: Int, actual: [Double], claimed: [Double]) -> Double {
     Double(n) * zip(actual, claimed).reduce(0) { $1.1 > 0 ? $0 + ($1.0 - $1.1) * ($1.0 - $1.1) / $1.1 : $0 }
 }
 
@@ -33,7 +33,7 @@ func chiSquareNoncentrality(draws n: Int, actual: [Double], claimed: [Double]) -
 /// Q(a, x) = 1 − P(a, x) (upper), both returned so that a tiny tail is not computed as
 /// 1 − (something close to 1). Series for x < a + 1, Lentz's continued fraction otherwise
 /// (Numerical Recipes §6.2), in Double, to ~1e-15 relative.
-func regularizedGamma(_ a: Double, _ x: Double) -> (p: Double, q: Double) {
+public func regularizedGamma(_ a: Double, _ x: Double) -> (p: Double, q: Double) {
     precondition(a > 0 && x >= 0)
     if x == 0 { return (0, 1) }
     let logPrefactor = a * log(x) - x - lgamma(a)  // log(x^a e^−x / Γ(a))
@@ -67,14 +67,14 @@ func regularizedGamma(_ a: Double, _ x: Double) -> (p: Double, q: Double) {
 }
 
 /// P(χ²_dof > x) = Q(dof/2, x/2).
-func chiSquareSurvival(_ x: Double, dof: Int) -> Double {
+public func chiSquareSurvival(_ x: Double, dof: Int) -> Double {
     precondition(dof >= 1)
     return regularizedGamma(Double(dof) / 2, x / 2).q
 }
 
 /// The upper-tail quantile: the x with P(χ²_dof > x) = falseAlarmRate, by bisection on
 /// the (decreasing) survival function, to ~1e-12 relative.
-func chiSquareQuantile(dof: Int, falseAlarmRate rate: Double) -> Double {
+public func chiSquareQuantile(dof: Int, falseAlarmRate rate: Double) -> Double {
     precondition(dof >= 1 && rate > 0 && rate < 1)
     var lo = 0.0, hi = Double(dof) + 10
     while chiSquareSurvival(hi, dof: dof) > rate { lo = hi; hi *= 2 }
@@ -91,13 +91,13 @@ func chiSquareQuantile(dof: Int, falseAlarmRate rate: Double) -> Double {
 /// chi-square law of the Pearson statistic is asymptotic; with every cell expecting at
 /// least 5 draws (smaller ones are pooled) and the 10^4–10^5 draws used here it is a
 /// good approximation, but 1e-6 is a nominal rate, not an exact one.
-let chiSquareFalseAlarmRate = 1e-6
+public let chiSquareFalseAlarmRate = 1e-6
 
 /// Asserts that `counts` is consistent with `probabilities`: Pearson's statistic below
 /// the chi-square quantile at `falseAlarmRate` for its degrees of freedom. Returns the
 /// statistic, its degrees of freedom and the bound, for the caller's report.
 @discardableResult
-func assertChiSquareFits(counts: [Int], probabilities: [Double], falseAlarmRate: Double = chiSquareFalseAlarmRate,
+public func assertChiSquareFits(counts: [Int], probabilities: [Double], falseAlarmRate: Double = chiSquareFalseAlarmRate,
                          _ message: String = "", file: StaticString = #filePath, line: UInt = #line)
     -> (chi2: Double, dof: Int, bound: Double) {
     let (chi2, dof) = chiSquare(counts: counts, probabilities: probabilities)
@@ -107,9 +107,9 @@ func assertChiSquareFits(counts: [Int], probabilities: [Double], falseAlarmRate:
     return (chi2, dof, bound)
 }
 
-func entropy(_ p: [Double]) -> Double { p.reduce(0) { $1 > 0 ? $0 - $1 * log($1) : $0 } }
+public func entropy(_ p: [Double]) -> Double { p.reduce(0) { $1 > 0 ? $0 - $1 * log($1) : $0 } }
 
 /// The z with P(N(0,1) > z) = p, from the chi-square quantile: P(|Z| > z) = P(χ²₁ > z²).
-func normalQuantile(upperTail p: Double) -> Double {
+public func normalQuantile(upperTail p: Double) -> Double {
     chiSquareQuantile(dof: 1, falseAlarmRate: 2 * p).squareRoot()
 }

@@ -16,8 +16,8 @@ struct SentenceEnds: Reward {
     }
 }
 
-// The bundled model, from the repository this example sits in (two folders up).
-let repository = String("\(#filePath)".split(separator: "/", omittingEmptySubsequences: false).dropLast(5)
+// The bundled model, from the repository this example sits in (three folders up).
+let repository = String("\(#filePath)".split(separator: "/", omittingEmptySubsequences: false).dropLast(4)
     .joined(separator: "/"))
 let tokenizer = try Tokenizer.load(path: repository + "/vocab/tokenizer.json")
 let denoiser = try TransformerDenoiser(model: try Transformer.load(directory: repository + "/models/denoiser"))

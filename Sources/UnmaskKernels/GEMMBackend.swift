@@ -1,0 +1,5 @@
+/// Which implementation multiplies matrices: ours, or OpenBLAS (the reference we measure against).
+public enum GEMMBackend: String, Sendable, CaseIterable {
+    case unmask
+    case openblas
+}
