@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI stage 4: the library as an outside package uses it (Examples/, a path dependency on
+# CI stage 5: the library as an outside package uses it (Examples/, a path dependency on
 # this checkout): built once, then each program run. It builds in the main package's
 # scratch folder, where stage 3 left Unmask's modules compiled with the same flags: only
 # the three programs are compiled here.

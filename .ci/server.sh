@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI stage 5: the server (its own package, so Hummingbird stays out of `unmask`): its live
+# CI stage 6: the server (its own package, so Hummingbird stays out of `unmask`): its live
 # tests on loopback, the official openai client against it, the live page in headless
 # Chromium, two replicas behind nginx, hostile clients and a soak. It builds in the main
 # package's scratch folder, so Unmask's modules are not compiled again.

@@ -30,6 +30,16 @@ public enum ForwardBenchmark {
         public var gemmGflops: Double { flops / productSeconds / 1e9 }
     }
 
+    /// The memory a `measure` over `engines` needs: the weights stored as `dtype` (F32 in
+    /// memory, else a mapped file), every engine's copies and its arena at the largest
+    /// shape, all alive at once. What `bench forward --preset` checks before it starts.
+    public static func bytesNeeded(config: ModelConfig, dtype: StorageType, engines: [Engine], batch: Int, length: Int,
+                                   allPositions: Bool, threads: Int) -> Double {
+        MemoryEstimate(config: config, source: dtype == .f32 ? .memory : .file, engines: engines, halfPanels: dtype == .bf16,
+                       arena: ActivationArena.Shape(batch: batch, length: length, headRows: allPositions ? batch * length : batch,
+                                                    threads: threads)).totalBytes
+    }
+
     /// Writes a random-weight model of `config` into `directory` (config.json and
     /// model.safetensors, our format) with every tensor stored as `dtype`, a tensor at a
     /// time: an 8 B-parameter model is written in BF16 without ever being held as F32.

@@ -82,11 +82,8 @@ struct BenchForwardCommand: ParsableCommand {
             config = ForwardBenchmark.presets[preset]!
             // Every engine's model is alive at once, each with its arena at the largest shape.
             let batch = batchSizes.max() ?? 1, length = self.length ?? config.contextLength
-            let need = MemoryEstimate(
-                config: config, source: dtype == .f32 ? .memory : .file,
-                engines: engines.flattened(), halfPanels: dtype == .bf16,
-                arena: ActivationArena.Shape(batch: batch, length: length, headRows: allPositions ? batch * length : batch,
-                                             threads: threadCounts.max() ?? 1)).totalBytes
+            let need = ForwardBenchmark.bytesNeeded(config: config, dtype: dtype, engines: engines.flattened(), batch: batch,
+                                                    length: length, allPositions: allPositions, threads: threadCounts.max() ?? 1)
             let have = Double(physicalMemoryBytes())
             if !MemoryEstimate.fits(need, fraction: 0.85) {
                 throw UnmaskError("--preset \(preset) with --dtype \(dtype.rawValue) and --engines \(engineNames.joined(separator: ",")) needs about \(fixed(need / 1e9, 1)) GB; this machine has \(fixed(have / 1e9, 1)) GB (try --dtype bf16 --engines int8)")

@@ -129,7 +129,7 @@ struct ClassifierScoreCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try NaiveBayesClassifier.load(NaiveBayesClassifier.path(orBundled: classifier))
+        let model = try NaiveBayesClassifier.load(NaiveBayesClassifier.path(orBundled: classifier, remedy: "give --classifier DIR"))
         let target = try className.map { try model.classIndex($0) } ?? 0
         var inputs: [[Int]] = []
         if let text {

@@ -10,11 +10,11 @@ public enum ModelConversion {
     @discardableResult
     public static func convert(directory: String, out: String, dtype: StorageType, force: Bool) throws -> Int {
         if Files.sameFile(directory, out) {
-            throw UnmaskError("--out \(out) is the input model: converting in place would replace it (lossily); choose another folder")
+            throw SettingError(.out, "⟨out⟩ \(out) is the input model: converting in place would replace it (lossily); choose another folder")
         }
-        if Files.exists(out) && !Files.isDirectory(out) { throw UnmaskError("--out \(out) is a file, expected a folder") }
+        if Files.exists(out) && !Files.isDirectory(out) { throw SettingError(.out, "⟨out⟩ \(out) is a file, expected a folder") }
         if Files.isDirectory(out) && !force, let present = Files.directoryEntries(out), !present.isEmpty {
-            throw UnmaskError("--out \(out) is not empty (\(present.prefix(4).joined(separator: ", "))): pass --force to replace its model, or give a new folder")
+            throw SettingError(.out, "⟨out⟩ \(out) is not empty (\(present.prefix(4).joined(separator: ", "))): give ⟨force⟩ to replace its model, or a new folder")
         }
         let model = try Transformer.load(directory: directory)  // validates config, shapes and values
         let file = try SafetensorsFile(path: directory + "/model.safetensors")

@@ -20,7 +20,7 @@ extension NaiveBayesClassifier {
     /// The classifier directory given, or else the bundled `models/classifier`. `remedy`
     /// ends the error when neither exists: what the caller's user can do about it (the
     /// CLI's flag; the server's, which has none, says the install is incomplete).
-    public static func path(orBundled given: String?, remedy: String = "give --classifier DIR") throws -> String {
+    public static func path(orBundled given: String?, remedy: String) throws -> String {
         if let given { return given }
         guard let found = Files.locateResource("models/classifier") else {
             throw UnmaskError("no classifier found: the bundled models/classifier is missing; \(remedy)")

@@ -21,6 +21,8 @@ public enum Setting: String, Sendable, CaseIterable {
     case window, cache, pastContext = "past_context"
     // The models and the arithmetic.
     case model, evaluator, corruptionDetector = "corruption_detector", vocab, compute, backend, threads
+    // Training, conversion and tokenizer training.
+    case out, initFrom = "init", resume, force, labels, dropout, lr, batch, blockSize = "block_size", vocabSize = "vocab_size"
 }
 
 /// An error caused by the value of a setting. Its text names settings as `⟨window⟩`

@@ -34,9 +34,9 @@ public struct BPETrainer {
     public func train(texts: [[UInt8]]) throws -> Tokenizer {
         let mergeCount = vocabSize - 256 - specialTokens.count
         guard mergeCount >= 0 else {
-            throw UnmaskError("--vocab-size \(vocabSize) is too small: it must hold 256 byte tokens and \(specialTokens.count) special tokens")
+            throw SettingError(.vocabSize, "⟨vocab_size⟩ \(vocabSize) is too small: it must hold 256 byte tokens and \(specialTokens.count) special tokens")
         }
-        guard vocabSize <= 1 << 20 else { throw UnmaskError("--vocab-size \(vocabSize) is too large (at most \(1 << 20))") }
+        guard vocabSize <= 1 << 20 else { throw SettingError(.vocabSize, "⟨vocab_size⟩ \(vocabSize) is too large (at most \(1 << 20))") }
 
         // 1. Count distinct pieces.
         var pieceCounts: [[UInt8]: Int] = [:]

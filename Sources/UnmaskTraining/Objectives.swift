@@ -48,12 +48,12 @@ public enum Objective: String, Sendable, CaseIterable {
     public func configure(_ config: ModelConfig, blockSize: Int? = nil) throws -> ModelConfig {
         var c = config
         if self == .bd3 {
-            guard let size = blockSize ?? c.blockSize else { throw UnmaskError("objective bd3 needs --block-size") }
+            guard let size = blockSize ?? c.blockSize else { throw SettingError(.blockSize, "objective bd3 needs ⟨block_size⟩") }
             c.attention = .blockCausal
             c.blockSize = size
             return c
         }
-        if blockSize != nil { throw UnmaskError("--block-size is for objective bd3") }
+        if blockSize != nil { throw SettingError(.blockSize, "⟨block_size⟩ is for objective bd3") }
         if c.attention == .blockCausal { c.attention = .bidirectional; c.blockSize = nil }
         return role.configure(c)
     }

@@ -115,23 +115,23 @@ public final class Trainer {
 
     /// Restores parameters, optimiser moments and progress from the checkpoint.
     public func resume() throws {
-        guard Files.exists(checkpointPath) else { throw UnmaskError("--resume: no checkpoint at \(checkpointPath)") }
+        guard Files.exists(checkpointPath) else { throw SettingError(.resume, "⟨resume⟩: no checkpoint at \(checkpointPath)") }
         let file = try SafetensorsFile(path: checkpointPath)
         func meta(_ key: String) -> String? { file.metadata.first { $0.key == key }?.value }
         guard let configText = meta("config"), let saved = try? ModelConfig.parse(try JSON.parse(configText)) else {
             throw UnmaskError("\(checkpointPath): not a training checkpoint")
         }
         guard saved == config else {
-            throw UnmaskError("--resume: \(checkpointPath) is a checkpoint of another config (\(configText))")
+            throw SettingError(.resume, "⟨resume⟩: \(checkpointPath) is a checkpoint of another config (\(configText))")
         }
         guard meta("objective") == settings.objective.rawValue, meta("seed") == String(settings.seed),
               meta("batch") == String(settings.batch) else {
-            throw UnmaskError("--resume: the checkpoint was made with another objective, seed or batch (objective \(meta("objective") ?? "?"), seed \(meta("seed") ?? "?"), batch \(meta("batch") ?? "?"))")
+            throw SettingError(.resume, "⟨resume⟩: the checkpoint was made with another objective, seed or batch (objective \(meta("objective") ?? "?"), seed \(meta("seed") ?? "?"), batch \(meta("batch") ?? "?"))")
         }
         // Checkpoints from before dropout existed have no entry: they were made without it.
         let savedDropout = Double(meta("dropout") ?? "0") ?? 0
         guard savedDropout == settings.dropout else {
-            throw UnmaskError("--resume: the checkpoint was made with --dropout \(savedDropout), not \(settings.dropout)")
+            throw SettingError(.resume, "⟨resume⟩: the checkpoint was made with ⟨dropout⟩ \(savedDropout), not \(settings.dropout)")
         }
         for t in params.layout {
             let n = t.shape.reduce(1, *)
@@ -213,7 +213,7 @@ public final class Trainer {
             trainingStep.dropoutKey = dropoutSeedKey ^ UInt64(step)
             let loss = try trainingStep.step(ids: ids, batch: settings.batch, length: L * settings.objective.rowsPerPosition,
                                              targets: targets, pattern: settings.objective.pattern(config))
-            guard loss.isFinite else { throw UnmaskError("training diverged at step \(step + 1) (loss \(loss)); try a lower --lr") }
+            guard loss.isFinite else { throw SettingError(.lr, "training diverged at step \(step + 1) (loss \(loss)); try a lower ⟨lr⟩") }
             optimizer.update(params: params, grads: trainingStep.grads)
             step += 1
             tokensSeen += settings.batch * L

@@ -23,14 +23,14 @@ public enum TrainingSetup {
         if let configFile {
             c = try ModelConfig.load(path: configFile)
         } else if let initFrom {
-            guard Files.isDirectory(initFrom) else { throw UnmaskError("--init \(initFrom) is not a model directory") }
+            guard Files.isDirectory(initFrom) else { throw SettingError(.initFrom, "⟨init⟩ \(initFrom) is not a model directory") }
             c = try ModelConfig.load(path: initFrom + "/config.json")
         } else {
             c = sizes
         }
         c = try objective.configure(c, blockSize: blockSize)
         if labels > 0 {
-            guard objective == .mdm else { throw UnmaskError("--labels trains a label-conditional denoiser: objective mdm") }
+            guard objective == .mdm else { throw SettingError(.labels, "⟨labels⟩ trains a label-conditional denoiser: objective mdm") }
             c.vocabSize = tokenizer.vocabSize + labels + 1
         }
         try c.validate()
@@ -48,21 +48,21 @@ public enum TrainingSetup {
     /// the run starts from). A refused run leaves no folder behind.
     public static func checkOutputFolder(_ out: String, resume: Bool, force: Bool, inputs: [String], initFrom: String?) throws {
         if Files.exists(out) && !Files.isDirectory(out) {
-            throw UnmaskError("--out \(out) is a file, expected a folder")
+            throw SettingError(.out, "⟨out⟩ \(out) is a file, expected a folder")
         }
         if let initFrom, Files.sameFile(initFrom, out) {
-            throw UnmaskError("--out \(out) is the --init model: training would overwrite the model it starts from")
+            throw SettingError(.out, "⟨out⟩ \(out) is the ⟨init⟩ model: training would overwrite the model it starts from")
         }
         if Files.isDirectory(out) {
             for path in inputs {
                 for name in outputFiles where Files.sameFile(path, out + "/" + name) {
-                    throw UnmaskError("--out \(out) would overwrite the input \(path)")
+                    throw SettingError(.out, "⟨out⟩ \(out) would overwrite the input \(path)")
                 }
             }
         }
         if resume {
             guard Files.exists(out + "/checkpoint.safetensors") else {
-                throw UnmaskError("--resume: no checkpoint at \(out)/checkpoint.safetensors")
+                throw SettingError(.resume, "⟨resume⟩: no checkpoint at \(out)/checkpoint.safetensors")
             }
             return
         }
@@ -71,7 +71,7 @@ public enum TrainingSetup {
             let present = Files.directoryEntries(out) ?? []
             if !present.isEmpty {
                 let shown = present.prefix(4).joined(separator: ", ") + (present.count > 4 ? ", …" : "")
-                throw UnmaskError("--out \(out) is not empty (\(shown)): pass --resume to continue its run, --force to overwrite it, or give a new folder")
+                throw SettingError(.out, "⟨out⟩ \(out) is not empty (\(shown)): give ⟨resume⟩ to continue its run, ⟨force⟩ to overwrite it, or a new folder")
             }
         }
     }

@@ -38,12 +38,11 @@ public final class TrainingStep {
     /// instead of the allocator aborting mid-step (`MemoryEstimate.trainingStep`: the
     /// training arena with dropout factors unless `dropout` is false, the parameters, their
     /// panels, gradients and AdamW moments).
-    public static func checkFits(config: ModelConfig, batch: Int, threads: Int = 1, dropout: Bool = true,
-                                 option: String = "--batch") throws {
+    public static func checkFits(config: ModelConfig, batch: Int, threads: Int = 1, dropout: Bool = true) throws {
         let need = MemoryEstimate.trainingStep(config: config, batch: batch, threads: threads, dropout: dropout).totalBytes
         let have = Double(physicalMemoryBytes())
         guard MemoryEstimate.fits(need, fraction: 0.8) else {
-            throw UnmaskError("\(option) \(batch) needs about \(fixed(need / 1e9, 1)) GB per training step at context \(config.contextLength); this machine has \(fixed(have / 1e9, 1)) GB: use a smaller \(option)")
+            throw SettingError(.batch, "⟨batch⟩ \(batch) needs about \(fixed(need / 1e9, 1)) GB per training step at context \(config.contextLength); this machine has \(fixed(have / 1e9, 1)) GB: use a smaller ⟨batch⟩")
         }
     }
 

@@ -229,3 +229,24 @@ final class BatchIndependenceTests: XCTestCase {
         }
     }
 }
+
+/// Changing a loaded model's compute makes the copies the new arithmetic reads and frees
+/// those of the old one: a model holds one reduced copy of its weights, never one per
+/// compute it has had (on an 8 B model each is gigabytes).
+final class ComputeChangeTests: XCTestCase {
+    func testChangingTheComputeFreesTheOldCopies() throws {
+        guard Int8GEMM.available, BF16GEMM.available else { throw XCTSkip("needs the int8 and bf16 kernels") }
+        let c = ModelConfig(vocabSize: 300, dModel: 64, nLayers: 2, nHeads: 4, dFF: 96, contextLength: 40, maskTokenId: 299)
+        let model = try Transformer(config: c, source: ParameterBuffer.random(config: c, seed: 1), matmul: MatMul(compute: .int8))
+        let weights = model.layers.flatMap { [$0.qkv, $0.out, $0.up, $0.down] } + [model.head]
+        XCTAssertTrue(weights.allSatisfy { $0.int8 != nil && $0.bf16 == nil })
+        model.matmul = MatMul(compute: .bf16)
+        XCTAssertTrue(weights.allSatisfy { $0.int8 == nil && $0.bf16 != nil })
+        model.matmul = MatMul(compute: .fp32)
+        XCTAssertTrue(weights.allSatisfy { $0.int8 == nil && $0.bf16 == nil })
+        // Threads alone keep the copies.
+        model.matmul = MatMul(threads: 2, compute: .int8)
+        model.matmul = MatMul(threads: 1, compute: .int8)
+        XCTAssertTrue(weights.allSatisfy { $0.int8 != nil })
+    }
+}

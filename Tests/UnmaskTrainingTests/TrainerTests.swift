@@ -199,6 +199,6 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try other.resume()) { XCTAssertTrue("\($0)".contains("another")) }
         // So is resuming with another dropout rate.
         let dropped = try trainer(.ar, out: dir + "/r", steps: 3, dropout: 0.1)
-        XCTAssertThrowsError(try dropped.resume()) { XCTAssertTrue("\($0)".contains("--dropout")) }
+        XCTAssertThrowsError(try dropped.resume()) { XCTAssertTrue(($0 as? SettingError)?.message(spelling: SettingError.commandLine).contains("--dropout") ?? false, "\($0)") }
     }
 }

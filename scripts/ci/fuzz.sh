@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every input Unmask reads (docs/fuzzing.md).
 #   bash scripts/ci/fuzz.sh [SECONDS] [TARGET ...]     default: 60 s each, every target
+#   bash scripts/ci/fuzz.sh --build-only               the build alone (CI starts it early)
 # Builds Fuzz/ with libFuzzer and AddressSanitizer (LeakSanitizer included), Unmask's
 # modules instrumented for coverage as well as the targets, then runs each target from its
 # committed seeds (Fuzz/Corpus/TARGET) for SECONDS, two targets at a time. New inputs go to
@@ -9,6 +10,8 @@
 # Fuzz/.build/artifacts/TARGET/ and the script exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/../../Fuzz"
+build_only=false
+[ "${1:-}" = --build-only ] && { build_only=true; shift; }
 seconds=${1:-60}; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -23,6 +26,7 @@ if ! swift build --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,
         -Xcc -fsanitize=fuzzer-no-link > .build/fuzz-build.log 2>&1; then
     grep -v "Cannot export local symbol" .build/fuzz-build.log | tail -30; exit 1
 fi
+$build_only && exit 0
 # One target per core, two at a time: each is one process, and a campaign of N targets
 # takes N/2 rounds of SECONDS. A target's summary is printed when its pair is done.
 run_target() {

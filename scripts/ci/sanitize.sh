@@ -3,6 +3,7 @@
 #   bash scripts/ci/sanitize.sh thread  [FILTER]   ThreadSanitizer
 #   bash scripts/ci/sanitize.sh address [FILTER]   AddressSanitizer (LeakSanitizer included),
 #                                               then the CLI's main paths for leaks
+#   bash scripts/ci/sanitize.sh KIND --build-only      the build alone (CI starts it early)
 # FILTER is a `swift test --filter` pattern (default: every test). Each sanitizer builds
 # in its own scratch directory (.build-tsan, .build-asan), so the ordinary build is left
 # alone. Any report fails the run: the sanitizer's own exit code is not trusted for that
@@ -11,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 kind=${1:?usage: sanitize.sh thread|address [FILTER]}
 filter=${2:-}
+build_only=false
+[ "$filter" = --build-only ] && { build_only=true; filter=; }
 case $kind in
     thread)  scratch=.build-tsan; marker="WARNING: ThreadSanitizer" ;;
     address) scratch=.build-asan; marker="ERROR: (AddressSanitizer|LeakSanitizer)" ;;
@@ -24,6 +27,7 @@ echo "== building the tests with --sanitize=$kind ($scratch)"
 if ! swift build --build-tests --sanitize="$kind" --scratch-path "$scratch" > "$scratch/build.log" 2>&1; then
     grep -v "Cannot export local symbol" "$scratch/build.log" | tail -30; exit 1
 fi
+$build_only && exit 0
 # halt_on_error=0: report every race, not only the first. report_signal_unsafe=0: TSan
 # also flags calls inside signal handlers, and XCTest's own crash handler makes them.
 export TSAN_OPTIONS="halt_on_error=0 report_signal_unsafe=0 ${TSAN_OPTIONS:-}"
