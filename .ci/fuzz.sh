@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI stage 7: every fuzz target for 20 s from its committed seeds (libFuzzer +
+# CI stage 8: every fuzz target for 20 s from its committed seeds (libFuzzer +
 # AddressSanitizer), two at a time (docs/fuzzing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI stage 8: ThreadSanitizer on the tests where threads hand work to one another: the
+# CI stage 9: ThreadSanitizer on the tests where threads hand work to one another: the
 # GEMM scratch pool and worker pool, thread counts against one thread, the server's
 # scheduler (the whole suite under TSan takes 40 minutes: scripts/ci/sanitize.sh thread,
 # docs/fuzzing.md).
