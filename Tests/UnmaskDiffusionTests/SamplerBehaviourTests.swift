@@ -183,11 +183,11 @@ final class SamplerBehaviourTests: XCTestCase {
         }
     }
 
-    /// DDPD's planner sees masked positions as uniform draws from the ordinary ids, the
+    /// DDPD's corruption detector sees masked positions as uniform draws from the ordinary ids, the
     /// same rule its training noise uses, wherever the specials sit in the vocabulary (here
     /// ids 0 and 2, and the toy's mask 3): it never sees a special, and it sees every
     /// ordinary id (1 is the only one here).
-    func testDDPDShowsThePlannerOnlyOrdinaryIds() throws {
+    func testDDPDShowsTheCorruptionDetectorOnlyOrdinaryIds() throws {
         final class Recording: CorruptionDetector {
             var inputs: [[[Int]]] = []
             let specialIds: Set<Int> = [0, 2]

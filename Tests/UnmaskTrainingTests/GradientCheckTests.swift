@@ -186,7 +186,7 @@ final class GradientCheckTests: XCTestCase {
         let worst = try assertGradientsMatch(p, bp.grads, label: "bd3", loss: blockwiseLoss)
         print("gradient check bd3 (training layout vs block-by-block reference): \(p.layout.count) tensors, worst relative error \(worst)")
     }
-    func testPlannerObjective() throws { try check(.corruptionDetector) { $0.head = .binary; $0.tiedEmbeddings = false } }
+    func testCorruptionDetectorObjective() throws { try check(.corruptionDetector) { $0.head = .binary; $0.tiedEmbeddings = false } }
     func testOpenBLASBackendGivesTheSameGradients() throws {
         let c = ModelConfig(vocabSize: 13, dModel: 8, nLayers: 1, nHeads: 2, dFF: 12, contextLength: 6, maskTokenId: 12)
         let p = ParameterBuffer.random(config: c, seed: 3)

@@ -151,10 +151,10 @@ final class TrainerTests: XCTestCase {
                        Array(UnsafeBufferPointer(start: p.data + pe.offset, count: 20 * 8)))
     }
 
-    /// The planner's noise is uniform over the ordinary ids wherever the specials sit
+    /// The corruption detector's noise is uniform over the ordinary ids wherever the specials sit
     /// (here ids 0 and 1, where a loaded Hugging Face tokenizer may put them); it used to
     /// assume they were the last two. 64 windows × 32 tokens, about half of them noised.
-    func testPlannerNoiseAvoidsSpecialsAnywhere() throws {
+    func testCorruptionDetectorNoiseAvoidsSpecialsAnywhere() throws {
         var c = ModelConfig(vocabSize: 12, dModel: 8, nLayers: 1, nHeads: 2, dFF: 8, contextLength: 32, maskTokenId: 0)
         c.head = .binary
         let windows = (0..<64).map { b in (0...32).map { 2 + ($0 + b) % 10 } }

@@ -2,6 +2,9 @@
 # Coverage-guided fuzzing of every input Unmask reads (docs/fuzzing.md).
 #   bash scripts/ci/fuzz.sh [SECONDS] [TARGET ...]     default: 60 s each, every target
 #   bash scripts/ci/fuzz.sh --build-only               the build alone (CI starts it early)
+#   bash scripts/ci/fuzz.sh --skip-build [SECONDS]     run what that build left (this build
+#                                                      is never incremental: with the fuzzer
+#                                                      flags every file compiles again)
 # Builds Fuzz/ with libFuzzer and AddressSanitizer (LeakSanitizer included), Unmask's
 # modules instrumented for coverage as well as the targets, then runs each target from its
 # committed seeds (Fuzz/Corpus/TARGET) for SECONDS, two targets at a time. New inputs go to
@@ -10,8 +13,9 @@
 # Fuzz/.build/artifacts/TARGET/ and the script exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/../../Fuzz"
-build_only=false
+build_only=false; skip_build=false
 [ "${1:-}" = --build-only ] && { build_only=true; shift; }
+[ "${1:-}" = --skip-build ] && { skip_build=true; shift; }
 seconds=${1:-60}; shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
@@ -22,7 +26,7 @@ fi
 mkdir -p .build
 # --sanitize instruments only this package's own targets; the -Xswiftc/-Xcc flags carry
 # coverage and ASan into Unmask's modules (Swift and C), which are what is being fuzzed.
-if ! swift build --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
+if ! $skip_build && ! swift build --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
         -Xcc -fsanitize=fuzzer-no-link > .build/fuzz-build.log 2>&1; then
     grep -v "Cannot export local symbol" .build/fuzz-build.log | tail -30; exit 1
 fi
