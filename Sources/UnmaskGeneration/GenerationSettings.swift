@@ -148,7 +148,6 @@ public struct GenerationSettings: Sendable, Equatable {
                 throw SettingError(.reward, "a server steers with its bundled classifier: model= is not taken (it opens no files a request names)")
             }
         }
-        if spec.kind == .ddpd && steering != nil { throw SettingError(.sampler, "steering runs on the first-hitting kernel, not ddpd") }
     }
 
     func checkSteeringSampler(_ spec: SamplerSpec) throws {
