@@ -12,6 +12,13 @@ struct SteeringOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Seconds a reward command may take per call before it is killed (default 30).")
     var rewardTimeout = 30.0
 
+    /// Checked when the flags are read, before any model is opened.
+    func validate() throws {
+        do { try GenerationSettings.checkRewardTimeout(rewardTimeout) } catch let e as SettingError {
+            throw ValidationError(e.message(spelling: SettingError.commandLine))
+        }
+    }
+
     /// These flags, into the settings.
     func apply(to settings: inout GenerationSettings) {
         settings.className = className

@@ -134,9 +134,7 @@ public struct GenerationSettings: Sendable, Equatable {
         if template == nil && length == 0 { throw SettingError(.length, "nothing to generate: ⟨length⟩ is 0") }
         if let window, window < 1 { throw SettingError(.window, "⟨window⟩ must be at least 1, got \(window)") }
         if reward != nil && steering == nil { throw SettingError(.reward, "a ⟨reward⟩ steers: give a ⟨steer⟩ method too") }
-        if !(rewardTimeout > 0 && rewardTimeout.isFinite) {
-            throw SettingError(.rewardTimeout, "⟨reward_timeout⟩ must be a positive number of seconds, got \(rewardTimeout)")
-        }
+        try Self.checkRewardTimeout(rewardTimeout)
         if pastContext != nil && steering != nil { throw SettingError(.pastContext, "⟨past_context⟩ is for block-causal models, which are not steered") }
         if steering != nil { try checkSteeringSampler(spec) }
         if case .remote = trust, let reward {
@@ -147,6 +145,13 @@ public struct GenerationSettings: Sendable, Equatable {
             if reward.contains("model=") {
                 throw SettingError(.reward, "a server steers with its bundled classifier: model= is not taken (it opens no files a request names)")
             }
+        }
+    }
+
+    /// A reward command's time limit per call: a positive number of seconds.
+    public static func checkRewardTimeout(_ seconds: Double) throws {
+        if !(seconds > 0 && seconds.isFinite) {
+            throw SettingError(.rewardTimeout, "⟨reward_timeout⟩ must be a positive number of seconds, got \(seconds)")
         }
     }
 
