@@ -71,6 +71,15 @@ final class HuggingFaceGPT2Tests: XCTestCase {
         // An unknown family is named.
         try #"{"model_type": "mamba", "architectures": ["MambaForCausalLM"]}"#.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try Transformer.load(directory: dir)) { XCTAssertTrue("\($0)".contains("\"mamba\" is not supported"), "\($0)") }
+        // Mixtures of experts whose configs name a dense family (LLaDA-MoE says model_type
+        // "llada"; LLaDA2's architecture starts with "LLaDA") are refused by name, not read
+        // as the dense LLaDA.
+        for config in [#"{"model_type": "llada", "architectures": ["LLaDAMoEModelLM"], "num_experts": 64, "num_experts_per_tok": 8}"#,
+                       #"{"model_type": "llada2_moe", "architectures": ["LLaDA2MoeModelLM"], "num_experts": 256}"#,
+                       #"{"model_type": "llada", "architectures": ["LLaDAModelLM"], "moe_intermediate_size": 1024}"#] {
+            try config.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try Transformer.load(directory: dir)) { XCTAssertTrue("\($0)".contains("is a mixture of experts"), "\($0)") }
+        }
         // A missing shard is named.
         try FileManager.default.copyItem(atPath: folder + "/config.json", toPath: dir + "/gpt2.json")
         try FileManager.default.removeItem(atPath: dir + "/config.json")

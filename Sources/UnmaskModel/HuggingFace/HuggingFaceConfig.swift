@@ -59,6 +59,16 @@ public struct HuggingFaceConfig: Sendable {
         if type == "gpt2" || architectures.contains(where: { $0.hasPrefix("GPT2") }) { return .gpt2 }
         if type == "mdlm" || architectures.contains("MDLM") { return .mdlm }
         if type == "bd3lm" || architectures.contains("BD3LM") { return .bd3lm }
+        // A mixture of experts is recognised by everything its config says, not by its
+        // family's name alone: LLaDA-MoE's config says model_type "llada" (architecture
+        // LLaDAMoEModelLM) and LLaDA2's architecture starts with "LLaDA"; read as a dense
+        // model, their expert weights would be missing or ignored.
+        let expertKeys = ["num_experts", "n_routed_experts", "num_local_experts", "moe_intermediate_size", "num_experts_per_tok"]
+        if let key = expertKeys.first(where: { json[$0] != nil && !(json[$0]!.isNull) })
+            ?? architectures.first(where: { $0.lowercased().contains("moe") }) ?? (type?.lowercased().contains("moe") == true ? type : nil) {
+            let named = architectures.first ?? type ?? "unnamed"
+            throw error("model \"\(named)\" is a mixture of experts (its config has \(key)), which Unmask does not run yet; it reads dense models only")
+        }
         if type?.lowercased() == "dream" || architectures.contains("DreamModel") { return .dream }
         if type?.lowercased() == "llada" || architectures.contains(where: { $0.hasPrefix("LLaDA") }) { return .llada }
         let named = type ?? architectures.first ?? "unnamed"
