@@ -3,7 +3,7 @@ import XCTest
 /// A block-causal model end to end: trained by `train --objective bd3`, then `info`,
 /// `generate` (cached and not, inside and past the context), `eval` and `compare`.
 final class BlockDiffusionCLITests: XCTestCase {
-    static let dir = NSTemporaryDirectory() + "unmask-bd3-\(getpid())"
+    static let dir = NSTemporaryDirectory() + "unmask-bd3-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     static let corpus = dir + "-corpus.txt"
 
     /// A tiny model (1 layer, d 32, context 32, blocks of 8), two training steps.

@@ -38,7 +38,7 @@ final class ComputeCLITests: XCTestCase {
     /// A model too large for this machine in the chosen precision is refused before any
     /// weight is read, with what it would need in every precision.
     func testTooLargeIsRefusedWithEveryPrecisionsFigure() throws {
-        let dir = NSTemporaryDirectory() + "unmask-huge-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-huge-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // 256 layers at d 16 384, d_ff 65 536: about 0.8 T parameters, and no weights file.

@@ -4,7 +4,7 @@ import XCTest
 /// but the plumbing, determinism and errors are what is tested here).
 final class GenerateCLITests: XCTestCase {
     static let modelDir: String = {
-        let dir = NSTemporaryDirectory() + "unmask-gen-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-gen-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let corpus = dir + "-corpus.txt"
         try? (0..<200).map { "Line \($0): Mr. Knightley walked to Hartfield in the rain.\n" }.joined()
             .write(toFile: corpus, atomically: true, encoding: .utf8)
@@ -54,7 +54,7 @@ final class GenerateCLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains("--shard"), r.stderr)
         }
         // eval over the shard files = eval over the whole file.
-        let dir = NSTemporaryDirectory() + "unmask-shards-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-shards-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try whole.stdout.write(toFile: dir + "/all.jsonl", atomically: true, encoding: .utf8)
@@ -92,7 +92,7 @@ final class GenerateCLITests: XCTestCase {
 final class CompareCLITests: XCTestCase {
     func testCompareRowsAndPlot() throws {
         let m = GenerateCLITests.modelDir
-        let evaluator = NSTemporaryDirectory() + "unmask-cmp-eval-\(getpid())"
+        let evaluator = NSTemporaryDirectory() + "unmask-cmp-eval-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let corpus = evaluator + "-corpus.txt"
         try (0..<200).map { "Line \($0): Mrs. Elton talked of Maple Grove.\n" }.joined().write(toFile: corpus, atomically: true, encoding: .utf8)
         let t = try runUnmask(["train", "--objective", "ar", "--corpus", corpus, "--out", evaluator, "--steps", "2",

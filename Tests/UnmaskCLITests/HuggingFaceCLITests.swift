@@ -114,7 +114,7 @@ final class HuggingFaceCLITests: XCTestCase {
     }
 
     func testBadFoldersFailCleanly() throws {
-        let dir = NSTemporaryDirectory() + "unmask-hfcli-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-hfcli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

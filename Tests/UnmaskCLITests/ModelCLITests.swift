@@ -13,7 +13,7 @@ final class ModelCLITests: XCTestCase {
 
     func testInfoErrors() throws {
         assertCleanFailure(try runUnmask(["info", "--model", "/nonexistent/model"]), mentioning: "/nonexistent/model")
-        let dir = NSTemporaryDirectory() + "unmask-info-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-info-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.copyItem(atPath: fixture, toPath: dir)
         defer { try? FileManager.default.removeItem(atPath: dir) }

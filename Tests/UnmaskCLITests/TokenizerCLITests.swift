@@ -41,7 +41,7 @@ final class TokenizerCLITests: XCTestCase {
     }
 
     func testTrainerCLIAndArgumentErrors() throws {
-        let dir = NSTemporaryDirectory() + "unmask-train-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-train-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let corpus = dir + "/c.txt"

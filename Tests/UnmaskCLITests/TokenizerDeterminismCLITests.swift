@@ -15,7 +15,7 @@ final class TokenizerDeterminismCLITests: XCTestCase {
     /// What it does not prove: three processes are three samples of the hash seed, so a
     /// dependence that shows only for rare seeds could pass.
     func testTrainingGivesTheSameFileInSeparateProcesses() throws {
-        let dir = NSTemporaryDirectory() + "unmask-bpe-determinism-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-bpe-determinism-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let letters = Array("abcdef")

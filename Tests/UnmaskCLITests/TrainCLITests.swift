@@ -3,7 +3,7 @@ import XCTest
 /// `unmask train` refuses nonsense numbers before it reads a corpus or writes anything.
 final class TrainCLITests: XCTestCase {
     func testBadNumbersAreRefused() throws {
-        let dir = NSTemporaryDirectory() + "unmask-train-bad-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-train-bad-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let corpus = dir + "-corpus.txt"
         try "Emma Woodhouse, handsome, clever, and rich.\n".write(toFile: corpus, atomically: true, encoding: .utf8)
         let base = ["train", "--objective", "ar", "--corpus", corpus, "--out", dir]

@@ -64,7 +64,7 @@ final class HuggingFaceGPT2Tests: XCTestCase {
         let model = try Transformer.load(directory: folder)
         XCTAssertEqual(ModelRole.of(model.config), .evaluator)
         XCTAssertThrowsError(try ModelRole.denoiser.check(model.config, name: "gpt2-tiny"))
-        let dir = NSTemporaryDirectory() + "unmask-hf-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-hf-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

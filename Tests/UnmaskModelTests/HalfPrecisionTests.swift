@@ -60,7 +60,7 @@ final class HalfPrecisionTests: XCTestCase {
     /// per weight; the max logit difference measured here is printed).
     func testF16ModelLoadsRounded() throws {
         let (c, p) = try TransformerTests.randomModel()
-        let dir = NSTemporaryDirectory() + "unmask-f16-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-f16-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try p.save(directory: dir + "/f32")
         try p.save(directory: dir + "/f16", dtype: .f16)

@@ -77,7 +77,7 @@ final class HuggingFaceDiTTests: XCTestCase {
     }
 
     func testTimeConditionedDiTIsRefused() throws {
-        let dir = NSTemporaryDirectory() + "unmask-dit-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-dit-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -139,7 +139,7 @@ final class HuggingFaceBD3LMTests: XCTestCase {
 
     /// A BD3-LM folder whose config does not describe block diffusion is refused by name.
     func testBadConfigsAreRefused() throws {
-        let dir = NSTemporaryDirectory() + "unmask-bd3lm-\(getpid())"
+        let dir = NSTemporaryDirectory() + "unmask-bd3lm-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
