@@ -244,6 +244,11 @@ public struct GenerationSettings: Sendable, Equatable {
     /// `base` under the label of `labelIds`, and the null-label branch for guidance.
     public func denoisers(over base: Denoiser, labels: ClassLabels?, steered: Bool) throws -> (denoiser: Denoiser, unconditional: Denoiser?) {
         let (label, unconditional) = try labelIds(labels, steered: steered)
+        return try Self.labeled(base, label: label, unconditional: unconditional)
+    }
+
+    /// `base` under `label` (itself when nil), and under `unconditional` when given.
+    static func labeled(_ base: Denoiser, label: Int?, unconditional: Int?) throws -> (denoiser: Denoiser, unconditional: Denoiser?) {
         guard let label else { return (base, nil) }
         return (try LabeledDenoiser(base: base, label: label), try unconditional.map { try LabeledDenoiser(base: base, label: $0) })
     }
@@ -251,8 +256,7 @@ public struct GenerationSettings: Sendable, Equatable {
     /// A model set's denoiser under these settings' label (what `eval` scores).
     public func labeledDenoiser(_ set: ModelSet) throws -> Denoiser? {
         guard let base = set.denoiser else { return nil }
-        guard let label = try labelIds(set.denoiserLabels, steered: false).label else { return base }
-        return try LabeledDenoiser(base: base, label: label)
+        return try Self.labeled(base, label: labelIds(set.denoiserLabels, steered: false).label, unconditional: nil).denoiser
     }
 
     /// The canvas (fixed ids and the mask at every position to generate), the span
@@ -389,8 +393,7 @@ public struct PreparedGeneration {
     /// under the run's label if the model has labels; and, for guidance by a label, the
     /// same model under the null label.
     public func denoisers(over base: Denoiser) throws -> (denoiser: Denoiser, unconditional: Denoiser?) {
-        guard let label else { return (base, nil) }
-        return (try LabeledDenoiser(base: base, label: label), try unconditionalLabel.map { try LabeledDenoiser(base: base, label: $0) })
+        try GenerationSettings.labeled(base, label: label, unconditional: unconditionalLabel)
     }
 
     /// Bytes of the key-value caches of a batch of `batch` samples: a block-causal model's
