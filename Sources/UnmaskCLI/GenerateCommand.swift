@@ -129,6 +129,12 @@ struct GenerateCommand: ParsableCommand {
         // What the JSON reports: the cache used, its size, and past the context how.
         let pastMode: JSONValue = run.pastContextUsed.map { .string($0.rawValue) } ?? .null
         let cacheBytes = run.cacheBytes(denoiser: denoiser, batch: min(batch, indices.count))
+        // Diffusion's speed in the units that do not mislead: tokens per network call (TPF),
+        // calls, and for a block-causal model seconds per block, beside tokens per second.
+        let blocks = Generation.blockCausalModel(denoiser)?.model.config.blockSize.map { B in
+            stride(from: 0, to: canvas.count, by: B).filter { canvas[$0..<min(canvas.count, $0 + B)].contains(tokenizer.maskId) }.count
+        }
+        var totals = (calls: 0, seconds: 0.0, samples: 0)
         // Each sample is written as soon as its batch is done: the first line arrives after
         // one batch, and memory depends on --batch, not on --samples.
         try Generation.run(sampler: run.sampler, denoiser: denoiser, canvas: canvas, count: indices.count, batch: batch,
@@ -140,17 +146,29 @@ struct GenerateCommand: ParsableCommand {
             if inLiveView { Terminal.leaveLiveView(); inLiveView = false }
             bar.finish()
             let text = try tokenizer.decodeText(ids)
+            totals = (totals.calls + nfe, totals.seconds + seconds, totals.samples + 1)
             if json {
                 StandardOutput.writeLine(JSON.line([("text", .string(text)), ("ids", .array(ids.map { .int($0) })), ("nfe", .int(nfe)),
                                                     ("seconds", .double(seconds)), ("sampler", .string(run.spec.description)),
                                                     ("cache", .string(run.cacheUsed.rawValue)), ("past_context", pastMode),
                                                     ("cache_bytes", .int(cacheBytes)),
+                                                    ("generated_tokens", .int(masksPerSample)),
+                                                    ("tokens_per_forward", .double(Double(masksPerSample) / Double(max(1, nfe)))),
+                                                    ("tokens_per_second", .double(Double(masksPerSample) / max(seconds, 1e-9))),
+                                                    ("blocks", blocks.map { .int($0) } ?? .null),
+                                                    ("seconds_per_block", blocks.map { .double(seconds / Double(max(1, $0))) } ?? .null),
                                                     ("seed", .uint64(seed.value)), ("sample", .int(i))]))
             } else {
                 StandardOutput.writeLine((samples > 1 ? "--- sample \(i + 1) (nfe \(nfe)) ---\n" : "") + text)
             }
         }
         bar.finish()
+        if !json && totals.samples > 0 {
+            let tokens = Double(masksPerSample * totals.samples)
+            var line = "\(masksPerSample * totals.samples) tokens, \(totals.calls) network calls (\(fixed(tokens / Double(max(1, totals.calls)), 2)) tokens per forward), \(fixed(totals.seconds, 3)) s (\(fixed(tokens / max(totals.seconds, 1e-9), 1)) tokens/s)"
+            if let blocks, blocks > 0 { line += ", \(fixed(totals.seconds / Double(blocks * totals.samples), 4)) s per block of \(Generation.blockCausalModel(denoiser)!.model.config.blockSize!)" }
+            fputs(line + "\n", stderr)
+        }
     }
 
     /// Steered samples, one at a time (each is a population of particles batched together),

@@ -8,7 +8,7 @@ import UnmaskKernels
 /// attention buffer per thread. Training keeps every layer's inputs, norm statistics,
 /// attention probabilities and pre-activation for the backward pass (`Slot` per layer),
 /// plus the gradient scratch. Shapes, with R = B·L rows, P head rows, H heads, and the
-/// fused query|key|value width W_qkv = d + 2·n_kv_heads·d_head (`ModelConfig.qkvWidth`;
+/// fused query|key|value width W_qkv = (H + 2·n_kv_heads)·d_head (`ModelConfig.qkvWidth`;
 /// 3d without grouped-query attention).
 ///
 /// `carve` is the only list of the buffers: it names, sizes and places each one in a
@@ -24,7 +24,7 @@ public final class ActivationArena {
         var mean1: UnsafeMutablePointer<Float>?     // (R)         its mean (training; 0 for RMSNorm)
         var qkv: UnsafeMutablePointer<Float>        // (R, W_qkv)  after rotary and q scale
         var probs: UnsafeMutablePointer<Float>      // (B·H, L, L) training; (threads, L, L) inference
-        var att: UnsafeMutablePointer<Float>        // (R, d)      heads side by side
+        var att: UnsafeMutablePointer<Float>        // (R, H·dh)   heads side by side (d unless head_dim is set apart)
         var xMid: UnsafeMutablePointer<Float>?      // (R, d)      xIn + attention branch (training)
         var h2: UnsafeMutablePointer<Float>         // (R, d)      mlp_norm(xMid); h1's buffer in inference
         var rstd2: UnsafeMutablePointer<Float>?     // (R)
@@ -149,7 +149,7 @@ public final class ActivationArena {
 
     /// Every buffer, named, sized and placed in one pass (see the shapes above).
     private static func carve(config c: ModelConfig, training: Bool, shape: Shape, _ a: inout ArenaLayout) -> Carved {
-        let d = c.dModel, F = c.dFF, W = c.qkvWidth, B = shape.batch, L = shape.length, R = B * L, P = shape.headRows
+        let d = c.dModel, A = c.attentionWidth, F = c.dFF, W = c.qkvWidth, B = shape.batch, L = shape.length, R = B * L, P = shape.headRows
         let out = c.head == .tokens ? c.vocabSize : 1
         func trainingOnly(_ name: String, _ floats: Int) -> UnsafeMutablePointer<Float>? {
             training ? a.take(name, floats) : nil
@@ -170,7 +170,7 @@ public final class ActivationArena {
             for l in 0..<c.nLayers {
                 func take(_ name: String, _ floats: Int) -> UnsafeMutablePointer<Float> { a.take("layers.\(l).\(name)", floats) }
                 let xIn = take("xIn", R * d), h1 = take("h1", R * d), rstd1 = take("rstd1", R), mean1 = take("mean1", R)
-                let qkv = take("qkv", R * W), probs = take("probs", B * c.nHeads * L * L), att = take("att", R * d)
+                let qkv = take("qkv", R * W), probs = take("probs", B * c.nHeads * L * L), att = take("att", R * A)
                 let xMid = take("xMid", R * d), h2 = take("h2", R * d), rstd2 = take("rstd2", R), mean2 = take("mean2", R)
                 let uPre = take("uPre", R * F), u = take("u", R * F)
                 let keepAttn = shape.dropout ? take("keepAttn", R * d) : nil, keepMLP = shape.dropout ? take("keepMLP", R * d) : nil
@@ -180,7 +180,7 @@ public final class ActivationArena {
             }
         } else {
             let h = a.take("h", R * d), qkv = a.take("qkv", R * W), probs = a.take("probs", shape.threads * L * L)
-            let att = a.take("att", R * d), u = a.take("u", R * F)
+            let att = a.take("att", R * A), u = a.take("u", R * F)
             let gate = c.gatedMLP ? a.take("gate", R * F) : nil
             carved.slots = [Slot(xIn: nil, h1: h, rstd1: nil, mean1: nil, qkv: qkv, probs: probs, att: att, xMid: nil,
                                  h2: h, rstd2: nil, mean2: nil, uPre: u, u: u, keepAttn: nil, keepMLP: nil, gate: gate)]

@@ -46,6 +46,12 @@ public struct ModelConfig: Equatable, Sendable {
     public var shiftedLogits = false
     /// Positions per block of block-causal attention (nil for the other attentions).
     public var blockSize: Int?
+    /// The size of one attention head when a family sets it apart from d_model / n_heads
+    /// (Qwen3: head_dim 128 with d 2560 and 32 heads); nil: d_model / n_heads.
+    public var explicitHeadDim: Int?
+    /// RMSNorm over each query and key head vector (weights of head_dim), after the
+    /// projection and before rotary (Qwen3's q_norm / k_norm).
+    public var qkNorm = false
     public var maskTokenId: Int
 
     public init(vocabSize: Int, dModel: Int, nLayers: Int, nHeads: Int, dFF: Int, contextLength: Int,
@@ -60,16 +66,22 @@ public struct ModelConfig: Equatable, Sendable {
         nKVHeads = nHeads
     }
 
-    /// Columns of the fused query|key|value projection, W_qkv = d + 2·n_kv_heads·d_head:
+    /// Columns of the fused query|key|value projection, W_qkv = (n_heads + 2·n_kv_heads)·d_head:
     /// n_heads query vectors, then n_kv_heads key and n_kv_heads value vectors (3d without
-    /// grouped-query attention).
+    /// grouped-query attention and with d_head = d / n_heads).
     public var qkvWidth: Int { (nHeads + 2 * nKVHeads) * headDim }
+
+    /// Columns of the attention's output, n_heads·d_head: the output projection's input
+    /// (d itself unless `explicitHeadDim` sets another head size).
+    public var attentionWidth: Int { nHeads * headDim }
 
     /// What the training step does not implement yet, or nil.
     public var trainingUnsupported: String? {
         if nKVHeads != nHeads { return "grouped-query attention" }
         if gatedMLP { return "a gated MLP" }
         if shiftedLogits { return "shifted logits" }
+        if explicitHeadDim != nil { return "a head size apart from d_model / n_heads" }
+        if qkNorm { return "query/key norms" }
         return nil
     }
 
@@ -77,7 +89,7 @@ public struct ModelConfig: Equatable, Sendable {
     public static let standard = ModelConfig(vocabSize: 4096, dModel: 256, nLayers: 6, nHeads: 4, dFF: 1024,
                                              contextLength: 128, maskTokenId: 4095)
 
-    public var headDim: Int { dModel / nHeads }
+    public var headDim: Int { explicitHeadDim ?? dModel / nHeads }
 
     /// `maskTokenId` of a model that has no mask token (a Hugging Face evaluator). The
     /// denoiser role requires a real one.
@@ -89,7 +101,12 @@ public struct ModelConfig: Equatable, Sendable {
         try need(vocabSize >= 2 && vocabSize <= 1 << 20, "vocab_size \(vocabSize) must be in 2...\(1 << 20)")
         try need(dModel >= 2 && dModel <= 1 << 14, "d_model \(dModel) must be in 2...\(1 << 14)")
         try need(nLayers >= 1 && nLayers <= 256, "n_layers \(nLayers) must be in 1...256")
-        try need(nHeads >= 1 && dModel % nHeads == 0, "n_heads \(nHeads) must divide d_model \(dModel)")
+        if let h = explicitHeadDim {
+            try need(nHeads >= 1 && nHeads <= 1024, "n_heads \(nHeads) must be in 1...1024")
+            try need(h >= 2 && h <= 1024, "head_dim \(h) must be in 2...1024")
+        } else {
+            try need(nHeads >= 1 && dModel % nHeads == 0, "n_heads \(nHeads) must divide d_model \(dModel)")
+        }
         try need(nKVHeads >= 1 && nHeads % nKVHeads == 0, "n_kv_heads \(nKVHeads) must divide n_heads \(nHeads)")
         try need(positions != .rotary || headDim % 2 == 0, "rotary positions need an even head size (d_model / n_heads = \(headDim))")
         try need(dFF >= 1 && dFF <= 1 << 16, "d_ff \(dFF) must be in 1...\(1 << 16)")
@@ -121,7 +138,9 @@ public struct ModelConfig: Equatable, Sendable {
             ("head_bias", .bool(headBias)), ("n_kv_heads", .int(nKVHeads)), ("gated_mlp", .bool(gatedMLP)),
             ("qkv_bias", .bool(qkvBias)), ("shifted_logits", .bool(shiftedLogits)),
             ("weight_layout", .string("in_out")),
-        ] + (blockSize.map { [("block_size", JSONValue.int($0))] } ?? []))
+        ] + (blockSize.map { [("block_size", JSONValue.int($0))] } ?? [])
+          + (explicitHeadDim.map { [("head_dim", JSONValue.int($0))] } ?? [])
+          + (qkNorm ? [("qk_norm", JSONValue.bool(true))] : []))
     }
 
     public static func parse(_ value: JSONValue) throws -> ModelConfig {
@@ -169,9 +188,13 @@ public struct ModelConfig: Equatable, Sendable {
             guard let i = b.intValue else { throw UnmaskError("config: \"block_size\" must be an integer") }
             c.blockSize = i
         }
+        if let h = value["head_dim"] {
+            guard let i = h.intValue else { throw UnmaskError("config: \"head_dim\" must be an integer") }
+            c.explicitHeadDim = i
+        }
         for (key, path) in [("linear_bias", \ModelConfig.linearBias), ("head_bias", \ModelConfig.headBias),
                             ("gated_mlp", \ModelConfig.gatedMLP), ("qkv_bias", \ModelConfig.qkvBias),
-                            ("shifted_logits", \ModelConfig.shiftedLogits)] {
+                            ("shifted_logits", \ModelConfig.shiftedLogits), ("qk_norm", \ModelConfig.qkNorm)] {
             guard let t = value[key] else { continue }
             guard let b = t.boolValue else { throw UnmaskError("config: \"\(key)\" must be true or false") }
             c[keyPath: path] = b
@@ -207,7 +230,11 @@ public struct ModelConfig: Equatable, Sendable {
                 if bias { t.append(("layers.\(l).\(name).bias", [nOut])) }
             }
             linear("attn.qkv", dModel, qkvWidth, bias: linearBias || qkvBias)
-            linear("attn.out", dModel, dModel)
+            if qkNorm {
+                t.append(("layers.\(l).attn.q_norm.weight", [headDim]))
+                t.append(("layers.\(l).attn.k_norm.weight", [headDim]))
+            }
+            linear("attn.out", attentionWidth, dModel)
             norm("layers.\(l).mlp_norm")
             if gatedMLP { linear("mlp.gate", dModel, dFF, bias: false) }
             linear("mlp.up", dModel, dFF)

@@ -57,13 +57,19 @@ public func referenceForward(config c: ModelConfig, source: TensorSource, ids: [
         var qkv = R.linear(h1, rows: rows, weight: try w.matrix(p + "attn.qkv.weight", d, c.qkvWidth),    // (B·L, (H + 2·KV)·dh)
                            nIn: d, nOut: c.qkvWidth,
                            bias: c.linearBias || c.qkvBias ? try w.vector(p + "attn.qkv.bias", c.qkvWidth) : nil)
+        if c.qkNorm {
+            R.headNorms(&qkv, rows: rows, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,
+                        q: try w.vector(p + "attn.q_norm.weight", c.headDim), k: try w.vector(p + "attn.k_norm.weight", c.headDim),
+                        eps: c.normEps)
+        }
         switch c.positions {
         case .rotary: R.rotary(&qkv, rows: rows, length: L, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads, theta: c.ropeTheta)
         case .learned: break  // added to the embeddings
         }
-        let att = R.attention(qkv, batch: B, length: L, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,  // (B·L, d)
+        let att = R.attention(qkv, batch: B, length: L, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,  // (B·L, H·dh)
                               seen: seen)
-        let o = R.linear(att, rows: rows, weight: try w.matrix(p + "attn.out.weight", d, d), nIn: d, nOut: d,      // (B·L, d)
+        let A = c.attentionWidth
+        let o = R.linear(att, rows: rows, weight: try w.matrix(p + "attn.out.weight", A, d), nIn: A, nOut: d,      // (B·L, d)
                          bias: c.linearBias ? try w.vector(p + "attn.out.bias", d) : nil)
         R.addResidual(&x, o, factors: branchFactors?[2 * l])
 
@@ -107,7 +113,8 @@ enum ReferenceForward {
         "vocab_size", "d_model", "n_layers", "n_heads", "d_ff", "context_length",  // shapes
         "norm", "norm_eps",                                                  // norm
         "positions", "rope_theta",                                           // embedding, rotary
-        "n_kv_heads", "attention", "block_size",                             // attention
+        "n_kv_heads", "attention", "block_size", "head_dim",                 // attention
+        "qk_norm",                                                           // headNorms
         "linear_bias", "qkv_bias",                                           // linear
         "activation", "gated_mlp",                                           // mlpHidden
         "tied_embeddings", "head", "head_bias", "shifted_logits",            // head, tiedHead, predictingRow
@@ -191,6 +198,22 @@ enum ReferenceForward {
             for i in 0..<d { y[r * d + i] = (x[r * d + i] - mean) * inv * weight[i] + (bias?[i] ?? 0) }
         }
         return y
+    }
+
+    /// Query/key norms (Qwen3), in place on qkv (rows, (H + 2·KV)·dh): RMSNorm over each
+    /// of the H query and KV key head vectors, with weights q (dh) and k (dh).
+    static func headNorms(_ qkv: inout [Double], rows: Int, headDim dh: Int, heads H: Int, kvHeads KV: Int,
+                          q: [Double], k: [Double], eps: Double) {
+        let width = (H + 2 * KV) * dh
+        for r in 0..<rows {
+            for h in 0..<(H + KV) {
+                let v = r * width + h * dh
+                var meanSquare = 0.0
+                for e in 0..<dh { meanSquare += qkv[v + e] * qkv[v + e] }
+                let inv = 1 / (meanSquare / Double(dh) + eps).squareRoot()
+                for e in 0..<dh { qkv[v + e] *= inv * (h < H ? q[e] : k[e]) }
+            }
+        }
     }
 
     /// y (rows, nOut) = x (rows, nIn) · W (nIn, nOut) (+ b (nOut)).

@@ -43,8 +43,10 @@ public final class Transformer {
 
     struct Layer {
         let attnNorm: Norm
-        let qkv: Weight   // (d, W_qkv), W_qkv = d + 2·n_kv_heads·d_head (`config.qkvWidth`; 3d without GQA)
-        let out: Weight   // (d, d)
+        let qkv: Weight   // (d, W_qkv), W_qkv = (n_heads + 2·n_kv_heads)·d_head (`config.qkvWidth`; 3d without GQA)
+        let qNorm: UnsafePointer<Float>?  // (d_head), per-head RMSNorm of the queries (config.qkNorm)
+        let kNorm: UnsafePointer<Float>?  // (d_head), of the keys
+        let out: Weight   // (n_heads·d_head, d): `config.attentionWidth` rows, d unless head_dim is set apart
         let mlpNorm: Norm
         let up: Weight    // (d, d_ff)
         let gate: Weight? // (d, d_ff), gated MLP only
@@ -98,7 +100,9 @@ public final class Transformer {
             layers.append(Layer(
                 attnNorm: try norm("\(p).attn_norm"),
                 qkv: try weight("\(p).attn.qkv.weight", d, c.qkvWidth),
-                out: try weight("\(p).attn.out.weight", d, d),
+                qNorm: c.qkNorm ? try tensor("\(p).attn.q_norm.weight", [c.headDim]) : nil,
+                kNorm: c.qkNorm ? try tensor("\(p).attn.k_norm.weight", [c.headDim]) : nil,
+                out: try weight("\(p).attn.out.weight", c.attentionWidth, d),
                 mlpNorm: try norm("\(p).mlp_norm"),
                 up: try weight("\(p).mlp.up.weight", d, c.dFF),
                 gate: c.gatedMLP ? try weight("\(p).mlp.gate.weight", d, c.dFF) : nil,
@@ -249,10 +253,14 @@ public final class Transformer {
             norm(layer.attnNorm, X, s.h1, rows: rows, rstd: s.rstd1, mean: s.mean1)
             matmul.linear(m: rows, a: s.h1, lda: d, weight: layer.qkv, c: s.qkv, ldc: c.qkvWidth)
             if let b = layer.qkvBias { BiasLayer.forward(s.qkv, bias: b, rows: rows, n: c.qkvWidth, threads: threads) }
+            if let qn = layer.qNorm, let kn = layer.kNorm {
+                NormLayer.headsForward(qkv: s.qkv, rows: rows, headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads,
+                                       qWeight: qn, kWeight: kn, eps: Float(c.normEps), threads: threads)
+            }
             RotaryLayer.forward(cached?.rotary ?? rotary, qkv: s.qkv, rows: rows, length: period, offset: first, headDim: c.headDim,
                                 heads: c.nHeads, kvHeads: c.nKVHeads, scale: scale, threads: threads)
             if let cached {
-                cached.cache.store(layer: l, qkv: s.qkv, ld: c.qkvWidth, queryWidth: d, slots: cached.slots, first: cached.cacheRow, rows: L)
+                cached.cache.store(layer: l, qkv: s.qkv, ld: c.qkvWidth, queryWidth: c.attentionWidth, slots: cached.slots, first: cached.cacheRow, rows: L)
                 AttentionLayer.forwardRows(q: s.qkv, ldq: c.qkvWidth, kv: cached.slots.map { cached.cache.rows(layer: l, slot: $0) },
                                            kvStride: cached.cache.width, visible: cached.visible, headDim: c.headDim,
                                            heads: c.nHeads, kvHeads: c.nKVHeads, out: s.att, scratch: cached.cache.scores,
@@ -261,7 +269,7 @@ public final class Transformer {
                 // Row by row, as a cached step computes it (KeyValueCache.swift), so that
                 // cached and uncached generation give the same bits.
                 let ld = c.qkvWidth
-                AttentionLayer.forwardRows(q: s.qkv, ldq: ld, kv: (0..<B).map { UnsafePointer(s.qkv + $0 * L * ld + d) }, kvStride: ld,
+                AttentionLayer.forwardRows(q: s.qkv, ldq: ld, kv: (0..<B).map { UnsafePointer(s.qkv + $0 * L * ld + c.attentionWidth) }, kvStride: ld,
                                            visible: (0..<L).map { pattern.visible($0, rows: L).0.upperBound },
                                            headDim: c.headDim, heads: c.nHeads, kvHeads: c.nKVHeads, out: s.att,
                                            scratch: s.probs, maxKeys: L, threads: threads)

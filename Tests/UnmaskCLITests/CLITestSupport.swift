@@ -64,11 +64,13 @@ func runUnmask(_ arguments: [String], stdin: [UInt8] = [], environment: [String:
                      stderr: String(decoding: try Data(contentsOf: URL(fileURLWithPath: base + ".err")), as: UTF8.self))
 }
 
-/// `generate --json` output without its measured "seconds" fields: what must be identical
-/// between runs (same seed, any thread count or batch size).
+/// `generate --json` output without its measured fields ("seconds", "tokens_per_second",
+/// "seconds_per_block"): what must be identical between runs (same seed, any thread count
+/// or batch size).
 func withoutSeconds(_ jsonLines: String) -> String {
-    jsonLines.split(separator: "\n").map { line in
-        line.split(separator: ",").filter { !$0.hasPrefix("\"seconds\"") }.joined(separator: ",")
+    let timed = ["\"seconds\"", "\"tokens_per_second\"", "\"seconds_per_block\""]
+    return jsonLines.split(separator: "\n").map { line in
+        line.split(separator: ",").filter { field in !timed.contains { field.hasPrefix($0) } }.joined(separator: ",")
     }.joined(separator: "\n")
 }
 

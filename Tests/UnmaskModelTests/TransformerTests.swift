@@ -76,6 +76,11 @@ final class TransformerTests: XCTestCase {
         ("block-causal in blocks of 8 (BD3-LM)", { $0.attention = .blockCausal; $0.blockSize = 8 }),
         ("block-causal in blocks of 5, learned positions, GQA, layer norm",
          { $0.attention = .blockCausal; $0.blockSize = 5; $0.positions = .learned; $0.nKVHeads = 2; $0.norm = .layernorm }),
+        ("query/key norms (Qwen3)", { $0.qkNorm = true }),
+        ("head size 24 set apart from d / heads (4 heads of 24 in d 64, Qwen3's head_dim)", { $0.explicitHeadDim = 24; $0.nKVHeads = 2 }),
+        ("SDAR block: rms/SwiGLU/GQA/q-k norms/head_dim 32 ≠ d/heads/untied/block-causal in blocks of 4",
+         { $0.gatedMLP = true; $0.activation = .silu; $0.nKVHeads = 2; $0.qkNorm = true; $0.explicitHeadDim = 32; $0.tiedEmbeddings = false
+           $0.attention = .blockCausal; $0.blockSize = 4; $0.normEps = 1e-6 }),
         ("Dream block: rms/SwiGLU/GQA/qkv biases/untied/shifted logits",
          { $0.gatedMLP = true; $0.activation = .silu; $0.nKVHeads = 2; $0.qkvBias = true; $0.tiedEmbeddings = false; $0.shiftedLogits = true; $0.normEps = 1e-6 }),
     ]

@@ -69,6 +69,7 @@ public struct HuggingFaceConfig: Sendable {
             let named = architectures.first ?? type ?? "unnamed"
             throw error("model \"\(named)\" is a mixture of experts (its config has \(key)), which Unmask does not run yet; it reads dense models only")
         }
+        if type == "sdar" || architectures.contains("SDARForCausalLM") { return .sdar }
         if type?.lowercased() == "dream" || architectures.contains("DreamModel") { return .dream }
         if type?.lowercased() == "llada" || architectures.contains(where: { $0.hasPrefix("LLaDA") }) { return .llada }
         let named = type ?? architectures.first ?? "unnamed"
@@ -84,8 +85,9 @@ public struct HuggingFaceConfig: Sendable {
         guard let family = try? family() else { return nil }
         switch family {
         case .gpt2: return nil
-        case .llada: return optionalInt("mask_token_id") ?? LlamaFamily.lladaMaskId
+        case .llada: return optionalInt("mask_token_id") ?? LLaDAFamily.lladaMaskId
         case .dream, .mdlm, .bd3lm: return optionalInt("mask_token_id")
+        case .sdar: return optionalInt("mask_token_id") ?? QwenBody.addedTokenId("<|MASK|>", directory: directory)
         }
     }
 

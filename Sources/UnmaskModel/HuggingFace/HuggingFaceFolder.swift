@@ -7,9 +7,10 @@ import UnmaskSupport
 /// tensor names onto ours (`tensorMap`), so the one engine runs it; the weights are read
 /// in place from the files, in the layout the family stores them.
 ///
-/// Supported: GPT-2 (`gpt2` … `gpt2-xl`) as an evaluator (`GPT2Family`); MDLM's DiT and
-/// BD3-LM's block-diffusion DiT (`DiTFolding`), LLaDA and Dream (`LlamaFamily`) as denoisers. Anything else is refused
-/// with a one-line error that names the family.
+/// Supported: GPT-2 (`gpt2` … `gpt2-xl`) as an evaluator (`GPT2Family`); as denoisers MDLM's
+/// DiT and BD3-LM's block-diffusion DiT (`DiTFolding`), LLaDA (`LLaDAFamily`), and the
+/// Qwen-bodied families (`QwenBody`): Dream (`DreamFamily`) and the block-diffusion SDAR/TraDo
+/// (`SDARFamily`). Anything else is refused with a one-line error that names the family.
 ///
 /// Around it: `HuggingFaceConfig` (config.json, parsed once), `ShardedSafetensors` (the
 /// weight files), `RenamedTensorSource` (the weights under our names).
@@ -25,6 +26,8 @@ public struct HuggingFaceFolder {
         case dream
         /// LLaDA (OLMo names around LLaMA blocks, bidirectional).
         case llada
+        /// SDAR and TraDo (Qwen3 blocks, block-causal from position 0).
+        case sdar
     }
 
     public let directory: String
@@ -43,9 +46,36 @@ public struct HuggingFaceFolder {
         switch family {
         case .gpt2: return try GPT2Family.open(config, weights: weights)
         case .mdlm, .bd3lm: return try DiTFolding.open(config, weights: weights, family: family)
-        case .dream: return try LlamaFamily.openDream(config, weights: weights)
-        case .llada: return try LlamaFamily.openLLaDA(config, weights: weights)
+        case .dream: return try DreamFamily.open(config, weights: weights)
+        case .llada: return try LLaDAFamily.openLLaDA(config, weights: weights)
+        case .sdar: return try SDARFamily.open(config, weights: weights)
         }
+    }
+
+    /// The folder with its tensor map, after checking that the map and the folder agree:
+    /// every mapped tensor is there (shapes are checked when the model reads them) and every
+    /// tensor there is mapped (or known to be unused).
+    static func mapped(directory: String, family: Family, config: ModelConfig,
+                       map: [(ours: String, mapping: TensorMapping)], weights: ShardedSafetensors,
+                       unused: Set<String>) throws -> HuggingFaceFolder {
+        var used = Set<String>()
+        for (_, m) in map {
+            switch m {
+            case .same(let name): used.insert(name)
+            case .linear(let names), .concatenated(let names): used.formUnion(names)
+            }
+        }
+        let present = Set(weights.names)
+        for name in used.sorted() where !present.contains(name) {
+            throw UnmaskError("\(directory): tensor \(name) is missing (a \(family.rawValue) model with this config.json needs it)")
+        }
+        for name in weights.names where !used.contains(name) && !unused.contains(name) {
+            throw UnmaskError("\(directory): unexpected tensor \(name) for a \(family.rawValue) model with this config.json")
+        }
+        let source = try RenamedTensorSource(files: weights, mapping: Dictionary(uniqueKeysWithValues: map.map { ($0.ours, $0.mapping) }),
+                                             directory: directory)
+        return HuggingFaceFolder(directory: directory, family: family, config: config,
+                                 tensorMap: map.map { ($0.ours, $0.mapping.description) }, source: source)
     }
 
     public static func open(directory: String) throws -> HuggingFaceFolder {

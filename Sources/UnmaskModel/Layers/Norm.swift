@@ -25,6 +25,24 @@ enum NormLayer {
         }
     }
 
+    /// Qwen3's query/key norms: RMSNorm over each head vector of the query and key parts of
+    /// the fused qkv rows (R, (H + 2·KV)·dh), in place, with one weight vector (dh) for the
+    /// queries and one for the keys; the values are left alone. Each head vector goes
+    /// through the same `rowSumSquares`/`scaleRow` as a whole row of `forward`.
+    static func headsForward(qkv: UnsafeMutablePointer<Float>, rows: Int, headDim dh: Int, heads: Int, kvHeads: Int,
+                             qWeight: UnsafePointer<Float>, kWeight: UnsafePointer<Float>, eps: Float, threads: Int) {
+        let ld = (heads + 2 * kvHeads) * dh
+        Parallel.rows(rows, width: ld, threads: threads) { range in
+            for r in range {
+                for h in 0..<(heads + kvHeads) {
+                    let v = qkv + r * ld + h * dh
+                    let inv = 1 / (rowSumSquares(v, dh, minus: 0) / Float(dh) + eps).squareRoot()
+                    scaleRow(v, v, dh, minus: 0, times: inv, weight: h < heads ? qWeight : kWeight, bias: nil)
+                }
+            }
+        }
+    }
+
     /// Rows per block of the weight gradient's partial sums. Fixed, not per thread: the
     /// blocks are added in block order afterwards, so the gradient is the same for any
     /// thread count (a per-thread partial would make it depend on the split).
