@@ -48,6 +48,10 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
     /// unmasked while it and every one before it reach 1 − f/(n + 1) (so one sure token
     /// needs 1 − f/2, two need 1 − f/3 for the second, …), else the planner's own choice.
     public var factor: Double?
+    /// The entropy-bounded rule (EB-sampler; SDAR's `entropy_bounded`): candidates ranked by
+    /// predictive entropy, lowest first, and the longest run of them whose entropies add up
+    /// to at most this (nats) is unmasked, at least `k`.
+    public var entropyBound: Double?
     /// ReMDM-style remasking: while the fraction of free positions filled is within
     /// `remaskWindow`, after each step one committed token, drawn uniformly, is masked
     /// again with probability `remask`, so the sampler can revise it.
@@ -61,7 +65,7 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
     static func allowedKeys(_ kind: Kind) -> [String] {
         switch kind {
         case .ancestral: return ["steps", "schedule", "reuse"] + drawKeys
-        case .fhs, .uniform, .confidence, .margin, .entropy: return ["k", "block", "threshold", "factor", "remask", "remask_window"] + drawKeys
+        case .fhs, .uniform, .confidence, .margin, .entropy: return ["k", "block", "threshold", "factor", "entropy_bound", "remask", "remask_window"] + drawKeys
         case .ddpd: return ["steps"] + drawKeys
         case .p2: return ["steps", "eta"] + drawKeys
         }
@@ -87,6 +91,9 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
       threshold   in (0, 1]: Fast-dLLM, unmask every position this sure per call
       factor      > 0: Fast-dLLM's factor rule, the n-th surest position is
                   unmasked if it and those before reach 1 - factor/(n+1)
+      entropy_bound > 0: unmask the lowest-entropy positions while their
+                  entropies add up to at most this many nats (EB-sampler)
+    threshold, factor and entropy_bound unmask at least k per call.
       remask      in (0, 1): ReMDM-style, remask one committed token with this
                   probability per step while remask_window (default 0.5-0.9)
                   of the positions are filled
@@ -148,6 +155,10 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
                 let v = try double()
                 guard v > 0 && v <= 2 else { throw UnmaskError("sampler \(name): factor must be in (0, 2], got \(v)") }
                 spec.factor = v
+            case "entropy_bound":
+                let v = try double()
+                guard v > 0 && v.isFinite else { throw UnmaskError("sampler \(name): entropy_bound must be a number of nats > 0, got \(v)") }
+                spec.entropyBound = v
             case "remask":
                 let v = try double()
                 guard v > 0 && v < 1 else { throw UnmaskError("sampler \(name): remask must be a probability in (0, 1), got \(v)") }
@@ -180,8 +191,8 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
             default: break
             }
         }
-        if spec.threshold != nil && spec.factor != nil {
-            throw UnmaskError("sampler \(name): threshold and factor are two parallel-decoding rules; give one")
+        if [spec.threshold, spec.factor, spec.entropyBound].compactMap({ $0 }).count > 1 {
+            throw UnmaskError("sampler \(name): threshold, factor and entropy_bound are three parallel-decoding rules; give one")
         }
         do {
             try spec.draw.validate()
@@ -257,6 +268,7 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
         if let block { parts.append("block=\(block)") }
         if let threshold { parts.append("threshold=\(threshold)") }
         if let factor { parts.append("factor=\(factor)") }
+        if let entropyBound { parts.append("entropy_bound=\(entropyBound)") }
         if let remask {
             parts.append("remask=\(remask)")
             if remaskWindow != 0.5...0.9 { parts.append("remask_window=\(remaskWindow.lowerBound)-\(remaskWindow.upperBound)") }

@@ -377,18 +377,27 @@ final class SamplingRun {
                     masked[b] = masked[b].filter { $0 / K == current }
                 }
             }
-            if planner.needsDenoiserEverywhere || rules.threshold != nil || rules.factor != nil {
+            if planner.needsDenoiserEverywhere || rules.threshold != nil || rules.factor != nil || rules.entropyBound != nil {
                 let rows = try call(masked)
+                // Positions are ranked on the model's distribution at the draw's temperature,
+                // before top_k/top_p cut it (as LLaDA, SDAR, Fast-dLLM and dLLM rank them):
+                // under greedy decoding (top_k 1) every cut distribution would be sure.
+                var ranking = options
+                (ranking.topK, ranking.topP) = (nil, nil)
+                let cut = options.topK != nil || options.topP != nil
                 for b in 0..<B where !masked[b].isEmpty {
                     let lps = rows[b].map { logProbabilities($0, options) }
+                    let scores = cut ? rows[b].map { logProbabilities($0, ranking) } : lps
                     var chosen: [Int] = []
                     if let tau = rules.threshold {
-                        for (j, i) in masked[b].enumerated() where exp(lps[j].max() ?? -.infinity) >= tau { chosen.append(i) }
+                        for (j, i) in masked[b].enumerated() where exp(scores[j].max() ?? -.infinity) >= tau { chosen.append(i) }
                     } else if let f = rules.factor {
-                        chosen = SamplingRun.factorRule(masked[b], confidences: lps.map { exp($0.max() ?? -.infinity) }, factor: f)
+                        chosen = SamplingRun.factorRule(masked[b], confidences: scores.map { exp($0.max() ?? -.infinity) }, factor: f)
+                    } else if let bound = rules.entropyBound {
+                        chosen = SamplingRun.entropyBoundRule(masked[b], logProbabilities: scores, bound: bound)
                     }
-                    if chosen.isEmpty {
-                        chosen = planner.choose(masked: masked[b], logProbabilities: lps, count: k, rng: &rngs[b])
+                    if chosen.count < k {
+                        chosen = planner.choose(masked: masked[b], logProbabilities: scores, count: k, rng: &rngs[b])
                         try checkChoice(chosen, masked: masked[b], count: k)
                     }
                     for i in chosen {
@@ -421,6 +430,20 @@ final class SamplingRun {
             }
             observer?(seqs)
         }
+    }
+
+    /// The entropy-bounded rule: positions ranked by predictive entropy H (lowest first; ties:
+    /// lower position first), the longest prefix whose entropies sum to at most `bound`.
+    static func entropyBoundRule(_ positions: [Int], logProbabilities lps: [[Double]], bound: Double) -> [Int] {
+        let entropy = lps.map { lp in lp.reduce(0.0) { $1 > -.infinity ? $0 - exp($1) * $1 : $0 } }
+        let order = positions.indices.sorted { entropy[$0] != entropy[$1] ? entropy[$0] < entropy[$1] : positions[$0] < positions[$1] }
+        var total = 0.0, chosen: [Int] = []
+        for j in order {
+            total += entropy[j]
+            guard total <= bound else { break }
+            chosen.append(positions[j])
+        }
+        return chosen
     }
 
     /// Fast-dLLM's factor rule: positions ranked by confidence (ties: lower position first);

@@ -133,7 +133,7 @@ extension Transformer {
     /// attends to cache rows 0 ..< visible[r]. Returns the head's output at the flat
     /// positions (b·L + r) asked for, (positions.count, outputSize).
     public func forwardCached(ids: [Int], slots: [Int], length L: Int, first: Int, cacheRow: Int? = nil, visible: [Int],
-                              positions: [Int], cache: KeyValueCache) throws -> [Float] {
+                              positions: [Int], cache: KeyValueCache, positionsAreRows: Bool = false) throws -> [Float] {
         let row = cacheRow ?? first
         let c = config, B = slots.count
         guard cache.layers == c.nLayers, cache.width == 2 * c.nKVHeads * c.headDim else {
@@ -149,7 +149,8 @@ extension Transformer {
         try check(ids: ids, batch: B, length: L, positions: positions)
         workspace.reserve(batch: B, length: L, headRows: positions.count, threads: matmul.threads)
         run(ids: ids, batch: B, length: L, positions: positions, pattern: AttentionPattern(config), arena: workspace,
-            cached: CachedRows(cache: cache, slots: slots, first: first, cacheRow: row, visible: visible))
+            cached: CachedRows(cache: cache, slots: slots, first: first, cacheRow: row, visible: visible),
+            positionsAreRows: positionsAreRows)
         return Array(UnsafeBufferPointer(start: workspace.logits, count: positions.count * outputSize))
     }
 }

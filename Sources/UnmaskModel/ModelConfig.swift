@@ -17,6 +17,14 @@ public struct ModelConfig: Equatable, Sendable {
         case blockCausal = "block_causal"
     }
     public enum Head: String, Sendable, CaseIterable { case tokens, binary }
+    /// Where a block-causal model's blocks start at generation: at position 0 (BD3-LM, SDAR,
+    /// Fast-dLLM v2), or so that a block ends where the prompt ends (the Qwen3 A2D
+    /// checkpoints' sampler left-pads the prompt to a whole number of blocks; the pads are
+    /// neither keys nor positions, which is the same as blocks shifted by the pad count).
+    public enum BlockAlignment: String, Sendable, CaseIterable {
+        case position0 = "position_0"
+        case promptEnd = "prompt_end"
+    }
 
     public var vocabSize: Int
     public var dModel: Int
@@ -46,6 +54,8 @@ public struct ModelConfig: Equatable, Sendable {
     public var shiftedLogits = false
     /// Positions per block of block-causal attention (nil for the other attentions).
     public var blockSize: Int?
+    /// Where generation starts the blocks (block-causal models only).
+    public var blockAlignment: BlockAlignment = .position0
     /// The size of one attention head when a family sets it apart from d_model / n_heads
     /// (Qwen3: head_dim 128 with d 2560 and 32 heads); nil: d_model / n_heads.
     public var explicitHeadDim: Int?
@@ -122,6 +132,7 @@ public struct ModelConfig: Equatable, Sendable {
             try need(b >= 1 && contextLength % b == 0, "block_size \(b) must divide context_length \(contextLength)")
         } else {
             try need(blockSize == nil, "block_size is for block_causal attention (this model's is \(attention.rawValue))")
+            try need(blockAlignment == .position0, "block_alignment is for block_causal attention (this model's is \(attention.rawValue))")
         }
     }
 
@@ -140,7 +151,8 @@ public struct ModelConfig: Equatable, Sendable {
             ("weight_layout", .string("in_out")),
         ] + (blockSize.map { [("block_size", JSONValue.int($0))] } ?? [])
           + (explicitHeadDim.map { [("head_dim", JSONValue.int($0))] } ?? [])
-          + (qkNorm ? [("qk_norm", JSONValue.bool(true))] : []))
+          + (qkNorm ? [("qk_norm", JSONValue.bool(true))] : [])
+          + (blockAlignment != .position0 ? [("block_alignment", JSONValue.string(blockAlignment.rawValue))] : []))
     }
 
     public static func parse(_ value: JSONValue) throws -> ModelConfig {
@@ -179,6 +191,7 @@ public struct ModelConfig: Equatable, Sendable {
             c.tiedEmbeddings = b
         }
         c.attention = try choice("attention", c.attention)
+        c.blockAlignment = try choice("block_alignment", c.blockAlignment)
         c.head = try choice("head", c.head)
         if let k = value["n_kv_heads"] {
             guard let i = k.intValue else { throw UnmaskError("config: \"n_kv_heads\" must be an integer") }

@@ -114,6 +114,7 @@ enum ReferenceForward {
         "norm", "norm_eps",                                                  // norm
         "positions", "rope_theta",                                           // embedding, rotary
         "n_kv_heads", "attention", "block_size", "head_dim",                 // attention
+        "block_alignment",                                                   // generation only: the forward's blocks start at 0
         "qk_norm",                                                           // headNorms
         "linear_bias", "qkv_bias",                                           // linear
         "activation", "gated_mlp",                                           // mlpHidden

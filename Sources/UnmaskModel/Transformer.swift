@@ -140,13 +140,18 @@ public final class Transformer {
     /// `pattern` (default: the config's attention) may be block diffusion's training layout,
     /// whose sequences are 2L rows (x_t then x_0) for L positions: `Evaluation` scores a
     /// block-causal model's bound with it.
+    ///
+    /// `positionsAreRows`: the positions name the hidden rows the head reads, with a shifted
+    /// model's shift already applied by the caller (block-causal generation reads a block's
+    /// first token from the row before the block).
     public func forward(ids: [Int], batch: Int, length: Int, positions: [Int]? = nil,
-                        pattern: AttentionPattern? = nil) throws -> [Float] {
+                        pattern: AttentionPattern? = nil, positionsAreRows: Bool = false) throws -> [Float] {
         let wanted = positions ?? Array(0..<(batch * length))
         let pattern = try checkPattern(pattern)
         try check(ids: ids, batch: batch, length: length, positions: wanted, rowsPerPosition: pattern.rowsPerPosition)
         workspace.reserve(batch: batch, length: length, headRows: wanted.count, threads: matmul.threads)
-        run(ids: ids, batch: batch, length: length, positions: wanted, pattern: pattern, arena: workspace)
+        run(ids: ids, batch: batch, length: length, positions: wanted, pattern: pattern, arena: workspace,
+            positionsAreRows: positionsAreRows)
         return Array(UnsafeBufferPointer(start: workspace.logits, count: wanted.count * outputSize))
     }
 
@@ -214,6 +219,7 @@ public final class Transformer {
         let own = AttentionPattern(config)
         guard let pattern, pattern != own else { return own }
         if case .blockDiffusionTraining(let b) = pattern, b == config.blockSize { return pattern }
+        if case .blockCausal(let b, let o) = pattern, b == config.blockSize, o >= 0, o < b { return pattern }
         throw UnmaskError("forward: attention \(pattern) does not fit this model's \(config.attention.rawValue) attention")
     }
 
@@ -239,7 +245,7 @@ public final class Transformer {
     /// longer text whose keys and values live in the cache (KeyValueCache.swift): the rows'
     /// own are written there, and their queries attend to the cache.
     func run(ids: [Int], batch B: Int, length L: Int, positions: [Int], pattern: AttentionPattern, arena a: ActivationArena,
-             cached: CachedRows? = nil) {
+             cached: CachedRows? = nil, positionsAreRows: Bool = false) {
         let c = config, d = c.dModel, rows = B * L, threads = matmul.threads
         let period = L / pattern.rowsPerPosition, first = cached?.first ?? 0
         let X = a.x!
@@ -297,7 +303,7 @@ public final class Transformer {
         // Shifted logits (Dream): position p reads the output of p − 1 (p itself at a
         // sequence's start).
         for (j, p) in positions.enumerated() {
-            let row = c.shiftedLogits && p % period != 0 ? p - 1 : p
+            let row = c.shiftedLogits && !positionsAreRows && p % period != 0 ? p - 1 : p
             (a.finalIn + j * d).update(from: X + row * d, count: d)
         }
         norm(finalNorm, a.finalIn, a.finalOut, rows: P, rstd: a.training ? a.finalRstd : nil, mean: a.training ? a.finalMean : nil)

@@ -70,6 +70,8 @@ public struct HuggingFaceConfig: Sendable {
             throw error("model \"\(named)\" is a mixture of experts (its config has \(key)), which Unmask does not run yet; it reads dense models only")
         }
         if type == "sdar" || architectures.contains("SDARForCausalLM") { return .sdar }
+        if type == "Fast_dLLM_Qwen" || architectures.contains("Fast_dLLM_QwenForCausalLM") { return .fastDLLMv2 }
+        if type == "a2d-qwen3" || architectures.contains("A2DQwen3LMHeadModel") { return .a2dQwen3 }
         if type?.lowercased() == "dream" || architectures.contains("DreamModel") { return .dream }
         if type?.lowercased() == "llada" || architectures.contains(where: { $0.hasPrefix("LLaDA") }) { return .llada }
         let named = type ?? architectures.first ?? "unnamed"
@@ -88,6 +90,8 @@ public struct HuggingFaceConfig: Sendable {
         case .llada: return optionalInt("mask_token_id") ?? LLaDAFamily.lladaMaskId
         case .dream, .mdlm, .bd3lm: return optionalInt("mask_token_id")
         case .sdar: return optionalInt("mask_token_id") ?? QwenBody.addedTokenId("<|MASK|>", directory: directory)
+        case .fastDLLMv2: return optionalInt("mask_token_id") ?? QwenBody.addedTokenId(FastDLLMv2Family.maskToken, directory: directory)
+        case .a2dQwen3: return optionalInt("mask_token_id") ?? QwenBody.addedTokenId(A2DQwen3Family.maskToken, directory: directory)
         }
     }
 

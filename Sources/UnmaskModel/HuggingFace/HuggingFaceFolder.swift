@@ -10,7 +10,8 @@ import UnmaskSupport
 /// Supported: GPT-2 (`gpt2` … `gpt2-xl`) as an evaluator (`GPT2Family`); as denoisers MDLM's
 /// DiT and BD3-LM's block-diffusion DiT (`DiTFolding`), LLaDA (`LLaDAFamily`), and the
 /// Qwen-bodied families (`QwenBody`): Dream (`DreamFamily`) and the block-diffusion SDAR/TraDo
-/// (`SDARFamily`). Anything else is refused with a one-line error that names the family.
+/// (`SDARFamily`), Fast-dLLM v2 (`FastDLLMv2Family`) and the Qwen3 A2D checkpoints
+/// (`A2DQwen3Family`). Anything else is refused with a one-line error that names the family.
 ///
 /// Around it: `HuggingFaceConfig` (config.json, parsed once), `ShardedSafetensors` (the
 /// weight files), `RenamedTensorSource` (the weights under our names).
@@ -28,6 +29,11 @@ public struct HuggingFaceFolder {
         case llada
         /// SDAR and TraDo (Qwen3 blocks, block-causal from position 0).
         case sdar
+        /// Fast-dLLM v2 (Qwen2.5 blocks, block-causal from position 0, shifted logits).
+        case fastDLLMv2 = "fast_dllm_v2"
+        /// The dLLM framework's Qwen3 A2D checkpoints (Qwen3 blocks, block-causal with blocks
+        /// ending at the prompt's end).
+        case a2dQwen3 = "a2d-qwen3"
     }
 
     public let directory: String
@@ -49,6 +55,8 @@ public struct HuggingFaceFolder {
         case .dream: return try DreamFamily.open(config, weights: weights)
         case .llada: return try LLaDAFamily.openLLaDA(config, weights: weights)
         case .sdar: return try SDARFamily.open(config, weights: weights)
+        case .fastDLLMv2: return try FastDLLMv2Family.open(config, weights: weights)
+        case .a2dQwen3: return try A2DQwen3Family.open(config, weights: weights)
         }
     }
 

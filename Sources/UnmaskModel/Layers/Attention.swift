@@ -7,8 +7,10 @@ public enum AttentionPattern: Equatable, Sendable {
     case full
     /// Keys 0...i.
     case causal
-    /// Keys of row i's block and every block before it: 0 ..< (⌊i/B⌋ + 1)·B.
-    case blockCausal(Int)
+    /// Keys of row i's block and every block before it: 0 ..< (⌊(i + o)/B⌋ + 1)·B − o, with
+    /// blocks shifted by `offset` o (0: blocks from position 0; the Qwen3 A2D sampler's
+    /// blocks end where the prompt ends, o = (B − prompt mod B) mod B).
+    case blockCausal(Int, offset: Int)
     /// BD3-LM's training layout, one forward for every block at once: 2L rows, the noisy
     /// x_t (rows 0..<L) then the clean x_0 (rows L..<2L), both at positions 0..<L. A noisy
     /// row of block b sees the noisy keys of block b and the clean keys of blocks before b;
@@ -21,7 +23,7 @@ public enum AttentionPattern: Equatable, Sendable {
         switch config.attention {
         case .bidirectional: self = .full
         case .causal: self = .causal
-        case .blockCausal: self = .blockCausal(config.blockSize!)
+        case .blockCausal: self = .blockCausal(config.blockSize!, offset: 0)
         }
     }
 
@@ -37,7 +39,7 @@ public enum AttentionPattern: Equatable, Sendable {
         switch self {
         case .full: return (0..<L, 0..<0)
         case .causal: return (0..<(i + 1), 0..<0)
-        case .blockCausal(let B): return (0..<min(L, (i / B + 1) * B), 0..<0)
+        case .blockCausal(let B, let o): return (0..<min(L, ((i + o) / B + 1) * B - o), 0..<0)
         case .blockDiffusionTraining(let B):
             let n = L / 2
             if i < n {
