@@ -38,6 +38,16 @@ final class BlockFamiliesCLITests: XCTestCase {
                 XCTAssertEqual(untimed[0], untimed[1], "\(name) \(sampler): 1 and 2 threads")
                 XCTAssertEqual(untimed[0], untimed[2], "\(name) \(sampler): exact cache and none")
             }
+            // The int8 and bf16 products: the exact cache still writes the uncached tokens.
+            for compute in ["int8", "bf16"] {
+                let runs = try [["--cache", "exact"], ["--cache", "off"]].map { cache in
+                    try runUnmask(["generate", "It is a", "--model", folder, "--length", "12", "--compute", compute, "--seed", "5", "--json"] + cache)
+                }
+                if runs[0].status != 0 && runs[0].stderr.contains("needs") { continue }  // a CPU without the instructions
+                XCTAssertEqual(runs[0].status, 0, runs[0].stderr)
+                func ids(_ r: CLIResult) throws -> [Int] { try XCTUnwrap(JSON.parse(Array(r.stdout.utf8))["ids"]?.arrayValue).compactMap(\.intValue) }
+                XCTAssertEqual(try ids(runs[0]), try ids(runs[1]), "\(name) --compute \(compute): exact cache and none")
+            }
             // A text run prints its tokens per forward, calls and seconds per block on stderr.
             let plain = try runUnmask(["generate", "It is a", "--model", folder, "--length", "12", "--seed", "3"])
             XCTAssertEqual(plain.status, 0, plain.stderr)
