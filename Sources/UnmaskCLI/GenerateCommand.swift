@@ -30,6 +30,8 @@ struct GenerateCommand: ParsableCommand {
     )
 
     @Argument(help: "Text to continue.") var prompt: String?
+    @Option(help: "A user message, written into the --model folder's chat template (tokenizer_config.json or chat_template.jinja: LLaDA-Instruct's, ChatML, Qwen3's with thinking off); the answer is printed up to the end of the turn.")
+    var chat: String?
     @Option(help: "Sampler spec (default: first-hitting with nucleus 0.9, the best-reading text of the bundled denoiser; with --steer, plain fhs); keys below.")
     var sampler: String?
     @Option(help: "Steering method, e.g. cfg:gamma=2:mode=smc:particles=8 or bon:n=8 (methods below).") var steer: String?
@@ -60,7 +62,9 @@ struct GenerateCommand: ParsableCommand {
     func validate() throws {
         if samples < 1 || samples > 1_000_000 { throw ValidationError("--samples must be in 1...1000000") }
         if batch < 1 || batch > 256 { throw ValidationError("--batch must be in 1...256") }
-        if template != nil && prompt != nil { throw ValidationError("give a prompt or a --template, not both") }
+        if [template != nil, prompt != nil, chat != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("give one of a prompt, --template and --chat")
+        }
         if steer != nil && show { throw ValidationError("--show does not animate steering (its particles are resampled); drop one") }
     }
 
@@ -90,7 +94,18 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let settings = self.settings
+        var settings = self.settings
+        // A chat message becomes the prompt through the folder's own template, special
+        // tokens and all; the answer is what follows it, up to the end of the turn.
+        var endOfTurn: String?
+        if let chat {
+            guard let folder = models.model, let format = try ChatTemplate.load(directory: folder) else {
+                throw UnmaskError("--chat needs a --model folder with a chat template (tokenizer_config.json's chat_template or chat_template.jinja)")
+            }
+            settings.prompt = format.render([GenerationRequest.Message(role: "user", content: chat)], bos: "")
+            settings.promptHasSpecialTokens = true
+            endOfTurn = format.endOfTurn
+        }
         try settings.validate()
         let set = try models.open(vocab: vocabOptions, matmul: try computeOptions.matmul(engine), denoiser: .required,
                                   evaluator: settings.needsEvaluator ? .required : .unused,
@@ -145,7 +160,8 @@ struct GenerateCommand: ParsableCommand {
         }) { i, ids, nfe, seconds in
             if inLiveView { Terminal.leaveLiveView(); inLiveView = false }
             bar.finish()
-            let text = try tokenizer.decodeText(ids)
+            var text = try tokenizer.decodeText(endOfTurn == nil ? ids : Array(ids[run.promptTokens...]))
+            if let end = endOfTurn, let cut = text.range(of: end) { text = String(text[..<cut.lowerBound]) }
             totals = (totals.calls + nfe, totals.seconds + seconds, totals.samples + 1)
             if json {
                 StandardOutput.writeLine(JSON.line([("text", .string(text)), ("ids", .array(ids.map { .int($0) })), ("nfe", .int(nfe)),

@@ -21,6 +21,8 @@ public struct GenerationRequest: Sendable, Equatable {
     public struct Message: Sendable, Equatable {
         public var role: String
         public var content: String
+
+        public init(role: String, content: String) { (self.role, self.content) = (role, content) }
     }
 
     public var route: Route

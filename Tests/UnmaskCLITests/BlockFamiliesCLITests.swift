@@ -62,6 +62,28 @@ final class BlockFamiliesCLITests: XCTestCase {
         }
     }
 
+    /// `--chat`: the folder's template (Qwen3's for SDAR-Chat) makes the prompt; an unknown
+    /// template, or a model without one, is refused.
+    func testChat() throws {
+        let dir = NSTemporaryDirectory() + "unmask-chat-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+            try FileManager.default.copyItem(atPath: hf + "/sdar-tiny/" + file, toPath: dir + "/" + file)
+        }
+        let template = "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}{%- endif %}{%- endif %}"
+        try JSON.line([("chat_template", .string(template))]).write(toFile: dir + "/tokenizer_config.json", atomically: true, encoding: .utf8)
+        let r = try runUnmask(["generate", "--model", dir, "--chat", "Hello", "--length", "8", "--temperature", "0", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let line = try JSON.parse(Array(r.stdout.utf8))
+        let ids = try XCTUnwrap(line["ids"]?.arrayValue).compactMap(\.intValue)
+        XCTAssertGreaterThan(ids.count, 8 + 20, "the prompt is the rendered template")
+        try JSON.line([("chat_template", .string("{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}"))])
+            .write(toFile: dir + "/tokenizer_config.json", atomically: true, encoding: .utf8)
+        assertCleanFailure(try runUnmask(["generate", "--model", dir, "--chat", "Hello", "--length", "8"]), mentioning: "unknown chat template")
+        assertCleanFailure(try runUnmask(["generate", "--chat", "Hello", "--length", "8"]), mentioning: "chat template")
+    }
+
     /// Each bad input is one line, exit 1.
     func testBadInputsAreRefused() throws {
         let sdar = hf + "/sdar-tiny", a2d = hf + "/a2d-qwen3-tiny"
