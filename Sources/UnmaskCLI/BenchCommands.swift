@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
         first object: cpu, cpu_family, cpu_model, date, commit, openblas_core. The commit is \
         `git describe --always --dirty` of the repository holding the executable, else "unknown".
         """,
-        subcommands: [BenchAllCommand.self, BenchGEMMCommand.self, BenchForwardCommand.self, BenchSamplersCommand.self,
+        subcommands: [BenchAllCommand.self, BenchGEMMCommand.self, BenchForwardCommand.self, BenchBlockStepCommand.self, BenchSamplersCommand.self,
                       BenchTrainCommand.self, BenchTokenizerCommand.self],
         defaultSubcommand: BenchAllCommand.self
     )
