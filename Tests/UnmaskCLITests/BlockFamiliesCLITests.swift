@@ -84,6 +84,35 @@ final class BlockFamiliesCLITests: XCTestCase {
         assertCleanFailure(try runUnmask(["generate", "--chat", "Hello", "--length", "8"]), mentioning: "chat template")
     }
 
+    /// SDAR's published tokenizer spells its mask `<|MASK|>` and does not mark it special:
+    /// the config's mask_token_id is taken all the same, and no text can spell the mask.
+    func testSDARMaskThatIsNotMarkedSpecial() throws {
+        let dir = NSTemporaryDirectory() + "unmask-sdarmask-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for file in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(atPath: hf + "/sdar-tiny/" + file, toPath: dir + "/" + file)
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: hf + "/sdar-tiny/tokenizer.json"))
+        var tokenizer = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var added = try XCTUnwrap(tokenizer["added_tokens"] as? [[String: Any]])
+        for i in added.indices where added[i]["content"] as? String == "<|mask|>" {
+            added[i]["content"] = "<|MASK|>"
+            added[i]["special"] = false
+        }
+        tokenizer["added_tokens"] = added
+        var model = try XCTUnwrap(tokenizer["model"] as? [String: Any])
+        var vocab = try XCTUnwrap(model["vocab"] as? [String: Any])
+        vocab["<|MASK|>"] = vocab.removeValue(forKey: "<|mask|>")
+        model["vocab"] = vocab
+        tokenizer["model"] = model
+        try JSONSerialization.data(withJSONObject: tokenizer).write(to: URL(fileURLWithPath: dir + "/tokenizer.json"))
+        let r = try runUnmask(["generate", "It is", "--model", dir, "--length", "8", "--seed", "2", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let ids = try XCTUnwrap(JSON.parse(Array(r.stdout.utf8))["ids"]?.arrayValue).compactMap(\.intValue)
+        XCTAssertFalse(ids.contains(1), "no mask left in the text")
+    }
+
     /// Each bad input is one line, exit 1.
     func testBadInputsAreRefused() throws {
         let sdar = hf + "/sdar-tiny", a2d = hf + "/a2d-qwen3-tiny"
