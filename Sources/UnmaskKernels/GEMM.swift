@@ -286,6 +286,19 @@ public enum GEMM {
                         if transA { packedTile(aSliver, cTile, ldc) } else { directTile(aDirect, cTile, ldc) }
                         continue
                     }
+                    // A full-width tile of up to 8 rows (a block step's, a few head rows):
+                    // 4-row tiles reading A in place, where the kernel has them.
+                    if !transA && cols == nr && rows <= 8 {
+                        var done = true
+                        var r4 = 0
+                        while r4 < rows && done {
+                            done = kernel.runEdgeRows(rows: min(4, rows - r4), kc: kcb, a: a + (i + r4) * lda + p0, lda: lda,
+                                                      b: bSliver, b16: bSliver16, c: cTile + r4 * ldc, ldc: ldc,
+                                                      accumulate: accumulate)
+                            r4 += 4
+                        }
+                        if done { continue }
+                    }
                     // Edge tile: the full-size kernel on a scratch tile, then copy the valid part.
                     // When accumulating, the tile starts as a copy of C, so every element gets
                     // exactly the FMA chain a full tile would give it: a row's result never

@@ -49,6 +49,21 @@ public enum MicroKernel: String, Sendable, CaseIterable {
         avx512MicroKernel12x32DirectBF16(kc: kc, a: a, lda: lda, b: b, c: c, ldc: ldc, accumulate: accumulate)
     }
 
+    /// Up to 4 rows of a full-width tile, A read in place, where the kernel has such a tile
+    /// (AVX-512; false elsewhere, and the caller takes the 12-row tile on a padded sliver).
+    /// Same FMA chain per element as the full tile: the same bits.
+    @inline(__always)
+    func runEdgeRows(rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, b16: UnsafePointer<UInt16>?,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) -> Bool {
+        guard self == .avx512 else { return false }
+        if let b16 {
+            avx512MicroKernel4x32DirectBF16(rows: rows, kc: kc, a: a, lda: lda, b: b16, c: c, ldc: ldc, accumulate: accumulate)
+        } else {
+            avx512MicroKernel4x32Direct(rows: rows, kc: kc, a: a, lda: lda, b: b, c: c, ldc: ldc, accumulate: accumulate)
+        }
+        return true
+    }
+
     /// The tile with A read in place: element (r, p) at a[r * lda + p]; full slivers only.
     @inline(__always)
     func runDirect(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,

@@ -184,3 +184,52 @@ func tile12x32Direct<P: PanelRow>(_: P.Type, kc: Int, a: UnsafePointer<Float>, l
     store(10, ca0, ca1)
     store(11, cb0, cb1)
 }
+
+/// The tile's first `rows` (1...4) rows, A read in place (row r, k p at a[r * lda + p]; rows
+/// past `rows` are never read nor written): the edge of a product with fewer rows than a
+/// sliver — a block-diffusion step's 4 or 8 query rows, a sampler's few head rows. Each
+/// element takes exactly the FMA chain the 12-row tile gives it (from C or 0, then p in
+/// order), so the bits do not depend on which kernel ran; a third of the 12-row tile's work
+/// at 4 rows, where the 12-row tile on a zero-padded sliver did it all.
+@inline(never)
+public func avx512MicroKernel4x32Direct(rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                                        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    tile4x32Direct(F32Panel.self, rows: rows, kc: kc, a: a, lda: lda, b: UnsafeRawPointer(b), c: c, ldc: ldc, accumulate: accumulate)
+}
+
+/// The 4-row edge tile with a BF16 B sliver (see avx512MicroKernel12x32BF16).
+@inline(never)
+public func avx512MicroKernel4x32DirectBF16(rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<UInt16>,
+                                            c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    tile4x32Direct(BF16Panel.self, rows: rows, kc: kc, a: a, lda: lda, b: UnsafeRawPointer(b), c: c, ldc: ldc, accumulate: accumulate)
+}
+
+@inline(__always)
+func tile4x32Direct<P: PanelRow>(_: P.Type, rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b bRaw: UnsafeRawPointer,
+                                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    typealias V = SIMD16<Float>
+    let cRaw = UnsafeMutableRawPointer(c)
+    @inline(__always) func initial(_ row: Int, _ half: Int) -> V {
+        accumulate && row < rows ? cRaw.loadUnaligned(fromByteOffset: (row * ldc) * 4 + half * 64, as: V.self) : V()
+    }
+    var c00 = initial(0, 0), c01 = initial(0, 1)
+    var c10 = initial(1, 0), c11 = initial(1, 1)
+    var c20 = initial(2, 0), c21 = initial(2, 1)
+    var c30 = initial(3, 0), c31 = initial(3, 1)
+    // Rows past `rows` read row 0 again (never past A's end); their sums are dropped.
+    let a0 = a, a1 = rows > 1 ? a + lda : a, a2 = rows > 2 ? a + 2 * lda : a, a3 = rows > 3 ? a + 3 * lda : a
+    for p in 0..<kc {
+        let (b0, b1) = P.row(bRaw, p)
+        var s = V(repeating: a0[p]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+        s = V(repeating: a1[p]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+        s = V(repeating: a2[p]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+        s = V(repeating: a3[p]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+    }
+    @inline(__always) func store(_ row: Int, _ v0: V, _ v1: V) {
+        guard row < rows else { return }
+        let offset = row * ldc * 4
+        cRaw.storeBytes(of: v0, toByteOffset: offset, as: V.self)
+        cRaw.storeBytes(of: v1, toByteOffset: offset + 64, as: V.self)
+    }
+    store(0, c00, c01); store(1, c10, c11); store(2, c20, c21); store(3, c30, c31)
+}

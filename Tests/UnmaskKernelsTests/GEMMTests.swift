@@ -223,3 +223,42 @@ final class GEMMConcurrencyTests: XCTestCase {
         XCTAssertEqual((0..<8).reduce(0) { $0 + mismatches[$1] }, 0)
     }
 }
+
+/// The packed product's rows do not depend on how many rows come with them: the first m
+/// rows of an m-row product (m = 1…11, below one 12-row sliver: the 4-row edge tiles, or
+/// the 12-row tile on a padded sliver) are bit for bit those of a 24-row product (full
+/// slivers), on F32 and BF16 panels, with and without accumulation, over several k blocks
+/// and a partial last column sliver. A block-diffusion step (4 or 8 query rows) must give
+/// the bits of the uncached pass over the whole text, which runs the full slivers.
+final class PackedEdgeRowsTests: XCTestCase {
+    func testFewRowsGiveTheBitsOfFullSlivers() {
+        let k = 600, n = 100, full = 24
+        var rng = SplitMix64(seed: 17)
+        let a = (0..<(full * k)).map { _ in Float(rng.nextDouble() * 2 - 1) }                 // (24, k)
+        let w32 = (0..<(k * n)).map { _ in Float(rng.nextDouble() * 2 - 1) }                  // (k, n)
+        let w16 = w32.map { HalfPrecision.bf16($0) ?? 0 }                                     // (k, n) in BF16
+        let c0 = (0..<(full * n)).map { _ in Float(rng.nextDouble() * 2 - 1) }                // (24, n)
+        w32.withUnsafeBufferPointer { w32p in w16.withUnsafeBufferPointer { w16p in
+            let weights = [Weight(rows: k, cols: n, storage: .inOut(StoredMatrix(f32: w32p.baseAddress!, rows: k, cols: n))),
+                           Weight(rows: k, cols: n, storage: .inOut(StoredMatrix(base: UnsafeRawPointer(w16p.baseAddress!), element: .bf16,
+                                                                                 rows: k, cols: n, mapped: false)))]
+            for w in weights {
+                for accumulate in [false, true] {
+                    func product(_ m: Int) -> [Float] {
+                        var c = Array(c0[0..<(m * n)])
+                        a.withUnsafeBufferPointer { ap in c.withUnsafeMutableBufferPointer { cp in
+                            GEMM.gemmPacked(m: m, a: ap.baseAddress!, lda: k, w: w.packed, c: cp.baseAddress!, ldc: n,
+                                            accumulate: accumulate, threads: 1)
+                        } }
+                        return c
+                    }
+                    let reference = product(full)
+                    for m in 1...11 {
+                        XCTAssertEqual(product(m).map(\.bitPattern), reference[0..<(m * n)].map(\.bitPattern),
+                                       "m=\(m) halfPanels=\(w.halfPanels) accumulate=\(accumulate)")
+                    }
+                }
+            }
+        } }
+    }
+}
