@@ -81,9 +81,14 @@ public enum Categorical {
             for j in 0..<V { lp[j] = j == forbidden ? -.infinity : (Double(logits[j]) - Double(best)) / options.temperature }
         }
         if let k = options.topK, k < V {
-            // Keep the k largest (ties at the threshold keep the lower ids, deterministically).
-            let order = (0..<V).sorted { lp[$0] != lp[$1] ? lp[$0] > lp[$1] : $0 < $1 }
-            for j in order[k...] { lp[j] = -.infinity }
+            // Keep the k largest (ties at the threshold keep the lower ids, deterministically):
+            // the first k of the order (value descending, id ascending), found with a heap of
+            // k in one pass rather than by sorting the vocabulary (greedy decoding, top_k 1,
+            // on a 152k vocabulary sorted it at every draw).
+            let keep = Self.firstInOrder(lp, count: k)
+            var kept = [Bool](repeating: false, count: V)
+            for j in keep { kept[j] = true }
+            for j in 0..<V where !kept[j] { lp[j] = -.infinity }
         }
         normalise(&lp)
         if let p = options.topP, p < 1 {
@@ -100,6 +105,44 @@ public enum Categorical {
             normalise(&lp)
         }
         return lp
+    }
+
+    /// The ids of the first `count` entries of `values` in the order (value descending, id
+    /// ascending), in no particular order: a min-heap of the best so far, its root the worst
+    /// kept. The same set the sorted order's prefix is.
+    static func firstInOrder(_ values: [Double], count k: Int) -> [Int] {
+        // a precedes b in the order
+        @inline(__always) func before(_ a: Int, _ b: Int) -> Bool { values[a] != values[b] ? values[a] > values[b] : a < b }
+        var heap: [Int] = []
+        heap.reserveCapacity(k)
+        func siftDown(_ start: Int) {
+            var i = start
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var worst = i
+                if l < heap.count && before(heap[worst], heap[l]) { worst = l }
+                if r < heap.count && before(heap[worst], heap[r]) { worst = r }
+                if worst == i { return }
+                heap.swapAt(i, worst)
+                i = worst
+            }
+        }
+        for j in values.indices {
+            if heap.count < k {
+                heap.append(j)
+                var i = heap.count - 1
+                while i > 0 {
+                    let parent = (i - 1) / 2
+                    guard before(heap[parent], heap[i]) else { break }
+                    heap.swapAt(i, parent)
+                    i = parent
+                }
+            } else if before(j, heap[0]) {
+                heap[0] = j
+                siftDown(0)
+            }
+        }
+        return heap
     }
 
     /// Log-sum-exp normalisation in place.

@@ -1,5 +1,6 @@
 import XCTest
 import UnmaskTestSupport
+import UnmaskSupport
 @testable import UnmaskDiffusion
 
 final class CategoricalTests: XCTestCase {
@@ -50,6 +51,26 @@ final class CategoricalTests: XCTestCase {
 
     /// A 1e-6 probability in float64: 2·10^7 draws expect 20 hits; the count must lie in
     /// [2, 45] (Poisson(20) puts < 1e-6 of its mass outside). Both float64 methods.
+    /// top_k's kept set, found with a heap, is the sorted order's first k (value descending,
+    /// id ascending) on values with many ties and −∞, for every k.
+    func testTopKSelectionIsTheSortedPrefix() {
+        var rng = SplitMix64(seed: 5)
+        for trial in 0..<20 {
+            let n = 1 + trial * 7
+            let values = (0..<n).map { _ -> Double in
+                let u = rng.nextDouble()
+                return u < 0.2 ? -.infinity : Double(Int(u * 6))   // few distinct values: ties everywhere
+            }
+            let order = (0..<n).sorted { (a: Int, b: Int) -> Bool in
+                if values[a] != values[b] { return values[a] > values[b] }
+                return a < b
+            }
+            for k in 1...n {
+                XCTAssertEqual(Set(Categorical.firstInOrder(values, count: k)), Set(order[0..<k]), "n=\(n) k=\(k)")
+            }
+        }
+    }
+
     func testOneInAMillionIsSampledInFloat64() {
         let logits: [Float] = [0, Float(log(1e-6 / (1 - 1e-6)))]
         for method in CategoricalMethod.allCases {
