@@ -13,7 +13,7 @@ over --rounds rounds; the medians are compared.
     python3 scripts/fixtures/make_random_qwen3_folder.py --shape qwen3-0.6b-bd3lm --autoregressive DIR_AR
     (convert DIR_AR to GGUF BF16 and Q8_0 with llama.cpp's converter and llama-quantize,
      as make_random_qwen3_folder.py's docstring says)
-    python3 scripts/peers/block_step_vs_llama_cpp.py --unmask .build/release/unmask \\
+    python3 scripts/peers/block_step_vs_llama_cpp.py \\
         --llama-bench LLAMA_CPP/build/bin/llama-bench \\
         --pair DIR_DIFF:AR-q8_0.gguf:int8 --pair DIR_DIFF:AR-bf16.gguf:bf16 \\
         --block 4 --block 8 --prefix 128 --rounds 5 > Benchmarks/results/block_step_vs_llama_cpp.txt
@@ -48,7 +48,7 @@ def llama_token(bench, gguf, prefix, threads, tokens):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--unmask", required=True)
+    ap.add_argument("--unmask", default=".build/release/unmask")
     ap.add_argument("--llama-bench", required=True)
     ap.add_argument("--pair", action="append", required=True, help="DIFFUSION_FOLDER:AR_GGUF:ENGINE (int8 or bf16)")
     ap.add_argument("--block", action="append", type=int)

@@ -4,7 +4,7 @@
 
     /tmp/torchenv/bin/python scripts/peers/sdar_generate_vs_pytorch.py --ref /tmp/sdar_ref \\
         --transformers-dir /tmp/sdar_tf452 --model /tmp/bench/sdar-1.7b \\
-        --unmask .build/release/unmask --prompt-tokens 64 --gen 64 --threads 2 --rounds 3
+        --prompt-tokens 64 --gen 64 --threads 2 --rounds 3
 
 Not part of the product or the tests (they never run Python). Nothing of SDAR's is copied
 here: SDARForCausalLM (modeling_sdar.py, configuration_sdar.py) and the OpenCompass wrapper's
@@ -242,7 +242,7 @@ def main():
     ap.add_argument("--ref", required=True, help="JetAstra/SDAR files (see make_sdar_fixture.py)")
     ap.add_argument("--transformers-dir", help="directory prepended to sys.path (transformers 4.52.4)")
     ap.add_argument("--model", required=True, help="SDAR folder: config.json, safetensors, tokenizer.json")
-    ap.add_argument("--unmask", required=True, help="the unmask binary")
+    ap.add_argument("--unmask", default=".build/release/unmask", help="the unmask binary")
     ap.add_argument("--prompt-tokens", type=int, default=64)
     ap.add_argument("--gen", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
