@@ -36,11 +36,7 @@ final class HuggingFaceBlockFamiliesTests: XCTestCase {
         XCTAssertEqual(hf.family, .fastDLLMv2)
         XCTAssertEqual(hf.config.maskTokenId, 1, "the mask is the tokenizer's |<MASK>|")
         XCTAssertTrue(hf.config.shiftedLogits && hf.config.qkvBias)
-        let V = hf.config.vocabSize, L = 16
-        var shifted = raw
-        for b in 0..<2 {
-            for i in 1..<L { shifted.replaceSubrange((b * L + i) * V..<(b * L + i + 1) * V, with: raw[(b * L + i - 1) * V..<(b * L + i) * V]) }
-        }
+        let shifted = shiftedAsItsSamplerReads(raw, batch: 2, length: 16)
         try assertThreeWayForward(folder: folder, ids: ids, golden: shifted, label: "fast-dllm-v2-tiny", reference: "Fast-dLLM v2's modeling.py")
     }
 

@@ -18,6 +18,18 @@ func loadGolden(folder: String) throws -> (ids: [Int], logits: [Float], json: JS
     return (ids, logits, json)
 }
 
+/// A golden of raw rows, (batch, length, V) flat, as a shifted model's sampler reads them:
+/// position i from row i − 1, position 0 from row 0 (Fast-dLLM v2's golden.json says
+/// `"shifted": true` and holds the raw rows).
+func shiftedAsItsSamplerReads(_ raw: [Float], batch: Int, length L: Int) -> [Float] {
+    let V = raw.count / (batch * L)
+    var out = raw
+    for b in 0..<batch {
+        for i in 1..<L { out.replaceSubrange((b * L + i) * V..<(b * L + i + 1) * V, with: raw[(b * L + i - 1) * V..<(b * L + i) * V]) }
+    }
+    return out
+}
+
 /// The three-way forward check of a Hugging Face folder: the engine (our kernels on 1 and
 /// 2 threads, OpenBLAS), the naive Double reference (`referenceForward`, on the tensors
 /// the folder's loader maps or folds) and the logits the family's own Python code wrote
@@ -289,11 +301,7 @@ final class ReducedPrecisionFixtureTests: XCTestCase {
         for name in ["llada-tiny", "dream-tiny", "mdlm-tiny", "gpt2-tiny", "sdar-tiny", "fast-dllm-v2-tiny", "a2d-qwen3-tiny"] {
             let folder = huggingFaceFixture(name)
             var (ids, golden, json) = try loadGolden(folder: folder)
-            if json["shifted"]?.boolValue == true {
-                // Fast-dLLM v2's golden holds its raw rows; its sampler reads token i from row i − 1.
-                let V = golden.count / 32, raw = golden
-                for b in 0..<2 { for i in 1..<16 { golden.replaceSubrange((b * 16 + i) * V..<(b * 16 + i + 1) * V, with: raw[(b * 16 + i - 1) * V..<(b * 16 + i) * V]) } }
-            }
+            if json["shifted"]?.boolValue == true { golden = shiftedAsItsSamplerReads(golden, batch: 2, length: 16) }
             let scale = golden.map(abs).max()!
             let fp32 = try Transformer.load(directory: folder).forward(ids: ids, batch: 2, length: 16)
             let fp32Diff = zip(fp32, golden).map { abs($0 - $1) }.max()!

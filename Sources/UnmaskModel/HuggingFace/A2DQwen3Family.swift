@@ -17,19 +17,10 @@ enum A2DQwen3Family {
     static let maskToken = "<|mask|>"
 
     static func open(_ config: HuggingFaceConfig, weights: ShardedSafetensors) throws -> HuggingFaceFolder {
-        guard let mask = config.optionalInt("mask_token_id") ?? QwenBody.addedTokenId(maskToken, directory: config.directory) else {
-            throw config.error("an a2d-qwen3 folder needs its mask token \(maskToken) in tokenizer_config.json or tokenizer.json (or \"mask_token_id\" in config.json)")
-        }
+        let mask = try QwenBody.maskId(config, token: maskToken, family: "a2d-qwen3")
         var c = try QwenBody.config(config, weights: weights, kind: .qwen3, maskId: mask, family: "a2d-qwen3")
-        let block = config.optionalInt("block_size") ?? defaultBlockSize
-        guard block >= 1 && block <= 1024 else { throw config.error("block_size \(block) must be in 1...1024") }
-        c.attention = .blockCausal
-        c.blockSize = block
+        try QwenBody.blockCausal(&c, config, key: "block_size", defaultSize: defaultBlockSize)
         c.blockAlignment = .promptEnd
-        c.contextLength = c.contextLength / block * block
-        guard c.contextLength >= block else {
-            throw config.error("max_position_embeddings \(c.contextLength) is shorter than one block of \(block)")
-        }
         return try QwenBody.folder(config, weights: weights, family: .a2dQwen3, config: c)
     }
 }

@@ -13,19 +13,10 @@ enum FastDLLMv2Family {
     static let maskToken = "|<MASK>|"
 
     static func open(_ config: HuggingFaceConfig, weights: ShardedSafetensors) throws -> HuggingFaceFolder {
-        guard let mask = config.optionalInt("mask_token_id") ?? QwenBody.addedTokenId(maskToken, directory: config.directory) else {
-            throw config.error("a Fast-dLLM v2 folder needs its mask token \(maskToken) in tokenizer_config.json or tokenizer.json (or \"mask_token_id\" in config.json)")
-        }
+        let mask = try QwenBody.maskId(config, token: maskToken, family: "Fast-dLLM v2")
         var c = try QwenBody.config(config, weights: weights, kind: .qwen2, maskId: mask, family: "Fast-dLLM v2")
-        let block = config.optionalInt("bd_size") ?? defaultBlockSize
-        guard block >= 1 && block <= 1024 else { throw config.error("bd_size \(block) must be in 1...1024") }
-        c.attention = .blockCausal
-        c.blockSize = block
+        try QwenBody.blockCausal(&c, config, key: "bd_size", defaultSize: defaultBlockSize)
         c.shiftedLogits = true
-        c.contextLength = c.contextLength / block * block
-        guard c.contextLength >= block else {
-            throw config.error("max_position_embeddings \(c.contextLength) is shorter than one block of \(block)")
-        }
         return try QwenBody.folder(config, weights: weights, family: .fastDLLMv2, config: c)
     }
 }

@@ -106,6 +106,28 @@ enum QwenBody {
                                             weights: weights, unused: c.tiedEmbeddings ? ["lm_head.weight"] : [])
     }
 
+    /// The mask id: the config's `mask_token_id`, else the tokenizer's token `content` (the
+    /// block families' configs mostly name none); a folder with neither is refused.
+    static func maskId(_ config: HuggingFaceConfig, token content: String, family: String) throws -> Int {
+        guard let mask = config.optionalInt("mask_token_id") ?? addedTokenId(content, directory: config.directory) else {
+            throw config.error("a\(family.first.map { "aeiouAEIOU".contains($0) } == true ? "n" : "") \(family) folder needs its mask token \(content) in tokenizer_config.json or tokenizer.json (or \"mask_token_id\" in config.json)")
+        }
+        return mask
+    }
+
+    /// Makes the body block-causal in blocks of the config's `key` (else `defaultSize`), its
+    /// context cut to whole blocks.
+    static func blockCausal(_ c: inout ModelConfig, _ config: HuggingFaceConfig, key: String, defaultSize: Int) throws {
+        let block = config.optionalInt(key) ?? defaultSize
+        guard block >= 1 && block <= 1024 else { throw config.error("\(key) \(block) must be in 1...1024") }
+        c.attention = .blockCausal
+        c.blockSize = block
+        c.contextLength = c.contextLength / block * block
+        guard c.contextLength >= block else {
+            throw config.error("max_position_embeddings \(c.contextLength) is shorter than one block of \(block)")
+        }
+    }
+
     /// The id of a special token named `content` in the folder's tokenizer files, for a
     /// family whose config names no mask id (Fast-dLLM v2's `|<MASK>|`):
     /// `tokenizer_config.json`'s `added_tokens_decoder`, else `tokenizer.json`'s

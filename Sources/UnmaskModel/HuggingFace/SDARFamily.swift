@@ -13,18 +13,9 @@ enum SDARFamily {
     static let defaultBlockSize = 4
 
     static func open(_ config: HuggingFaceConfig, weights: ShardedSafetensors) throws -> HuggingFaceFolder {
-        guard let mask = config.optionalInt("mask_token_id") ?? QwenBody.addedTokenId("<|MASK|>", directory: config.directory) else {
-            throw config.error("an SDAR config needs \"mask_token_id\" (or a tokenizer with <|MASK|>)")
-        }
+        let mask = try QwenBody.maskId(config, token: "<|MASK|>", family: "SDAR")
         var c = try QwenBody.config(config, weights: weights, kind: .qwen3, maskId: mask, family: "SDAR")
-        let block = config.optionalInt("block_size") ?? defaultBlockSize
-        guard block >= 1 && block <= 1024 else { throw config.error("block_size \(block) must be in 1...1024") }
-        c.attention = .blockCausal
-        c.blockSize = block
-        c.contextLength = c.contextLength / block * block
-        guard c.contextLength >= block else {
-            throw config.error("max_position_embeddings \(c.contextLength) is shorter than one block of \(block)")
-        }
+        try QwenBody.blockCausal(&c, config, key: "block_size", defaultSize: defaultBlockSize)
         return try QwenBody.folder(config, weights: weights, family: .sdar, config: c)
     }
 }
