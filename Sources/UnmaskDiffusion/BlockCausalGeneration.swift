@@ -66,6 +66,9 @@ enum BlockCausalGeneration {
         if sampler.spec.kind == .ddpd {
             throw SettingError(.sampler, "sampler ddpd plans over the whole canvas with its own model; a block-causal model generates block by block: use another ⟨sampler⟩")
         }
+        if sampler.spec.kind == .speculative {
+            throw SettingError(.sampler, "sampler speculative runs on bidirectional models for now (its verification canvases would each need their own cache rows on a block-causal one): use fhs")
+        }
         if caching == .prefix || caching == .dual {
             throw SettingError(.cache, "⟨cache⟩ \(caching.rawValue) is Fast-dLLM's approximate cache for bidirectional models; a block-causal model caches exactly (⟨cache⟩ exact)")
         }

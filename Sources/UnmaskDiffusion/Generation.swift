@@ -50,6 +50,9 @@ public enum Generation {
                 throw SettingError(.cache, "⟨cache⟩ exact needs a block-causal model (block diffusion); for a bidirectional one, ⟨cache⟩ prefix or dual is Fast-dLLM's approximate cache")
             }
             guard let t = denoiser as? TransformerDenoiser else { throw SettingError(.cache, "⟨cache⟩ \(caching.rawValue) needs a transformer denoiser") }
+            guard sampler.spec.kind != .speculative else {
+                throw SettingError(.cache, "⟨cache⟩ \(caching.rawValue) keeps one cache row per sample; sampler speculative's verification canvases have none: use ⟨cache⟩ off")
+            }
             guard let size = sampler.spec.block else {
                 throw SettingError(.cache, "⟨cache⟩ \(caching.rawValue) is refreshed at each block: give a planner ⟨sampler⟩ with block=K (e.g. confidence:block=32)")
             }

@@ -16,12 +16,13 @@ import UnmaskSupport
 /// | entropy     | planner loop: lowest predictive entropy                      | k, + draw keys |
 /// | ddpd        | planner loop with the learned DDPD planner (can revise)      | steps, + draw keys |
 /// | p2          | P2 path planning: remask low-scoring committed tokens        | steps, eta, + draw keys |
+/// | speculative | fhs's law, up to k tokens per round by speculative verification | k, + draw keys |
 ///
 /// Draw keys (every sampler): temperature, top_k, top_p, precision=float64|float32,
 /// method=gumbel|icdf.
 public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable, CaseIterable {
-        case ancestral, fhs, uniform, confidence, margin, entropy, ddpd, p2
+        case ancestral, fhs, uniform, confidence, margin, entropy, ddpd, p2, speculative
     }
 
     public var kind: Kind
@@ -68,6 +69,7 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
         case .fhs, .uniform, .confidence, .margin, .entropy: return ["k", "block", "threshold", "factor", "entropy_bound", "remask", "remask_window"] + drawKeys
         case .ddpd: return ["steps"] + drawKeys
         case .p2: return ["steps", "eta"] + drawKeys
+        case .speculative: return ["k"] + drawKeys
         }
     }
 
@@ -86,6 +88,8 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
                   detector, models/corruption-detector). steps
       p2          P2 path planning; remasks low-scoring tokens. steps,
                   eta: >= 0 (default 1)
+      speculative exact (fhs's law), up to k tokens per round: k drafts
+                  from one call, verified by one batched call. k (default 4)
     Faster decoding, on fhs, uniform, confidence, margin and entropy:
       block       K >= 1: LLaDA's schedule, blocks of K unmasked left to right
       threshold   in (0, 1]: Fast-dLLM, unmask every position this sure per call
@@ -114,6 +118,7 @@ public struct SamplerSpec: Equatable, Sendable, CustomStringConvertible {
         }
         var spec = SamplerSpec(kind: kind)
         if kind == .ancestral { spec.steps = 1000 }
+        if kind == .speculative { spec.k = 4 }
         var seen: [String] = []
         for part in parts.dropFirst() {
             let kv = part.split(separator: "=", maxSplits: 1).map(String.init)

@@ -155,6 +155,8 @@ public final class DiffusionSampler {
             try run.ddpd(detector: corruptionDetector!, steps: spec.steps, draw: spec.draw)
         case .p2:
             try run.p2(steps: spec.steps, eta: spec.eta, draw: spec.draw)
+        case .speculative:
+            try run.speculative(drafts: spec.k, draw: spec.draw)
         }
         return SamplingResult(sequences: run.seqs, nfe: run.nfe, plannerCalls: run.plannerCalls,
                               seconds: monotonicSeconds() - start, networkSeconds: run.networkSeconds)
@@ -208,6 +210,83 @@ final class SamplingRun {
             rows.append(mine)
         }
         return rows
+    }
+
+    // MARK: Speculative verification
+
+    /// Several tokens per round with the law of one token per call (docs/samplers.md,
+    /// "Speculative verification"). A round, per sample with revealed set R: the next n ≤ k
+    /// positions σ₁…σ_n of a uniform random order (drawn as fhs draws its positions); one
+    /// call gives q_i = p(x_{σ_i} | x_R) and drafts d_i ~ q_i; one batched call on the
+    /// canvases x_R + d_{<i} (i = 2…n) gives p_i = p(x_{σ_i} | x_R, d_{<i}). d₁ is exact
+    /// (p₁ = q₁); d_i is kept with probability min(1, p_i(d_i)/q_i(d_i)), in order; at the
+    /// first rejection a token is drawn from (p_i − q_i)⁺ normalised, and the round ends. By
+    /// the speculative-sampling lemma each emitted token has law p_i given those before it,
+    /// so the text has the law of one token per call in the order σ — the joint, for an
+    /// exact denoiser. Both calls count as network calls (the second holds n − 1 canvases).
+    /// `acceptAlways` keeps every draft: the wrong rule the exactness test must catch.
+    func speculative(drafts k: Int, draw: CategoricalOptions, acceptAlways: Bool = false) throws {
+        while true {
+            let masked = (0..<B).map { maskedPositions($0) }
+            if masked.allSatisfy({ $0.isEmpty }) { break }
+            var order = [[Int]](repeating: [], count: B)
+            for b in 0..<B {
+                var left = masked[b]
+                for _ in 0..<min(k, left.count) { order[b].append(left.remove(at: rngs[b].int(below: left.count))) }
+            }
+            let qRows = try call(order)
+            var q = [[[Double]]](repeating: [], count: B), drafts = [[Int]](repeating: [], count: B)
+            for b in 0..<B {
+                q[b] = qRows[b].map { logProbabilities($0, draw) }
+                drafts[b] = q[b].map { Categorical.sample(logProbabilities: $0, options: draw, rng: &rngs[b]) }
+            }
+            // The verification canvases, sample by sample: x_R + d_{<i}, asked at σ_i.
+            var canvases: [[Int]] = [], asked: [[Int]] = [], owner: [Int] = []
+            for b in 0..<B where order[b].count > 1 {
+                var canvas = seqs[b]
+                for i in 1..<order[b].count {
+                    canvas[order[b][i - 1]] = drafts[b][i - 1]
+                    canvases.append(canvas)
+                    asked.append([order[b][i]])
+                    owner.append(b)
+                }
+            }
+            var pRows: [ArraySlice<Float>] = []
+            if !canvases.isEmpty {
+                let t0 = monotonicSeconds()
+                let flat = try denoiser.logits(sequences: canvases, positions: asked)
+                networkSeconds += monotonicSeconds() - t0
+                for b in Set(owner) { nfe[b] += 1 }
+                pRows = (0..<canvases.count).map { flat[($0 * V)..<(($0 + 1) * V)] }
+            }
+            var row = 0
+            for b in 0..<B where !order[b].isEmpty {
+                seqs[b][order[b][0]] = drafts[b][0]
+                var i = 1
+                while i < order[b].count {
+                    let p = logProbabilities(pRows[row + i - 1], draw)
+                    let d = drafts[b][i]
+                    let u = rngs[b].uniform64()
+                    if acceptAlways || u < exp(p[d] - q[b][i][d]) {
+                        seqs[b][order[b][i]] = d
+                        i += 1
+                        continue
+                    }
+                    // The residual (p − q)⁺, normalised, as log-probabilities.
+                    var residual = [Double](repeating: -.infinity, count: V)
+                    var total = 0.0
+                    for j in 0..<V {
+                        let r = exp(p[j]) - exp(q[b][i][j])
+                        if r > 0 { residual[j] = r; total += r }
+                    }
+                    for j in 0..<V where residual[j] > -.infinity { residual[j] = log(residual[j] / total) }
+                    seqs[b][order[b][i]] = Categorical.sample(logProbabilities: residual, options: draw, rng: &rngs[b])
+                    break
+                }
+                row += order[b].count - 1
+            }
+            observer?(seqs)
+        }
     }
 
     func logProbabilities(_ row: ArraySlice<Float>, _ draw: CategoricalOptions) -> [Double] {

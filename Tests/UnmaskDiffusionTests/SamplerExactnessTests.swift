@@ -75,6 +75,34 @@ final class SamplerExactnessTests: XCTestCase {
         XCTAssertLessThan(mean, 4)
     }
 
+    /// Speculative verification keeps the law of one token per call while drafting several:
+    /// exact at k = 2 and 4 (and k = 8, more than the 4 positions), in fewer calls per token.
+    func testSpeculativeIsExactInFewerCalls() throws {
+        for spec in ["speculative:k=2", "speculative:k=4", "speculative:k=8"] {
+            let (counts, nfe) = try histogram(spec)
+            assertChiSquareFits(counts: counts, probabilities: SamplerExactnessTests.toy.joint, spec)
+            let mean = Double(nfe.reduce(0, +)) / Double(nfe.count)
+            print("\(spec): mean network calls \(mean) for 4 tokens (fhs: 4)")
+        }
+    }
+
+    /// The test has power: keeping every draft (drafts drawn independently from their
+    /// marginals, no verification) is caught by the same bound.
+    func testSpeculativeWithoutVerificationIsCaught() throws {
+        let toy = SamplerExactnessTests.toy
+        var counts = [Int](repeating: 0, count: toy.joint.count)
+        for chunk in 0..<(draws / 100) {
+            let run = SamplingRun(canvases: [[Int]](repeating: [Int](repeating: toy.maskId, count: toy.length), count: 100),
+                                  denoiser: toy, seed: 1, firstStream: UInt64(chunk * 100), observer: nil)
+            try run.speculative(drafts: 4, draw: CategoricalOptions(), acceptAlways: true)
+            for s in run.seqs { counts[toy.index(of: s)] += 1 }
+        }
+        let (chi2, dof) = chiSquare(counts: counts, probabilities: toy.joint)
+        let bound = chiSquareQuantile(dof: dof, falseAlarmRate: chiSquareFalseAlarmRate)
+        print("speculative:k=4 with every draft kept: chi2 \(chi2) on \(dof) dof (exact bound \(bound))")
+        XCTAssertGreaterThan(chi2, bound)
+    }
+
     /// DDPD with a planner that marks every committed token clean never revises, so it is
     /// FHS again and must be exact; this checks the loop's bookkeeping.
     func testDDPDWithANeverRevisingPlannerIsExact() throws {
