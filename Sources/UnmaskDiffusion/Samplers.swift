@@ -215,75 +215,93 @@ final class SamplingRun {
     // MARK: Speculative verification
 
     /// Several tokens per round with the law of one token per call (docs/samplers.md,
-    /// "Speculative verification"). A round, per sample with revealed set R: the next n ≤ k
-    /// positions σ₁…σ_n of a uniform random order (drawn as fhs draws its positions); one
-    /// call gives q_i = p(x_{σ_i} | x_R) and drafts d_i ~ q_i; one batched call on the
-    /// canvases x_R + d_{<i} (i = 2…n) gives p_i = p(x_{σ_i} | x_R, d_{<i}). d₁ is exact
-    /// (p₁ = q₁); d_i is kept with probability min(1, p_i(d_i)/q_i(d_i)), in order; at the
-    /// first rejection a token is drawn from (p_i − q_i)⁺ normalised, and the round ends. By
-    /// the speculative-sampling lemma each emitted token has law p_i given those before it,
-    /// so the text has the law of one token per call in the order σ — the joint, for an
-    /// exact denoiser. Both calls count as network calls (the second holds n − 1 canvases).
+    /// "Speculative verification"). The order of the positions is a uniform random
+    /// permutation of the masked ones, drawn first (it does not depend on any value, so the
+    /// next round's positions are known before this round is verified). A round, per
+    /// sample with revealed set R, takes the next n ≤ k positions σ₁…σ_n: the marginals
+    /// q_i = p(x_{σ_i} | x_R) (from a call, or carried from the round before), drafts
+    /// d_i ~ q_i, and one batched call on the canvases x_R + d_{<i} (i = 2…n), asked at σ_i,
+    /// plus x_R + d_{≤n}, asked at the next round's positions. d₁ is exact (p₁ = q₁); d_i is
+    /// kept with probability min(1, p_i(d_i)/q_i(d_i)), in order; at the first rejection a
+    /// token is drawn from (p_i − q_i)⁺ normalised and the round ends. By the
+    /// speculative-sampling lemma each emitted token has law p_i given those before it, so
+    /// the text has the law of one token per call in the order σ — the joint, for an exact
+    /// denoiser. When every draft is kept, the last canvas is the next round's state and
+    /// its rows are the next round's marginals: a round then costs one call.
     /// `acceptAlways` keeps every draft: the wrong rule the exactness test must catch.
     func speculative(drafts k: Int, draw: CategoricalOptions, acceptAlways: Bool = false) throws {
+        let order = (0..<B).map { b -> [Int] in
+            var left = maskedPositions(b), out: [Int] = []
+            while !left.isEmpty { out.append(left.remove(at: rngs[b].int(below: left.count))) }
+            return out
+        }
+        var next = [Int](repeating: 0, count: B)             // per sample: where in its order the round starts
+        var carried = [[[Double]]?](repeating: nil, count: B) // the round's marginals, from the last canvas
+        func chunk(_ b: Int, from i: Int) -> [Int] { Array(order[b][min(i, order[b].count)..<min(order[b].count, i + k)]) }
         while true {
-            let masked = (0..<B).map { maskedPositions($0) }
-            if masked.allSatisfy({ $0.isEmpty }) { break }
-            var order = [[Int]](repeating: [], count: B)
-            for b in 0..<B {
-                var left = masked[b]
-                for _ in 0..<min(k, left.count) { order[b].append(left.remove(at: rngs[b].int(below: left.count))) }
+            let round = (0..<B).map { chunk($0, from: next[$0]) }
+            if round.allSatisfy({ $0.isEmpty }) { break }
+            let asked = (0..<B).map { carried[$0] == nil ? round[$0] : [] }
+            var q = carried.map { $0 ?? [] }
+            if asked.contains(where: { !$0.isEmpty }) {
+                let rows = try call(asked)
+                for b in 0..<B where !asked[b].isEmpty { q[b] = rows[b].map { logProbabilities($0, draw) } }
             }
-            let qRows = try call(order)
-            var q = [[[Double]]](repeating: [], count: B), drafts = [[Int]](repeating: [], count: B)
-            for b in 0..<B {
-                q[b] = qRows[b].map { logProbabilities($0, draw) }
-                drafts[b] = q[b].map { Categorical.sample(logProbabilities: $0, options: draw, rng: &rngs[b]) }
-            }
-            // The verification canvases, sample by sample: x_R + d_{<i}, asked at σ_i.
-            var canvases: [[Int]] = [], asked: [[Int]] = [], owner: [Int] = []
-            for b in 0..<B where order[b].count > 1 {
+            var drafts = [[Int]](repeating: [], count: B)
+            for b in 0..<B { drafts[b] = q[b].map { Categorical.sample(logProbabilities: $0, options: draw, rng: &rngs[b]) } }
+            // The canvases, sample by sample: x_R + d_{<i} asked at σ_i (i = 2…n), then
+            // x_R + d_{≤n} asked at the next round's positions.
+            var canvases: [[Int]] = [], positions: [[Int]] = [], owner: [Int] = []
+            for b in 0..<B where !round[b].isEmpty {
                 var canvas = seqs[b]
-                for i in 1..<order[b].count {
-                    canvas[order[b][i - 1]] = drafts[b][i - 1]
+                for i in 0..<round[b].count {
+                    canvas[round[b][i]] = drafts[b][i]
+                    let ask = i + 1 < round[b].count ? [round[b][i + 1]] : chunk(b, from: next[b] + round[b].count)
+                    if ask.isEmpty { continue }
                     canvases.append(canvas)
-                    asked.append([order[b][i]])
+                    positions.append(ask)
                     owner.append(b)
                 }
             }
-            var pRows: [ArraySlice<Float>] = []
+            var rowsOf = [[ArraySlice<Float>]](repeating: [], count: B)
             if !canvases.isEmpty {
                 let t0 = monotonicSeconds()
-                let flat = try denoiser.logits(sequences: canvases, positions: asked)
+                let flat = try denoiser.logits(sequences: canvases, positions: positions)
                 networkSeconds += monotonicSeconds() - t0
+                var offset = 0
+                for (c, b) in owner.enumerated() {
+                    for _ in positions[c] { rowsOf[b].append(flat[offset..<(offset + V)]); offset += V }
+                }
                 for b in Set(owner) { nfe[b] += 1 }
-                pRows = (0..<canvases.count).map { flat[($0 * V)..<(($0 + 1) * V)] }
             }
-            var row = 0
-            for b in 0..<B where !order[b].isEmpty {
-                seqs[b][order[b][0]] = drafts[b][0]
-                var i = 1
-                while i < order[b].count {
-                    let p = logProbabilities(pRows[row + i - 1], draw)
-                    let d = drafts[b][i]
+            for b in 0..<B where !round[b].isEmpty {
+                let n = round[b].count
+                seqs[b][round[b][0]] = drafts[b][0]
+                var kept = 1
+                while kept < n {
+                    let p = logProbabilities(rowsOf[b][kept - 1], draw)
+                    let d = drafts[b][kept]
                     let u = rngs[b].uniform64()
-                    if acceptAlways || u < exp(p[d] - q[b][i][d]) {
-                        seqs[b][order[b][i]] = d
-                        i += 1
+                    if acceptAlways || u < exp(p[d] - q[b][kept][d]) {
+                        seqs[b][round[b][kept]] = d
+                        kept += 1
                         continue
                     }
                     // The residual (p − q)⁺, normalised, as log-probabilities.
                     var residual = [Double](repeating: -.infinity, count: V)
                     var total = 0.0
                     for j in 0..<V {
-                        let r = exp(p[j]) - exp(q[b][i][j])
+                        let r = exp(p[j]) - exp(q[b][kept][j])
                         if r > 0 { residual[j] = r; total += r }
                     }
                     for j in 0..<V where residual[j] > -.infinity { residual[j] = log(residual[j] / total) }
-                    seqs[b][order[b][i]] = Categorical.sample(logProbabilities: residual, options: draw, rng: &rngs[b])
+                    seqs[b][round[b][kept]] = Categorical.sample(logProbabilities: residual, options: draw, rng: &rngs[b])
                     break
                 }
-                row += order[b].count - 1
+                // Every draft kept: the last canvas's rows are the next round's marginals.
+                let verified = rowsOf[b].dropFirst(n - 1)
+                carried[b] = kept == n && !verified.isEmpty ? verified.map { logProbabilities($0, draw) } : nil
+                next[b] += kept == n ? n : kept + 1
             }
             observer?(seqs)
         }
