@@ -146,7 +146,8 @@ struct GenerateCommand: ParsableCommand {
         let cacheBytes = run.cacheBytes(denoiser: denoiser, batch: min(batch, indices.count))
         // Diffusion's speed in the units that do not mislead: tokens per network call (TPF),
         // calls, and for a block-causal model seconds per block, beside tokens per second.
-        let blocks = Generation.blockCausalModel(denoiser)?.model.config.blockSize.map { B in
+        let blockSize = Generation.blockCausalModel(denoiser)?.model.config.blockSize
+        let blocks = blockSize.map { B in
             stride(from: 0, to: canvas.count, by: B).filter { canvas[$0..<min(canvas.count, $0 + B)].contains(tokenizer.maskId) }.count
         }
         var totals = (calls: 0, seconds: 0.0, samples: 0)
@@ -182,7 +183,7 @@ struct GenerateCommand: ParsableCommand {
         if !json && totals.samples > 0 {
             let tokens = Double(masksPerSample * totals.samples)
             var line = "\(masksPerSample * totals.samples) tokens, \(totals.calls) network calls (\(fixed(tokens / Double(max(1, totals.calls)), 2)) tokens per forward), \(fixed(totals.seconds, 3)) s (\(fixed(tokens / max(totals.seconds, 1e-9), 1)) tokens/s)"
-            if let blocks, blocks > 0 { line += ", \(fixed(totals.seconds / Double(blocks * totals.samples), 4)) s per block of \(Generation.blockCausalModel(denoiser)!.model.config.blockSize!)" }
+            if let blocks, let blockSize, blocks > 0 { line += ", \(fixed(totals.seconds / Double(blocks * totals.samples), 4)) s per block of \(blockSize)" }
             fputs(line + "\n", stderr)
         }
     }

@@ -229,9 +229,10 @@ final class BlockSteps: Denoiser {
                                               positionsAreRows: true)
                 for b in members { pending[b] = min(end, block.lowerBound) }
             } else {
-                let offset = blockEnd[first] - first < model.config.blockSize! ? (model.config.blockSize! - (blockEnd[first] - first)) : 0
+                // Blocks shifted so that row 0's block ends where position `first`'s does.
+                let K = model.config.blockSize!, offset = (K - (blockEnd[first] - first)) % K
                 out = try model.forward(ids: ids, batch: members.count, length: rows, positions: flat,
-                                        pattern: .blockCausal(model.config.blockSize!, offset: offset), positionsAreRows: true)
+                                        pattern: .blockCausal(K, offset: offset), positionsAreRows: true)
             }
             denoiser.maskPadding(&out, rows: flat.count)
             splitRows(out, members: members, positions: positions, vocabulary: V, into: &rowsOf)
